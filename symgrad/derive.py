@@ -1,0 +1,449 @@
+"""Symbolic derivation of dC/dw and dC/db for every parameter, by local derivatives and the chain rule.
+
+Differentiating the fully expanded cost explodes (a 4-16-16-3 net does not finish), so, as
+backpropagation does, each local derivative is taken once by SymPy (``dC/da`` from the cost,
+``f'`` from the activation, ``dz/dw = a``, ``dz/da_prev = w``) and composed by the chain rule.
+A :class:`Partial` is built on demand and records its :class:`~symgrad.steps.Step` list in
+3Blue1Brown's order; nothing is expanded unless asked, so :func:`derive` costs the same for any
+width. Closed forms are explicit sums over paths while they stay small, else SymPy ``Sum``s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from .errors import DerivationError, SpecError
+from .ops import a as A_SYM
+from .ops import y as Y_SYM
+from .ops import z as Z_SYM
+from .spec import Network
+from .steps import Form, Step, product, single
+from .symbolic import Symbols
+
+if TYPE_CHECKING:
+    from .check import CheckReport
+
+EXPLICIT_TERMS = 256
+"""Largest number of paths written out term by term in a closed form; beyond it, ``Sum``."""
+
+EXPAND_PARAMETERS = 200
+"""Largest network (in parameters) that :meth:`Partial.expanded` will expand."""
+
+
+@dataclass(frozen=True)
+class Partial:
+    """The partial derivative of the cost with respect to one parameter.
+
+    Attributes:
+        name: ``"W2"`` or ``"b1"``.
+        index: ``(j, k)`` for a weight, ``(j,)`` for a bias.
+        param: the parameter's symbol, e.g. ``w2_0_1``.
+        expr: the closed form in layer quantities (``a``, ``z``, ``w``, ``y``).
+        steps: the chain-rule steps, in 3Blue1Brown's order.
+    """
+
+    name: str
+    index: tuple[int, ...]
+    param: sp.Symbol
+    expr: sp.Expr
+    steps: tuple[Step, ...]
+    derivation: Derivation = field(repr=False, compare=False)
+
+    @property
+    def layer(self) -> int:
+        return int(self.name[1:])
+
+    def expanded(self) -> sp.Expr:
+        """The closed form in inputs ``x``, targets ``y`` and parameters only (small nets)."""
+        return self.derivation.expand(self.expr)
+
+    def expanded_step(self) -> Step:
+        """The step that writes :attr:`expr` in inputs and parameters."""
+        return Step(
+            "expanded",
+            self.steps[-1].lhs,
+            (single(self.expanded()),),
+            "substitute a = f(z) and z = w a + b, layer by layer, down to the inputs",
+        )
+
+
+class Derivation:
+    """The derivation of every partial derivative of one network's cost.
+
+    Cheap to build: partials are derived when asked for, with :meth:`partial`.
+    """
+
+    def __init__(self, net: Network) -> None:
+        if not isinstance(net, Network):
+            raise SpecError(f"derive() takes a Network, got {type(net).__name__}")
+        self.net = net
+        self.sym = Symbols(net)
+        self.scale = sp.Rational(1, net.sizes[-1]) if net.cost.mean_over_units else sp.Integer(1)
+
+    # ----------------------------------------------------------------------------------------
+    # Public API
+    # ----------------------------------------------------------------------------------------
+    def symbol(self, name: str, *index: int) -> sp.Symbol:
+        """The SymPy symbol of ``("W2", j, k)``, ``("b1", j)``, ``("x", k)``, ``("y", j)``, ``("z2", j)``, ``("a2", j)``."""
+        return self.sym.get(name, *index)
+
+    def partial(self, name: str, *index: int) -> Partial:
+        """The partial derivative of C with respect to parameter ``name[index]``."""
+        l = self.net.layer_of(name)  # noqa: E741
+        param = self.sym.get(name, *index)
+        j = index[0]
+        is_w = name[0] == "W"
+        dz_dp = self.sym.a(l - 1, index[1]) if is_w else sp.Integer(1)
+        closed, steps = self._compose(l, j, param, dz_dp)
+        return Partial(name, tuple(index), param, closed, tuple(steps), self)
+
+    def partials(self, layer: int | None = None, param: str | None = None) -> list[Partial]:
+        """Every partial of one parameter array (``param="W2"``), one layer, or the whole net."""
+        names = [param] if param is not None else list(self.net.param_names)
+        if param is not None:
+            self.net.layer_of(param)
+        if layer is not None:
+            if not 1 <= layer <= self.net.L:
+                raise SpecError(f"layer {layer} does not exist; this network has layers 1..{self.net.L}")
+            names = [n for n in names if int(n[1:]) == layer]
+        out: list[Partial] = []
+        for n in names:
+            shape = self.net.param_shape(n)
+            if len(shape) == 2:
+                out += [self.partial(n, j, k) for j in range(shape[0]) for k in range(shape[1])]
+            else:
+                out += [self.partial(n, j) for j in range(shape[0])]
+        return out
+
+    @property
+    def fused(self) -> bool:
+        """``delta^(L) = a - y``: softmax + cross-entropy, or sigmoid + binary cross-entropy."""
+        return self.net.layers[-1].act.name in self.net.cost.fused
+
+    def cost(self) -> sp.Expr:
+        """The per-example cost C in output activations and targets."""
+        n = self.net.sizes[-1]
+        L = self.net.L  # noqa: N806
+        return self.scale * sp.Add(
+            *[self.net.cost.expr.xreplace({A_SYM: self.sym.a(L, j), Y_SYM: self.sym.y(j)}) for j in range(n)]
+        )
+
+    def expanded_cost(self) -> sp.Expr:
+        """The per-example cost in inputs, targets and parameters (small nets)."""
+        return self.expand(self.cost())
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """Substitute ``a = f(z)``, ``z = W a + b`` down to the inputs (small nets only)."""
+        n_params = sum(int(sp.prod(self.net.param_shape(p))) for p in self.net.param_names)
+        if n_params > EXPAND_PARAMETERS:
+            raise DerivationError(
+                f"expanding a network of {n_params} parameters would explode; "
+                f"expanded() is for networks of up to {EXPAND_PARAMETERS} parameters"
+            )
+        return expr.xreplace(self._forward_map)
+
+    def equations(self, form: str = "index") -> list[sp.Eq]:
+        """This network's BP1-BP4 as SymPy equations, in ``"index"`` or ``"matrix"`` form.
+
+        Ordered BP1 (layer L), BP2 (layers L-1..1), BP3 (layers 1..L), BP4 (layers 1..L); see
+        :meth:`labelled_equations` for the labels.
+        """
+        return [eq for _, _, eq in self.labelled_equations(form)]
+
+    def labelled_equations(self, form: str = "index") -> list[tuple[str, int, sp.Eq]]:
+        """``(label, layer, equation)`` for BP1-BP4."""
+        from .equations import bp_equations
+
+        return bp_equations(self, form)
+
+    def check(self, **kwargs: Any) -> CheckReport:
+        """Prove that the steps multiply out to ``sympy.diff`` of the expanded cost.
+
+        Symbolically for small nets, numerically at random points (and against central finite
+        differences) for any net. See :func:`symgrad.check.check_derivation` for the options.
+        """
+        from .check import check_derivation
+
+        return check_derivation(self, **kwargs)
+
+    def to_text(self, **options: Any) -> str:
+        """Plain-text rendering; see :func:`symgrad.render.to_text`."""
+        from .render import to_text
+
+        return to_text(self, **options)
+
+    def to_markdown(self, **options: Any) -> str:
+        """Markdown rendering with ``$...$`` math; see :func:`symgrad.render.to_markdown`."""
+        from .render import to_markdown
+
+        return to_markdown(self, **options)
+
+    def to_latex(self, **options: Any) -> str:
+        """LaTeX rendering (``document=True`` for a standalone document); see :mod:`symgrad.render`."""
+        from .render import to_latex
+
+        return to_latex(self, **options)
+
+    def _repr_latex_(self) -> str:
+        from .render import to_latex
+
+        return to_latex(self, param=self.net.param_names[-2] if self.net.L > 1 else None, jupyter=True)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __repr__(self) -> str:
+        return f"<Derivation of {self.net.describe()}>"
+
+    # ----------------------------------------------------------------------------------------
+    # Local derivatives (each taken once by SymPy, in ops.py) placed at one unit
+    # ----------------------------------------------------------------------------------------
+    def fprime(self, l: int, j: int) -> sp.Expr:  # noqa: E741
+        """``f_l'(z^(l)_j)`` in forward terms, at unit j of layer l."""
+        act = self.net.layers[l - 1].act
+        return act.derivative.xreplace({A_SYM: self.sym.a(l, j), Z_SYM: self.sym.z(l, j)})
+
+    def dcost(self, j: int) -> sp.Expr:
+        """``dC/da^(L)_j`` from the cost formula, factored so it reads ``2 (a - y)``."""
+        L = self.net.L  # noqa: N806
+        local = self.net.cost.dC_da.xreplace({A_SYM: self.sym.a(L, j), Y_SYM: self.sym.y(j)})
+        return sp.factor(self.scale * local)
+
+    def delta_out(self, j: int) -> sp.Expr:
+        """``dC/dz^(L)_j`` in layer quantities."""
+        L = self.net.L  # noqa: N806
+        a_j = self.sym.a(L, j)
+        if self.fused:
+            return self.scale * (a_j - self.sym.y(j))
+        if self.net.layers[-1].act.is_softmax:
+            n = self.net.sizes[-1]
+            inner = sp.Add(*[self.sym.a(L, i) * self.dcost(i) for i in range(n)])
+            return a_j * (self.dcost(j) - inner)
+        return self.fprime(L, j) * self.dcost(j)
+
+    # ----------------------------------------------------------------------------------------
+    # Composition
+    # ----------------------------------------------------------------------------------------
+    def n_terms(self, l: int) -> int:  # noqa: E741
+        """Number of paths from a unit of layer l to the cost (terms of its explicit dC/dz)."""
+        n = 1
+        for m in range(l + 1, self.net.L + 1):
+            n *= self.net.sizes[m]
+        if self.net.layers[-1].act.is_softmax and not self.fused:
+            n *= self.net.sizes[-1]
+        return n
+
+    def explicit(self, l: int) -> bool:  # noqa: E741
+        return self.n_terms(l) <= EXPLICIT_TERMS
+
+    def dC_dz(self, l: int, j: int | sp.Expr, memo: dict[tuple[int, Any], sp.Expr] | None = None) -> sp.Expr:  # noqa: E741, N802
+        """``dC/dz^(l)_j`` in layer quantities: explicit sums while small, else ``Sum`` objects."""
+        memo = {} if memo is None else memo
+        key = (l, j)
+        if key not in memo:
+            if l == self.net.L:
+                memo[key] = self.delta_out(j) if isinstance(j, int) else self._indexed_delta_out(j)
+            else:
+                memo[key] = self._at(l, j, "fprime") * self.dC_da(l, j, memo)
+        return memo[key]
+
+    def dC_da(self, l: int, j: int | sp.Expr, memo: dict[tuple[int, Any], sp.Expr] | None = None) -> sp.Expr:  # noqa: E741, N802
+        """``dC/da^(l)_j``: from the cost at the output, else the sum over paths into layer l+1."""
+        memo = {} if memo is None else memo
+        if l == self.net.L:
+            return self.dcost(j) if isinstance(j, int) else self._at(l, j, "dcost")
+        n_next = self.net.sizes[l + 1]
+        if self.explicit(l) and isinstance(j, int):
+            return sp.Add(*[self.sym.w(l + 1, i, j) * self.dC_dz(l + 1, i, memo) for i in range(n_next)])
+        i = sp.Symbol(f"i_{l + 1}", integer=True)
+        w = self.sym.indexed("w", l + 1)
+        return sp.Sum(w[i, j] * self.dC_dz(l + 1, i, memo), (i, 0, n_next - 1))
+
+    def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:  # noqa: E741
+        """``f'`` or ``dC/da`` at unit j, which may be a symbolic index (indexed form)."""
+        if isinstance(j, int):
+            return self.fprime(l, j) if what == "fprime" else self.dcost(j)
+        a_l, z_l = self.sym.indexed("a", l), self.sym.indexed("z", l)
+        if what == "fprime":
+            act = self.net.layers[l - 1].act
+            if act.derivative.has(sp.Piecewise):
+                # SymPy folds a Piecewise out through every enclosing Sum, exponentially; keep f' opaque
+                return sp.Function(f"{act.name}'", real=True)(z_l[j])
+            return act.derivative.xreplace({A_SYM: a_l[j], Z_SYM: z_l[j]})
+        local = self.net.cost.dC_da.xreplace({A_SYM: a_l[j], Y_SYM: self.sym.indexed("y")[j]})
+        return self.scale * local
+
+    def _indexed_delta_out(self, j: sp.Expr) -> sp.Expr:
+        L = self.net.L  # noqa: N806
+        a_L, y = self.sym.indexed("a", L), self.sym.indexed("y")  # noqa: N806
+        if self.fused:
+            return self.scale * (a_L[j] - y[j])
+        if self.net.layers[-1].act.is_softmax:
+            i = sp.Symbol("i_out", integer=True)
+            inner = sp.Sum(a_L[i] * self._at(L, i, "dcost"), (i, 0, self.net.sizes[-1] - 1))
+            return a_L[j] * (self._at(L, j, "dcost") - inner)
+        return self._at(L, j, "fprime") * self._at(L, j, "dcost")
+
+    def _compose(self, l: int, j: int, param: sp.Symbol, dz_dp: sp.Expr) -> tuple[sp.Expr, list[Step]]:  # noqa: E741
+        """Steps and closed form of ``dC/dparam`` for a parameter feeding ``z^(l)_j``."""
+        s, L = self.sym, self.net.L  # noqa: N806
+        z_j, a_j = s.z(l, j), s.a(l, j)
+        target = s.d(s.C, param)
+        dz = s.d(z_j, param)
+        act = self.net.layers[l - 1].act
+        through_z = l == L and (self.fused or act.is_softmax)
+        steps: list[Step] = []
+        memo: dict[tuple[int, Any], sp.Expr] = {}
+        if through_z:
+            steps.append(Step("chain", target, (product(dz, s.d(s.C, z_j)),), _chain_rule_text(param, z_j, None)))
+        else:
+            steps.append(
+                Step("chain", target, (product(dz, s.d(a_j, z_j), s.d(s.C, a_j)),), _chain_rule_text(param, z_j, a_j))
+            )
+        what = "linear in " + ("the weight" if param.name.startswith("w") else "the bias")
+        steps.append(Step("local", dz, (single(dz_dp),), f"z = sum_k w_jk a_k + b_j is {what}"))
+        if through_z:
+            steps += self._output_delta_steps(j)
+            closed_rest = self.dC_dz(l, j, memo)
+            closed = product(dz_dp, closed_rest)
+        else:
+            steps.append(
+                Step(
+                    "local",
+                    s.d(a_j, z_j),
+                    (single(s.fprime(l, j)), single(self.fprime(l, j))),
+                    f"derivative of {act.name}" + (", written with its output a" if act.derivative.has(A_SYM) else ""),
+                )
+            )
+            steps += self._dC_da_steps(l, j)
+            closed = product(dz_dp, self.fprime(l, j), self.dC_da(l, j, memo))
+        value = sp.Mul(*closed[0])
+        steps.append(Step("closed", target, (closed,), "multiply the local derivatives"))
+        return value, steps
+
+    def _output_delta_steps(self, j: int) -> list[Step]:
+        s, L = self.sym, self.net.L  # noqa: N806
+        target = s.d(s.C, s.z(L, j))
+        if self.fused:
+            cost, act = self.net.cost.name, self.net.layers[-1].act.name
+            note = " (the targets sum to 1)" if act == "softmax" else ""
+            rule = f"{act} and {cost} combine: the derivative of the output cancels against the cost's{note}"
+            return [Step("cost", target, (single(self.delta_out(j)),), rule)]
+        n = self.net.sizes[-1]
+        paths = tuple((s.d(s.a(L, i), s.z(L, j)), s.d(s.C, s.a(L, i))) for i in range(n))
+        steps = [
+            Step(
+                "paths",
+                target,
+                (paths, single(self.delta_out(j))),
+                "softmax couples the outputs: da_i/dz_j = a_i (delta_ij - a_j)",
+            )
+        ]
+        steps += [self._cost_step(i) for i in range(n)]
+        return steps
+
+    def _cost_step(self, j: int) -> Step:
+        s, L = self.sym, self.net.L  # noqa: N806
+        rule = f"derivative of the {self.net.cost.name} cost"
+        return Step("cost", s.d(s.C, s.a(L, j)), (single(self.dcost(j)),), rule)
+
+    def _dC_da_steps(self, l: int, j: int) -> list[Step]:  # noqa: E741, N802
+        """Steps for ``dC/da^(l)_j``: the cost at the output, else sums over paths, layer by layer."""
+        s, L = self.sym, self.net.L  # noqa: N806
+        if l == L:
+            return [self._cost_step(j)]
+        if not self.explicit(l):
+            return self._generic_paths_steps(l)
+        steps: list[Step] = []
+        frontier = [j]
+        for m in range(l, L):
+            nxt = self.net.sizes[m + 1]
+            for unit in frontier:
+                steps.append(self._paths_step(m, unit))
+            frontier = list(range(nxt))
+        if self.fused or self.net.layers[-1].act.is_softmax:
+            for i in range(self.net.sizes[-1]):
+                steps += self._output_delta_steps(i)[:1]
+            if not self.fused:
+                steps += [self._cost_step(i) for i in range(self.net.sizes[-1])]
+        else:
+            steps += [self._cost_step(i) for i in range(self.net.sizes[-1])]
+        return steps
+
+    def _paths_step(self, l: int, j: int) -> Step:  # noqa: E741
+        s, L = self.sym, self.net.L  # noqa: N806
+        n = self.net.sizes[l + 1]
+        a_j = s.a(l, j)
+        target = s.d(s.C, a_j)
+        through_z = l + 1 == L and (self.fused or self.net.layers[-1].act.is_softmax)
+        if through_z:
+            chain = tuple((s.d(s.z(l + 1, i), a_j), s.d(s.C, s.z(l + 1, i))) for i in range(n))
+            local = tuple((s.w(l + 1, i, j), s.d(s.C, s.z(l + 1, i))) for i in range(n))
+        else:
+            chain = tuple(
+                (s.d(s.z(l + 1, i), a_j), s.d(s.a(l + 1, i), s.z(l + 1, i)), s.d(s.C, s.a(l + 1, i)))
+                for i in range(n)
+            )
+            local = tuple((s.w(l + 1, i, j), self.fprime(l + 1, i), s.d(s.C, s.a(l + 1, i))) for i in range(n))
+        rule = f"a^({l})_{j} reaches C through every unit of layer {l + 1}: add up the paths (dz/da = w)"
+        return Step("paths", target, (chain, local), rule)
+
+    def _generic_paths_steps(self, l: int) -> list[Step]:  # noqa: E741
+        """One step per layer, with symbolic unit indices, for networks too wide to list unit by unit."""
+        s, L = self.sym, self.net.L  # noqa: N806
+        steps: list[Step] = []
+        for m in range(l, L):
+            j = sp.Symbol("j", integer=True)
+            dC = sp.Symbol(f"dC/da{m}_j", real=True)  # noqa: N806
+            s.latex[dC] = f"\\frac{{\\partial C}}{{\\partial a^{{({m})}}_{{j}}}}"
+            rule = f"a^({m})_j reaches C through all {self.net.sizes[m + 1]} units of layer {m + 1}: add up the paths"
+            steps.append(Step("paths", dC, (single(self.dC_da(m, j)),), rule))
+        steps.append(
+            Step("cost", sp.Symbol(f"dC/da{L}_j", real=True), (single(self._at(L, sp.Symbol("j", integer=True), "dcost")),),
+                 f"derivative of the {self.net.cost.name} cost")
+        )
+        s.latex[steps[-1].lhs] = f"\\frac{{\\partial C}}{{\\partial a^{{({L})}}_{{j}}}}"
+        return steps
+
+    @cached_property
+    def _forward_map(self) -> dict[sp.Symbol, sp.Expr]:
+        """``{z^(l)_j: expr, a^(l)_j: expr}`` in inputs and parameters, for every unit."""
+        s, net = self.sym, self.net
+        mapping: dict[sp.Symbol, sp.Expr] = {}
+        prev = [s.x(k) for k in range(net.sizes[0])]
+        for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+            zs = []
+            for j in range(layer.n_out):
+                zj = sp.Add(*[s.w(l, j, k) * prev[k] for k in range(layer.n_in)])
+                if layer.bias:
+                    zj += s.b(l, j)
+                zs.append(zj)
+                mapping[s.z(l, j)] = zj
+            if layer.act.is_softmax:
+                total = sp.Add(*[sp.exp(zj) for zj in zs])
+                acts = [sp.exp(zj) / total for zj in zs]
+            else:
+                acts = [layer.act.expr.xreplace({Z_SYM: zj}) for zj in zs]
+            for j, aj in enumerate(acts):
+                mapping[s.a(l, j)] = aj
+            prev = acts
+        return mapping
+
+
+def _chain_rule_text(param: sp.Symbol, z: sp.Symbol, a: sp.Symbol | None) -> str:
+    via = f"{z.name}" + (f", then {a.name}" if a is not None else "")
+    return f"chain rule: {param.name} changes C only through {via}"
+
+
+def derive(net: Network) -> Derivation:
+    """Derive every partial derivative of ``net``'s cost (lazily; see :class:`Derivation`)."""
+    return Derivation(net)
+
+
+Numeric = Callable[..., Any]
+__all__ = ["Derivation", "Form", "Partial", "derive"]

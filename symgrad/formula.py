@@ -1,0 +1,187 @@
+"""Whitelist parser for user formulas: untrusted text in, a SymPy expression out.
+
+The text is parsed with :func:`ast.parse` (which only builds a syntax tree and runs nothing) and
+every node is checked against a short whitelist: numbers, the allowed variable names, ``+ - * /
+**``, unary minus and a fixed set of functions. Nothing is passed to ``eval``, ``sympify`` or
+``parse_expr``. Anything else raises :class:`~symgrad.errors.SpecError` saying what to change.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterable
+
+import sympy as sp
+
+from .errors import SpecError
+
+MAX_LENGTH = 500
+MAX_DEPTH = 40
+MAX_EXPONENT = 64
+
+
+def _sigmoid(u: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-u))
+
+
+def _softplus(u: sp.Expr) -> sp.Expr:
+    return sp.log(1 + sp.exp(u))
+
+
+# name -> (number of arguments, builder)
+FUNCTIONS: dict[str, tuple[int, Callable[..., sp.Expr]]] = {
+    "exp": (1, sp.exp),
+    "log": (1, sp.log),
+    "log1p": (1, lambda u: sp.log(1 + u)),
+    "sqrt": (1, sp.sqrt),
+    "sin": (1, sp.sin),
+    "cos": (1, sp.cos),
+    "tan": (1, sp.tan),
+    "sinh": (1, sp.sinh),
+    "cosh": (1, sp.cosh),
+    "tanh": (1, sp.tanh),
+    "atan": (1, sp.atan),
+    "asinh": (1, sp.asinh),
+    "erf": (1, sp.erf),
+    "abs": (1, sp.Abs),
+    "sigmoid": (1, _sigmoid),
+    "softplus": (1, _softplus),
+    "max": (2, sp.Max),
+    "min": (2, sp.Min),
+}
+CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
+STEP_FUNCTIONS = frozenset({"heaviside", "step", "sign", "sgn", "threshold", "floor", "ceil", "round"})
+
+_BINOPS: dict[type[ast.operator], Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
+    ast.Add: lambda u, v: u + v,
+    ast.Sub: lambda u, v: u - v,
+    ast.Mult: lambda u, v: u * v,
+    ast.Div: lambda u, v: u / v,
+}
+
+
+def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula") -> sp.Expr:
+    """Parse ``text`` into a SymPy expression in the given variables.
+
+    Args:
+        text: the formula, e.g. ``"z*sigmoid(z)"``.
+        variables: the names the formula may use (``{"z"}`` for an activation, ``{"a", "y"}`` for a cost).
+        what: how to name the formula in error messages.
+
+    Returns:
+        The expression, written in real SymPy symbols of the same names.
+    """
+    names = sorted(variables)
+    if not isinstance(text, str):
+        raise SpecError(f"{what} must be a string such as 'z*sigmoid(z)', got {type(text).__name__}")
+    if not text.strip():
+        raise SpecError(f"{what} is empty; write a formula in {', '.join(names)}")
+    if len(text) > MAX_LENGTH:
+        raise SpecError(
+            f"{what} is {len(text)} characters long; the limit is {MAX_LENGTH}: write a shorter formula"
+        )
+    if "^" in text:
+        raise SpecError(f"{what} {text!r} uses '^'; write powers as '**', e.g. 'z**2'")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        msg = exc.msg if isinstance(exc, SyntaxError) else "cannot be parsed"
+        raise SpecError(f"{what} {text!r} is not a valid formula ({msg})") from None
+    symbols = {name: sp.Symbol(name, real=True) for name in names}
+    builder = _Builder(text, symbols, what)
+    try:
+        return builder.build(tree.body, 0)
+    except RecursionError:
+        raise SpecError(f"{what} {text!r} is nested too deeply") from None
+
+
+class _Builder:
+    """Turns a whitelisted :mod:`ast` tree into SymPy, node by node."""
+
+    def __init__(self, text: str, symbols: dict[str, sp.Symbol], what: str) -> None:
+        self.text = text
+        self.symbols = symbols
+        self.what = what
+
+    def fail(self, why: str) -> SpecError:
+        return SpecError(f"{self.what} {self.text!r}: {why}")
+
+    def build(self, node: ast.expr, depth: int) -> sp.Expr:
+        if depth > MAX_DEPTH:
+            raise self.fail(f"nested more than {MAX_DEPTH} levels deep; simplify it")
+        if isinstance(node, ast.Constant):
+            return self.number(node.value)
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            operand = self.build(node.operand, depth + 1)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BinOp):
+            left = self.build(node.left, depth + 1)
+            right = self.build(node.right, depth + 1)
+            if isinstance(node.op, ast.Pow):
+                return self.power(left, right)
+            op = _BINOPS.get(type(node.op))
+            if op is None:
+                raise self.fail(f"operator {type(node.op).__name__} is not allowed; use + - * / **")
+            return op(left, right)
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        if isinstance(node, ast.Attribute):
+            raise self.fail(
+                f"attribute access '.{node.attr}' is not allowed; write plain function names like 'exp(z)'"
+            )
+        raise self.fail(
+            f"{type(node).__name__} is not allowed; use numbers, {self.allowed_names()}, "
+            "+ - * / ** and functions such as exp, log, tanh, sigmoid"
+        )
+
+    def allowed_names(self) -> str:
+        return ", ".join(repr(n) for n in self.symbols)
+
+    def number(self, value: object) -> sp.Expr:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"constant {value!r} is not a number")
+        if abs(value) > 1e12:
+            raise self.fail(f"constant {value!r} is too large (limit 1e12)")
+        return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
+
+    def name(self, name: str) -> sp.Expr:
+        if name in self.symbols:
+            return self.symbols[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name.startswith("__"):
+            raise self.fail(f"name {name!r} is not allowed")
+        if name in FUNCTIONS:
+            raise self.fail(f"function {name!r} must be called, e.g. '{name}(...)'")
+        raise self.fail(f"unknown name {name!r}; the formula may use {self.allowed_names()}, pi and e")
+
+    def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if exponent.is_number and abs(float(exponent)) > MAX_EXPONENT:
+            raise self.fail(f"exponent {exponent} is too large (limit {MAX_EXPONENT})")
+        return sp.Pow(base, exponent)
+
+    def call(self, node: ast.Call, depth: int) -> sp.Expr:
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                raise self.fail(
+                    f"attribute access '.{node.func.attr}' is not allowed; call plain functions like 'exp(z)'"
+                )
+            raise self.fail("only named functions such as exp(z) may be called")
+        fname = node.func.id
+        if fname.lower() in STEP_FUNCTIONS:
+            raise self.fail(
+                f"{fname}() is a step function: its derivative is zero almost everywhere, so gradient "
+                "descent cannot learn through it; use a smooth one such as sigmoid(z) or tanh(z)"
+            )
+        if fname not in FUNCTIONS:
+            known = ", ".join(sorted(FUNCTIONS))
+            raise self.fail(f"function {fname!r} is not allowed; the allowed functions are {known}")
+        if node.keywords:
+            raise self.fail(f"{fname}() takes no keyword arguments")
+        arity, make = FUNCTIONS[fname]
+        if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.fail(f"{fname}() takes {arity} argument{'s' if arity > 1 else ''}")
+        args = [self.build(arg, depth + 1) for arg in node.args]
+        return make(*args)

@@ -1,0 +1,195 @@
+"""Declaring a network: :class:`Dense` layers chained into a :class:`Network` with a cost.
+
+Declarations are frozen and validated here, at the edge, so that everything downstream
+(derivation, code generation, the runtime) may assume a well-formed network. A network
+serialises to plain JSON-able data (:meth:`Network.to_dict`), user formulas included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SpecError
+from .ops import ACTIVATIONS, COSTS, Activation, Cost, get_activation, get_cost
+
+MAX_PARAMETERS = 500_000_000  # 4 GB of float64 weights; more would not fit beside the data
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A fully connected layer: ``z = W a_prev + b``, ``a = f(z)``; ``W`` has shape ``(n_out, n_in)``."""
+
+    n_in: int
+    n_out: int
+    activation: str | Activation = "sigmoid"
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for what in ("n_in", "n_out"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SpecError(f"Dense {what} must be a positive whole number, got {value!r}")
+        if not isinstance(self.bias, bool):
+            raise SpecError(f"Dense bias must be True or False, got {self.bias!r}")
+        object.__setattr__(self, "activation", get_activation(self.activation))
+
+    @property
+    def act(self) -> Activation:
+        assert isinstance(self.activation, Activation)
+        return self.activation
+
+
+@dataclass(frozen=True)
+class Network:
+    """A chain of dense layers and a cost, numbered 1..L (the input is layer 0)."""
+
+    layers: tuple[Dense, ...]
+    cost: Cost = field(default=COSTS["quadratic"])
+    name: str = "network"
+
+    def __init__(
+        self, layers: Sequence[Dense], cost: str | Cost = "quadratic", *, name: str = "network"
+    ) -> None:
+        layers = tuple(layers)
+        if not layers:
+            raise SpecError("a network needs at least one layer, e.g. [Dense(2, 1, 'sigmoid')]")
+        for i, layer in enumerate(layers, start=1):
+            if not isinstance(layer, Dense):
+                raise SpecError(f"layer {i} must be a Dense layer, got {type(layer).__name__}")
+        for i in range(1, len(layers)):
+            prev, cur = layers[i - 1], layers[i]
+            if cur.n_in != prev.n_out:
+                raise SpecError(
+                    f"layer {i + 1} expects {cur.n_in} inputs, layer {i} gives {prev.n_out}: "
+                    f"make them equal"
+                )
+        for i, layer in enumerate(layers[:-1], start=1):
+            if layer.act.is_softmax:
+                raise SpecError(f"layer {i} uses softmax, which is only supported in the output layer")
+        resolved = get_cost(cost)
+        out = layers[-1].act
+        if resolved.needs_probability and not out.probability:
+            raise SpecError(
+                f"cost {resolved.name!r} takes the log of the output, so the output layer must give "
+                f"probabilities in (0, 1); use output 'softmax' or 'sigmoid' instead of {out.name!r}"
+            )
+        if out.is_softmax and layers[-1].n_out < 2:
+            raise SpecError("a softmax output needs at least 2 units; use 'sigmoid' for one unit")
+        n_params = sum(layer.n_out * (layer.n_in + layer.bias) for layer in layers)
+        if n_params > MAX_PARAMETERS:
+            raise SpecError(
+                f"the network has {n_params:,} parameters ({n_params * 8 / 1e9:.1f} GB in float64); "
+                f"the limit is {MAX_PARAMETERS:,}: use fewer or narrower layers"
+            )
+        if not isinstance(name, str) or not name:
+            raise SpecError(f"network name must be a non-empty string, got {name!r}")
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "cost", resolved)
+        object.__setattr__(self, "name", name)
+
+    @classmethod
+    def mlp(
+        cls,
+        sizes: Sequence[int],
+        hidden: str | Activation = "sigmoid",
+        output: str | Activation = "sigmoid",
+        cost: str | Cost = "quadratic",
+        *,
+        bias: bool = True,
+        name: str = "network",
+    ) -> Network:
+        """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``."""
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise SpecError(f"sizes must list at least the input and output sizes, e.g. [2, 3, 1]; got {sizes}")
+        layers = [
+            Dense(n_in, n_out, output if i == len(sizes) - 2 else hidden, bias)
+            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
+        ]
+        return cls(layers, cost, name=name)
+
+    @property
+    def L(self) -> int:  # noqa: N802 - the notation's L
+        """Number of layers (the output layer's index)."""
+        return len(self.layers)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``(n_0, n_1, ..., n_L)``."""
+        return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """``("W1", "b1", ..., "WL", "bL")``, without the biases of bias-free layers."""
+        names: list[str] = []
+        for l, layer in enumerate(self.layers, start=1):  # noqa: E741 - the notation's l
+            names.append(f"W{l}")
+            if layer.bias:
+                names.append(f"b{l}")
+        return tuple(names)
+
+    def param_shape(self, name: str) -> tuple[int, ...]:
+        """Array shape of parameter ``name``: ``W{l}`` is ``(n_l, n_{l-1})``, ``b{l}`` is ``(n_l,)``."""
+        l = self.layer_of(name)  # noqa: E741
+        layer = self.layers[l - 1]
+        return (layer.n_out, layer.n_in) if name[0] == "W" else (layer.n_out,)
+
+    def layer_of(self, name: str) -> int:
+        """The layer number of parameter ``name`` (``"W2"`` -> 2); SpecError if there is none."""
+        if isinstance(name, str) and len(name) > 1 and name[0] in "Wb" and name[1:].isdigit():
+            l = int(name[1:])  # noqa: E741
+            if 1 <= l <= self.L and (name[0] == "W" or self.layers[l - 1].bias):
+                return l
+        raise SpecError(f"unknown parameter {name!r}; this network has {', '.join(self.param_names)}")
+
+    def describe(self) -> str:
+        """One line: ``2 -> 3 sigmoid -> 1 sigmoid, cost quadratic``."""
+        parts = [str(self.sizes[0])] + [f"{layer.n_out} {layer.act.name}" for layer in self.layers]
+        return " -> ".join(parts) + f", cost {self.cost.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-able) that :meth:`from_dict` reads back, user formulas included."""
+        acts: dict[str, str] = {}
+        for layer in self.layers:
+            if layer.act.formula is not None:
+                acts[layer.act.name] = layer.act.formula
+        costs = {self.cost.name: self.cost.formula} if self.cost.formula is not None else {}
+        return {
+            "name": self.name,
+            "sizes": list(self.sizes),
+            "activations": [layer.act.name for layer in self.layers],
+            "bias": [layer.bias for layer in self.layers],
+            "cost": self.cost.name,
+            "user_activations": acts,
+            "user_costs": costs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Network:
+        """Inverse of :meth:`to_dict`; raises SpecError on anything malformed."""
+        if not isinstance(data, dict):
+            raise SpecError("network declaration must be a mapping")
+        try:
+            user_acts = {n: Activation.from_formula(n, f) for n, f in dict(data.get("user_activations", {})).items()}
+            user_costs = {n: Cost.from_formula(n, f) for n, f in dict(data.get("user_costs", {})).items()}
+            sizes = list(data["sizes"])
+            acts = list(data["activations"])
+            bias = list(data.get("bias", [True] * len(acts)))
+            cost = get_cost(data["cost"], user=user_costs)
+            name = data.get("name", "network")
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, SpecError):
+                raise
+            raise SpecError(f"network declaration is malformed ({exc!s})") from None
+        if len(acts) != len(sizes) - 1 or len(bias) != len(acts):
+            raise SpecError("network declaration is malformed (sizes, activations and bias disagree)")
+        layers = [
+            Dense(n_in, n_out, get_activation(act, user=user_acts), b)
+            for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], acts, bias, strict=True)
+        ]
+        return cls(layers, cost, name=name)
+
+
+__all__ = ["ACTIVATIONS", "COSTS", "Dense", "Network"]

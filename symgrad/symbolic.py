@@ -1,0 +1,125 @@
+"""Symbols of a network, named after the notation, and their LaTeX spellings.
+
+Layers are numbered 1..L and the input is layer 0 (``a^(0) = x``); units are numbered from 0 in
+the maths and in the arrays alike, so the symbol ``w2_0_1`` is ``w^(2)_{01}`` and is the array
+entry ``W2[0, 1]``: it joins unit 1 of layer 1 to unit 0 of layer 2 (3Blue1Brown's and
+Nielsen's order). Symbols are made on demand, so a network of any width costs nothing here.
+Derivative placeholders such as ``dC/dw2_0_1`` are symbols too, with their own LaTeX.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from .errors import SpecError
+from .spec import Network
+
+
+def subscript(*index: int | sp.Expr) -> str:
+    """LaTeX subscript of unit indices: ``01`` when every index is one digit, else ``10,3``."""
+    parts = [sp.latex(i) if isinstance(i, sp.Basic) else str(i) for i in index]
+    return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
+
+
+class Symbols:
+    """Factory and LaTeX table for the symbols of one network."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.latex: dict[sp.Symbol, str] = {}
+        self._made: dict[str, sp.Symbol] = {}
+        self.C = self._make("C", "C")
+
+    def _make(self, name: str, latex: str) -> sp.Symbol:
+        sym = self._made.get(name)
+        if sym is None:
+            sym = sp.Symbol(name, real=True)
+            self._made[name] = sym
+            self.latex[sym] = latex
+        return sym
+
+    def _unit(self, l: int, j: int) -> None:  # noqa: E741
+        if not 0 <= l <= self.net.L:
+            raise SpecError(f"layer {l} does not exist; this network has layers 0..{self.net.L}")
+        n = self.net.sizes[l]
+        if not 0 <= j < n:
+            raise SpecError(f"layer {l} has units 0..{n - 1}; unit {j} does not exist")
+
+    def w(self, l: int, j: int, k: int) -> sp.Symbol:  # noqa: E741
+        """``w^(l)_jk``: joins unit k of layer l-1 to unit j of layer l."""
+        self._unit(l, j)
+        self._unit(l - 1, k)
+        return self._make(f"w{l}_{j}_{k}", f"w^{{({l})}}_{{{subscript(j, k)}}}")
+
+    def b(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+        self._unit(l, j)
+        if not self.net.layers[l - 1].bias:
+            raise SpecError(f"layer {l} has no bias (declared with bias=False)")
+        return self._make(f"b{l}_{j}", f"b^{{({l})}}_{{{subscript(j)}}}")
+
+    def z(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+        self._unit(l, j)
+        if l == 0:
+            raise SpecError("z is defined for layers 1..L; the input is x")
+        return self._make(f"z{l}_{j}", f"z^{{({l})}}_{{{subscript(j)}}}")
+
+    def a(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+        """``a^(l)_j``; ``a^(0)_k`` is the input ``x_k``."""
+        if l == 0:
+            return self.x(j)
+        self._unit(l, j)
+        return self._make(f"a{l}_{j}", f"a^{{({l})}}_{{{subscript(j)}}}")
+
+    def x(self, k: int) -> sp.Symbol:
+        self._unit(0, k)
+        return self._make(f"x_{k}", f"x_{{{subscript(k)}}}")
+
+    def y(self, j: int) -> sp.Symbol:
+        self._unit(self.net.L, j)
+        return self._make(f"y_{j}", f"y_{{{subscript(j)}}}")
+
+    def fprime(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+        """Display symbol ``f'(z^(l)_j)``, e.g. ``\\sigma'(z^{(2)}_{0})``."""
+        act = self.net.layers[l - 1].act
+        z = self.z(l, j)
+        return self._make(f"{act.name}'({z.name})", f"{act.latex}'\\left({self.latex[z]}\\right)")
+
+    def d(self, num: sp.Symbol, den: sp.Symbol) -> sp.Symbol:
+        """Placeholder for the partial derivative ``d num / d den``."""
+        return self._make(
+            f"d{num.name}/d{den.name}",
+            f"\\frac{{\\partial {self.latex[num]}}}{{\\partial {self.latex[den]}}}",
+        )
+
+    def get(self, name: str, *index: int) -> sp.Symbol:
+        """Symbol by array name: ``("W2", j, k)``, ``("b1", j)``, ``("x", k)``, ``("y", j)``, ``("z2", j)``, ``("a2", j)``."""
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
+            raise SpecError(f"indices of {name!r} must be whole numbers, got {index}")
+        head, tail = name[:1], name[1:]
+        want = {"W": 2, "w": 2, "b": 1, "z": 1, "a": 1, "x": 1, "y": 1}.get(head)
+        if want is None or (head in "xy" and tail) or (head not in "xy" and not tail.isdigit()):
+            raise SpecError(f"unknown symbol {name!r}; use W<l>, b<l>, z<l>, a<l>, x or y")
+        if len(index) != want:
+            raise SpecError(f"{name!r} takes {want} index{'es' if want > 1 else ''}, got {len(index)}")
+        if head in "Wb":
+            self.net.layer_of("W" + tail if head == "W" else name)
+        if head in "Ww":
+            return self.w(int(tail), *index)
+        if head == "b":
+            return self.b(int(tail), *index)
+        if head == "z":
+            return self.z(int(tail), *index)
+        if head == "a":
+            return self.a(int(tail), *index)
+        return self.x(*index) if head == "x" else self.y(*index)
+
+    def indexed(self, name: str, l: int | None = None) -> sp.IndexedBase:  # noqa: E741
+        """IndexedBase for index-form equations (``w^{(l)}_{ij}`` with symbolic i, j)."""
+        label = f"{name}{'' if l is None else l}"
+        shown = name if l is None else f"{name}^{{({l})}}"
+        shown = {"delta": r"\delta", "dCdb": r"\frac{\partial C}{\partial b}", "dCdw": r"\frac{\partial C}{\partial w}"}.get(
+            name, shown
+        ) + ("" if l is None or name not in ("delta", "dCdb", "dCdw") else f"^{{({l})}}")
+        base = sp.IndexedBase(sp.Symbol(label, real=True), real=True)
+        self.latex[base.label] = shown
+        return base
