@@ -27,6 +27,7 @@ from .symbolic import Symbols
 
 if TYPE_CHECKING:
     from .check import CheckReport
+    from .teach import Explanation
 
 EXPLICIT_TERMS = 256
 """Largest number of paths written out term by term in a closed form; beyond it, ``Sum``."""
@@ -188,6 +189,12 @@ class Derivation:
         from .render import to_latex
 
         return to_latex(self, **options)
+
+    def explain(self, x: Any, y: Any, params: dict[str, Any], **options: Any) -> Explanation:
+        """Every chain-rule step with the numbers of one example; see :func:`symgrad.teach.explain`."""
+        from .teach import explain
+
+        return explain(self, x, y, params, **options)
 
     def _repr_latex_(self) -> str:
         from .render import to_latex
@@ -412,7 +419,14 @@ class Derivation:
 
     @cached_property
     def _forward_map(self) -> dict[sp.Symbol, sp.Expr]:
-        """``{z^(l)_j: expr, a^(l)_j: expr}`` in inputs and parameters, for every unit."""
+        return self.forward_map()
+
+    def forward_map(self, branch: Callable[[sp.Expr, sp.Symbol], sp.Expr] | None = None) -> dict[sp.Symbol, sp.Expr]:
+        """``{z^(l)_j: expr, a^(l)_j: expr}`` in inputs and parameters, for every unit.
+
+        ``branch(f, z_symbol)``, when given, may replace a piecewise activation ``f(z)`` by one
+        of its branches (the symbolic check splits relu-like nets by the sign of each ``z``).
+        """
         s, net = self.sym, self.net
         mapping: dict[sp.Symbol, sp.Expr] = {}
         prev = [s.x(k) for k in range(net.sizes[0])]
@@ -428,7 +442,10 @@ class Derivation:
                 total = sp.Add(*[sp.exp(zj) for zj in zs])
                 acts = [sp.exp(zj) / total for zj in zs]
             else:
-                acts = [layer.act.expr.xreplace({Z_SYM: zj}) for zj in zs]
+                acts = []
+                for j, zj in enumerate(zs):
+                    f = layer.act.expr if branch is None else branch(layer.act.expr, s.z(l, j))
+                    acts.append(f.xreplace({Z_SYM: zj}))
             for j, aj in enumerate(acts):
                 mapping[s.a(l, j)] = aj
             prev = acts

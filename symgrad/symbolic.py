@@ -26,7 +26,7 @@ class Symbols:
 
     def __init__(self, net: Network) -> None:
         self.net = net
-        self.latex: dict[sp.Symbol, str] = {}
+        self.latex: dict[sp.Basic, str] = {}
         self._made: dict[str, sp.Symbol] = {}
         self.C = self._make("C", "C")
 

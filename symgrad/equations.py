@@ -1,0 +1,107 @@
+"""The four equations of backpropagation (Nielsen's BP1-BP4) for one network.
+
+Index form uses SymPy ``IndexedBase`` objects and ``Sum`` over a symbolic unit index; matrix
+form uses ``MatrixSymbol``s with the Hadamard product. Both are written for this network's
+activations and cost, so BP1 reads ``delta = a - y`` for softmax + cross-entropy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+from .errors import SpecError
+from .ops import a as A_SYM
+from .ops import y as Y_SYM
+from .ops import z as Z_SYM
+
+if TYPE_CHECKING:
+    from .derive import Derivation
+
+Labelled = list[tuple[str, int, sp.Eq]]
+
+j, k, i = sp.symbols("j k i", integer=True)
+
+
+def bp_equations(d: Derivation, form: str = "index") -> Labelled:
+    """``(label, layer, Eq)`` for BP1 (layer L), BP2 (L-1..1), BP3 (1..L), BP4 (1..L)."""
+    if form == "index":
+        return _index_form(d)
+    if form == "matrix":
+        return _matrix_form(d)
+    raise SpecError(f"unknown equation form {form!r}; use 'index' or 'matrix'")
+
+
+def _index_form(d: Derivation) -> Labelled:
+    net, s, L = d.net, d.sym, d.net.L  # noqa: N806
+    delta = {l: s.indexed("delta", l) for l in range(1, L + 1)}  # noqa: E741
+    A = {l: s.indexed("a", l) for l in range(1, L + 1)}  # noqa: E741, N806
+    Z = {l: s.indexed("z", l) for l in range(1, L + 1)}  # noqa: E741, N806
+    W = {l: s.indexed("w", l) for l in range(1, L + 1)}  # noqa: E741, N806
+    Y = s.indexed("y")  # noqa: N806
+    x = s.indexed("x")
+    out: Labelled = []
+
+    def fprime(l: int, unit: sp.Expr) -> sp.Expr:  # noqa: E741
+        return net.layers[l - 1].act.derivative.xreplace({A_SYM: A[l][unit], Z_SYM: Z[l][unit]})
+
+    def dcost(unit: sp.Expr) -> sp.Expr:
+        return d.scale * net.cost.dC_da.xreplace({A_SYM: A[L][unit], Y_SYM: Y[unit]})
+
+    n_L = net.sizes[-1]  # noqa: N806
+    if d.fused:
+        bp1 = d.scale * (A[L][j] - Y[j])
+    elif net.layers[-1].act.is_softmax:
+        bp1 = A[L][j] * (dcost(j) - sp.Sum(A[L][i] * dcost(i), (i, 0, n_L - 1)))
+    else:
+        bp1 = dcost(j) * fprime(L, j)
+    out.append(("BP1", L, sp.Eq(delta[L][j], bp1)))
+    for l in range(L - 1, 0, -1):  # noqa: E741
+        back = sp.Sum(W[l + 1][i, j] * delta[l + 1][i], (i, 0, net.sizes[l + 1] - 1))
+        out.append(("BP2", l, sp.Eq(delta[l][j], back * fprime(l, j))))
+    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+        if layer.bias:
+            out.append(("BP3", l, sp.Eq(s.indexed("dCdb", l)[j], delta[l][j])))
+    for l in range(1, L + 1):  # noqa: E741
+        prev = x[k] if l == 1 else A[l - 1][k]
+        out.append(("BP4", l, sp.Eq(s.indexed("dCdw", l)[j, k], prev * delta[l][j])))
+    return out
+
+
+def _matrix_form(d: Derivation) -> Labelled:
+    net, L, sizes = d.net, d.net.L, d.net.sizes  # noqa: N806
+    latex = d.sym.latex
+
+    def msym(name: str, shown: str, rows: int, cols: int = 1) -> sp.MatrixSymbol:
+        m = sp.MatrixSymbol(name, rows, cols)
+        latex[m] = shown
+        return m
+
+    delta = {l: msym(f"delta{l}", rf"\delta^{{({l})}}", sizes[l]) for l in range(1, L + 1)}  # noqa: E741
+    A = {l: msym(f"a{l}", f"a^{{({l})}}", sizes[l]) for l in range(1, L + 1)}  # noqa: E741, N806
+    A[0] = msym("x", "x", sizes[0])
+    W = {l: msym(f"W{l}", f"W^{{({l})}}", sizes[l], sizes[l - 1]) for l in range(1, L + 1)}  # noqa: E741, N806
+    Fp = {  # noqa: N806
+        l: msym(f"fprime{l}", f"{net.layers[l - 1].act.latex}'(z^{{({l})}})", sizes[l]) for l in range(1, L + 1)  # noqa: E741
+    }
+    y = msym("y", "y", sizes[-1])
+    grad = msym("grad_a_C", r"\nabla_{a} C", sizes[-1])
+    out: Labelled = []
+    if d.fused:
+        bp1: sp.MatrixExpr = d.scale * (A[L] - y)
+    elif net.layers[-1].act.is_softmax:
+        bp1 = (sp.DiagMatrix(A[L]) - A[L] * A[L].T) * grad
+    else:
+        bp1 = sp.HadamardProduct(grad, Fp[L])
+    out.append(("BP1", L, sp.Eq(delta[L], bp1, evaluate=False)))
+    for l in range(L - 1, 0, -1):  # noqa: E741
+        out.append(("BP2", l, sp.Eq(delta[l], sp.HadamardProduct(W[l + 1].T * delta[l + 1], Fp[l]), evaluate=False)))
+    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+        if layer.bias:
+            db = msym(f"dC_db{l}", rf"\frac{{\partial C}}{{\partial b^{{({l})}}}}", sizes[l])
+            out.append(("BP3", l, sp.Eq(db, delta[l], evaluate=False)))
+    for l in range(1, L + 1):  # noqa: E741
+        dw = msym(f"dC_dW{l}", rf"\frac{{\partial C}}{{\partial W^{{({l})}}}}", sizes[l], sizes[l - 1])
+        out.append(("BP4", l, sp.Eq(dw, delta[l] * A[l - 1].T, evaluate=False)))
+    return out

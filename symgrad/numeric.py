@@ -1,0 +1,150 @@
+"""A plain-NumPy reference: forward pass, mean cost, backprop gradients, finite differences.
+
+Built from the same SymPy formulas as everything else (each activation, its forward-form
+derivative, each cost), lambdified to NumPy. It is the numerical judge for the derivation and
+the generated code, and the source of the numbers a learner plugs into the chain-rule steps.
+Parameters are a dict ``{"W1": (n1, n0), "b1": (n1,), ...}``; data are batch-major.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .errors import SpecError
+from .ops import Activation, Cost, a, y, z
+from .spec import Network
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+Params = dict[str, Array]
+
+
+@cache
+def _act_fns(act: Activation) -> tuple[Callable[[Array], Array], Callable[[Array, Array], Array]]:
+    f = sp.lambdify(z, act.expr, "numpy")
+    df = sp.lambdify((a, z), act.derivative, "numpy")
+    return f, df
+
+
+@cache
+def _cost_fns(cost: Cost) -> tuple[Callable[[Array, Array], Array], Callable[[Array, Array], Array]]:
+    return sp.lambdify((a, y), cost.expr, "numpy"), sp.lambdify((a, y), cost.dC_da, "numpy")
+
+
+def _activate(act: Activation, zl: Array) -> Array:
+    if act.is_softmax:
+        e = np.exp(zl - zl.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return np.broadcast_to(_act_fns(act)[0](zl), zl.shape).astype(np.float64)
+
+
+def init_params(net: Network, seed: int = 0, scale: float = 0.5) -> Params:
+    """Random parameters, normal with standard deviation ``scale`` (for checks, not training)."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(0.0, scale, net.param_shape(name)) for name in net.param_names}
+
+
+def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[Array]]:  # noqa: N803
+    """``(zs, acts)``: ``zs[l-1]`` is z^(l) of shape (B, n_l); ``acts[0]`` is X, ``acts[l]`` is a^(l)."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))  # noqa: N806
+    acts, zs = [X], []
+    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+        zl = acts[-1] @ params[f"W{l}"].T
+        if layer.bias:
+            zl = zl + params[f"b{l}"]
+        zs.append(zl)
+        acts.append(_activate(layer.act, zl))
+    return zs, acts
+
+
+def targets(net: Network, Y: Array) -> Array:  # noqa: N803
+    """Targets as a float (B, n_L) array; integer class labels become one-hot rows."""
+    Y = np.asarray(Y)  # noqa: N806
+    n_out = net.sizes[-1]
+    if Y.ndim == 1 and np.issubdtype(Y.dtype, np.integer) and n_out > 1:
+        if Y.min(initial=0) < 0 or Y.max(initial=0) >= n_out:
+            raise SpecError(f"class labels must lie in 0..{n_out - 1}")
+        return np.eye(n_out)[Y]
+    return np.asarray(Y, dtype=np.float64).reshape(-1, n_out)
+
+
+def cost(net: Network, params: Params, X: Array, Y: Array) -> float:  # noqa: N803
+    """Mean over the batch of the per-example cost C_x."""
+    Y = targets(net, Y)  # noqa: N806
+    aL = forward(net, params, X)[1][-1]  # noqa: N806
+    per_unit = np.broadcast_to(_cost_fns(net.cost)[0](aL, Y), aL.shape)
+    scale = 1.0 / aL.shape[1] if net.cost.mean_over_units else 1.0
+    return float(scale * per_unit.sum(axis=1).mean())
+
+
+def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array], list[Array]]:  # noqa: N803
+    """``(deltas, acts)``: delta^(l) = dC_x/dz^(l) per example (BP1, BP2), and the activations."""
+    Y = targets(net, Y)  # noqa: N806
+    zs, acts = forward(net, params, X)
+    out = net.layers[-1].act
+    aL, zL = acts[-1], zs[-1]  # noqa: N806
+    scale = 1.0 / aL.shape[1] if net.cost.mean_over_units else 1.0
+    if out.name in net.cost.fused:
+        delta = scale * (aL - Y)  # BP1, fused: softmax/CE or sigmoid/BCE
+    else:
+        g = scale * np.broadcast_to(_cost_fns(net.cost)[1](aL, Y), aL.shape)  # dC/da^(L)
+        if out.is_softmax:
+            delta = aL * (g - (aL * g).sum(axis=1, keepdims=True))  # softmax Jacobian
+        else:
+            delta = g * np.broadcast_to(_act_fns(out)[1](aL, zL), aL.shape)  # BP1
+    ds = [delta]
+    for l in range(net.L - 1, 0, -1):  # noqa: E741
+        fp = np.broadcast_to(_act_fns(net.layers[l - 1].act)[1](acts[l], zs[l - 1]), acts[l].shape)
+        ds.insert(0, (ds[0] @ params[f"W{l + 1}"]) * fp)  # BP2
+    return ds, acts
+
+
+def gradients(net: Network, params: Params, X: Array, Y: Array) -> Params:  # noqa: N803
+    """Gradients of the mean batch cost by backpropagation (BP1-BP4)."""
+    ds, acts = deltas(net, params, X, Y)
+    B = acts[0].shape[0]  # noqa: N806
+    grads: Params = {}
+    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+        grads[f"W{l}"] = ds[l - 1].T @ acts[l - 1] / B  # BP4
+        if layer.bias:
+            grads[f"b{l}"] = ds[l - 1].sum(axis=0) / B  # BP3
+    return grads
+
+
+def finite_differences(
+    net: Network,
+    params: Params,
+    X: Array,  # noqa: N803
+    Y: Array,  # noqa: N803
+    eps: float = 1e-6,
+    which: list[tuple[str, tuple[int, ...]]] | None = None,
+) -> Params:
+    """Central differences of the mean cost, for every parameter entry or those in ``which``."""
+    work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    grads = {k: np.full_like(v, np.nan) for k, v in work.items()}
+    entries = which if which is not None else [
+        (name, idx) for name, arr in work.items() for idx in np.ndindex(arr.shape)
+    ]
+    for name, idx in entries:
+        old = work[name][idx]
+        work[name][idx] = old + eps
+        up = cost(net, work, X, Y)
+        work[name][idx] = old - eps
+        down = cost(net, work, X, Y)
+        work[name][idx] = old
+        grads[name][idx] = (up - down) / (2 * eps)
+    return grads
+
+
+def random_targets(net: Network, batch: int, rng: np.random.Generator) -> Array:
+    """Targets a cost accepts: one-hot rows for cross-entropy, values in (0, 1) for log costs."""
+    n = net.sizes[-1]
+    if net.layers[-1].act.is_softmax and net.cost.needs_probability:
+        return np.eye(n)[rng.integers(0, n, batch)]
+    if net.cost.needs_probability:
+        return rng.uniform(0.05, 0.95, (batch, n))
+    return rng.normal(0.0, 1.0, (batch, n))
