@@ -16,7 +16,7 @@ Three judges, strongest first:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,7 +79,9 @@ class CheckReport:
             worst = self.worst(method)
             assert worst is not None
             verdict = "ok" if all(r.ok for r in rows) else "FAILED"
-            lines.append(f"{method:<10} {len(rows):>8} {worst.error:>12.2e}  {worst.label:<12} {verdict}")
+            lines.append(
+                f"{method:<10} {len(rows):>8} {worst.error:>12.2e}  {worst.label:<12} {verdict}"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -113,7 +115,9 @@ def check_derivation(
     if do_symbolic:
         proved = _prove_partials(d, [d.partial(name, *index) for name, index in entries])
         for (name, index), ok in zip(entries, proved, strict=True):
-            results.append(CheckResult(name, tuple(index), "symbolic", 0.0 if ok else float("inf"), ok))
+            results.append(
+                CheckResult(name, tuple(index), "symbolic", 0.0 if ok else float("inf"), ok)
+            )
     rng = np.random.default_rng(seed)
     for _ in range(numeric_points):
         vals = numeric.init_params(net, int(rng.integers(1 << 30)))
@@ -125,15 +129,23 @@ def check_derivation(
             subs = _layer_values(d, vals, x, y)
             for name, index in entries:
                 got = float(d.partial(name, *index).expr.xreplace(subs))
-                results.append(_numeric_result(name, index, "numeric", got, fd[name][index], tolerance))
+                results.append(
+                    _numeric_result(name, index, "numeric", got, fd[name][index], tolerance)
+                )
         bp = numeric.gradients(net, vals, x, y)
         for name, index in entries:
-            results.append(_numeric_result(name, index, "backprop", bp[name][index], fd[name][index], tolerance))
+            results.append(
+                _numeric_result(
+                    name, index, "backprop", bp[name][index], fd[name][index], tolerance
+                )
+            )
     report = CheckReport(tuple(results), tolerance)
     if raise_on_failure and not report.ok:
         worst = report.worst()
         assert worst is not None
-        raise DerivationError(f"derivation check failed at {worst.label} ({worst.method}, error {worst.error:.2e})")
+        raise DerivationError(
+            f"derivation check failed at {worst.label} ({worst.method}, error {worst.error:.2e})"
+        )
     return report
 
 
@@ -142,18 +154,22 @@ def _prove_partials(d: Derivation, partials: list[Partial]) -> list[bool]:
     constraint = _target_constraint(d)
     z_syms = [
         d.sym.z(l, j)
-        for l, layer in enumerate(d.net.layers, start=1)  # noqa: E741
+        for l, layer in enumerate(d.net.layers, start=1)
         if layer.act.expr.has(sp.Piecewise)
         for j in range(layer.n_out)
     ]
     if 2 ** len(z_syms) > MAX_BRANCHES:
-        raise DerivationError(f"{len(z_syms)} piecewise units make too many sign patterns; use symbolic=False")
+        raise DerivationError(
+            f"{len(z_syms)} piecewise units make too many sign patterns; use symbolic=False"
+        )
     ops_z = sp.Symbol("z", real=True)
     proved = [True] * len(partials)
     for signs in itertools.product((True, False), repeat=len(z_syms)):
         sign_of = dict(zip(z_syms, signs, strict=True))
 
-        def branch(f: sp.Expr, zsym: sp.Symbol, sign_of: dict[sp.Symbol, bool] = sign_of) -> sp.Expr:
+        def branch(
+            f: sp.Expr, zsym: sp.Symbol, sign_of: dict[sp.Symbol, bool] = sign_of
+        ) -> sp.Expr:
             return _resolve(f, ops_z, sign_of[zsym]) if zsym in sign_of else f
 
         fmap = d.forward_map(branch if z_syms else None)
@@ -189,7 +205,9 @@ def _numeric_result(
     return CheckResult(name, tuple(index), method, err, bool(np.isfinite(err) and err <= tol))
 
 
-def _layer_values(d: Derivation, params: numeric.Params, x: np.ndarray, y: np.ndarray) -> dict[sp.Basic, sp.Basic]:
+def _layer_values(
+    d: Derivation, params: numeric.Params, x: np.ndarray, y: np.ndarray
+) -> dict[sp.Basic, sp.Basic]:
     """Float values of every layer quantity and parameter of one example, for ``xreplace``."""
     net, s = d.net, d.sym
     zs, acts = numeric.forward(net, params, x)
@@ -198,7 +216,7 @@ def _layer_values(d: Derivation, params: numeric.Params, x: np.ndarray, y: np.nd
         subs[s.x(k)] = sp.Float(x[0, k])
     for j in range(net.sizes[-1]):
         subs[s.y(j)] = sp.Float(y[0, j])
-    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+    for l, layer in enumerate(net.layers, start=1):
         for j in range(layer.n_out):
             subs[s.z(l, j)] = sp.Float(zs[l - 1][0, j])
             subs[s.a(l, j)] = sp.Float(acts[l][0, j])
@@ -220,32 +238,6 @@ def _target_constraint(d: Derivation) -> dict[sp.Basic, sp.Basic]:
 # ------------------------------------------------------------------------------------------------
 # Zero testing
 # ------------------------------------------------------------------------------------------------
-def prove_zero(expr: sp.Expr) -> bool:
-    """True when ``expr`` is identically zero, shown by branch splitting and rational cancellation.
-
-    A False means "not proved" (the method is sufficient, not complete).
-    """
-    for n, branch in enumerate(_branches(sp.sympify(expr))):
-        if n >= MAX_BRANCHES:
-            raise DerivationError(f"more than {MAX_BRANCHES} piecewise branches; use the numeric check")
-        if not _rational_zero(branch):
-            return False
-    return True
-
-
-def _branches(expr: sp.Expr) -> Iterator[sp.Expr]:
-    """Every sign assignment of the arguments of the Piecewise conditions, resolved."""
-    rels = [r for r in expr.atoms(sp.core.relational.Relational) if not r.has(sp.Piecewise)]
-    if not expr.has(sp.Piecewise) or not rels:
-        yield expr
-        return
-    rel = min(rels, key=sp.default_sort_key)
-    u = rel.lhs - rel.rhs
-    for positive in (True, False):
-        resolved = expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _pick(e, u, positive))
-        yield from _branches(resolved)
-
-
 def _pick(pw: sp.Piecewise, u: sp.Expr, positive: bool) -> sp.Expr:
     """``pw`` with every condition on the sign of ``u`` decided (``u > 0`` when ``positive``)."""
     kept: list[tuple[sp.Expr, sp.Basic]] = []
@@ -308,15 +300,11 @@ def _rational_zero(expr: sp.Expr) -> bool:
     for prim, content in exps.values():
         denominators[prim] = int(sp.ilcm(denominators.get(prim, 1), content.q))
     mapping: dict[sp.Basic, sp.Expr] = {
-        atom: fresh(prim) ** int(content * denominators[prim]) for atom, (prim, content) in exps.items()
+        atom: fresh(prim) ** int(content * denominators[prim])
+        for atom, (prim, content) in exps.items()
     }
     for atom in sorted(expr.atoms(sp.Function), key=sp.default_sort_key):
         if not isinstance(atom, sp.exp):
             mapping[atom] = fresh(atom)
     rational = expr.xreplace(mapping)
     return bool(sp.cancel(sp.together(rational)) == 0)
-
-
-def branches_of(partial: Partial) -> int:
-    """How many piecewise branches the symbolic check of ``partial`` visits (for reports)."""
-    return sum(1 for _ in itertools.islice(_branches(partial.expanded()), MAX_BRANCHES + 1))

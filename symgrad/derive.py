@@ -90,12 +90,15 @@ class Derivation:
     # Public API
     # ----------------------------------------------------------------------------------------
     def symbol(self, name: str, *index: int) -> sp.Symbol:
-        """The SymPy symbol of ``("W2", j, k)``, ``("b1", j)``, ``("x", k)``, ``("y", j)``, ``("z2", j)``, ``("a2", j)``."""
+        """The SymPy symbol of ``("W2", j, k)``, ``("b1", j)``, ``("x", k)``, ``("y", j)``, ``("z2", j)``...
+
+        ``("a2", j)`` likewise: the symbols that :attr:`Partial.expr` and ``expanded()`` are written in.
+        """
         return self.sym.get(name, *index)
 
     def partial(self, name: str, *index: int) -> Partial:
         """The partial derivative of C with respect to parameter ``name[index]``."""
-        l = self.net.layer_of(name)  # noqa: E741
+        l = self.net.layer_of(name)
         param = self.sym.get(name, *index)
         j = index[0]
         is_w = name[0] == "W"
@@ -110,7 +113,9 @@ class Derivation:
             self.net.layer_of(param)
         if layer is not None:
             if not 1 <= layer <= self.net.L:
-                raise SpecError(f"layer {layer} does not exist; this network has layers 1..{self.net.L}")
+                raise SpecError(
+                    f"layer {layer} does not exist; this network has layers 1..{self.net.L}"
+                )
             names = [n for n in names if int(n[1:]) == layer]
         out: list[Partial] = []
         for n in names:
@@ -129,9 +134,12 @@ class Derivation:
     def cost(self) -> sp.Expr:
         """The per-example cost C in output activations and targets."""
         n = self.net.sizes[-1]
-        L = self.net.L  # noqa: N806
+        L = self.net.L
         return self.scale * sp.Add(
-            *[self.net.cost.expr.xreplace({A_SYM: self.sym.a(L, j), Y_SYM: self.sym.y(j)}) for j in range(n)]
+            *[
+                self.net.cost.expr.xreplace({A_SYM: self.sym.a(L, j), Y_SYM: self.sym.y(j)})
+                for j in range(n)
+            ]
         )
 
     def expanded_cost(self) -> sp.Expr:
@@ -199,7 +207,9 @@ class Derivation:
     def _repr_latex_(self) -> str:
         from .render import to_latex
 
-        return to_latex(self, param=self.net.param_names[-2] if self.net.L > 1 else None, jupyter=True)
+        return to_latex(
+            self, param=self.net.param_names[-2] if self.net.L > 1 else None, jupyter=True
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -210,20 +220,20 @@ class Derivation:
     # ----------------------------------------------------------------------------------------
     # Local derivatives (each taken once by SymPy, in ops.py) placed at one unit
     # ----------------------------------------------------------------------------------------
-    def fprime(self, l: int, j: int) -> sp.Expr:  # noqa: E741
+    def fprime(self, l: int, j: int) -> sp.Expr:
         """``f_l'(z^(l)_j)`` in forward terms, at unit j of layer l."""
         act = self.net.layers[l - 1].act
         return act.derivative.xreplace({A_SYM: self.sym.a(l, j), Z_SYM: self.sym.z(l, j)})
 
     def dcost(self, j: int) -> sp.Expr:
         """``dC/da^(L)_j`` from the cost formula, factored so it reads ``2 (a - y)``."""
-        L = self.net.L  # noqa: N806
+        L = self.net.L
         local = self.net.cost.dC_da.xreplace({A_SYM: self.sym.a(L, j), Y_SYM: self.sym.y(j)})
         return sp.factor(self.scale * local)
 
     def delta_out(self, j: int) -> sp.Expr:
         """``dC/dz^(L)_j`` in layer quantities."""
-        L = self.net.L  # noqa: N806
+        L = self.net.L
         a_j = self.sym.a(L, j)
         if self.fused:
             return self.scale * (a_j - self.sym.y(j))
@@ -236,7 +246,7 @@ class Derivation:
     # ----------------------------------------------------------------------------------------
     # Composition
     # ----------------------------------------------------------------------------------------
-    def n_terms(self, l: int) -> int:  # noqa: E741
+    def n_terms(self, l: int) -> int:
         """Number of paths from a unit of layer l to the cost (terms of its explicit dC/dz)."""
         n = 1
         for m in range(l + 1, self.net.L + 1):
@@ -245,10 +255,12 @@ class Derivation:
             n *= self.net.sizes[-1]
         return n
 
-    def explicit(self, l: int) -> bool:  # noqa: E741
+    def explicit(self, l: int) -> bool:
         return self.n_terms(l) <= EXPLICIT_TERMS
 
-    def dC_dz(self, l: int, j: int | sp.Expr, memo: dict[tuple[int, Any], sp.Expr] | None = None) -> sp.Expr:  # noqa: E741, N802
+    def dC_dz(
+        self, l: int, j: int | sp.Expr, memo: dict[tuple[int, Any], sp.Expr] | None = None
+    ) -> sp.Expr:
         """``dC/dz^(l)_j`` in layer quantities: explicit sums while small, else ``Sum`` objects."""
         memo = {} if memo is None else memo
         key = (l, j)
@@ -259,19 +271,23 @@ class Derivation:
                 memo[key] = self._at(l, j, "fprime") * self.dC_da(l, j, memo)
         return memo[key]
 
-    def dC_da(self, l: int, j: int | sp.Expr, memo: dict[tuple[int, Any], sp.Expr] | None = None) -> sp.Expr:  # noqa: E741, N802
+    def dC_da(
+        self, l: int, j: int | sp.Expr, memo: dict[tuple[int, Any], sp.Expr] | None = None
+    ) -> sp.Expr:
         """``dC/da^(l)_j``: from the cost at the output, else the sum over paths into layer l+1."""
         memo = {} if memo is None else memo
         if l == self.net.L:
             return self.dcost(j) if isinstance(j, int) else self._at(l, j, "dcost")
         n_next = self.net.sizes[l + 1]
         if self.explicit(l) and isinstance(j, int):
-            return sp.Add(*[self.sym.w(l + 1, i, j) * self.dC_dz(l + 1, i, memo) for i in range(n_next)])
+            return sp.Add(
+                *[self.sym.w(l + 1, i, j) * self.dC_dz(l + 1, i, memo) for i in range(n_next)]
+            )
         i = sp.Symbol(f"i_{l + 1}", integer=True)
         w = self.sym.indexed("w", l + 1)
         return sp.Sum(w[i, j] * self.dC_dz(l + 1, i, memo), (i, 0, n_next - 1))
 
-    def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:  # noqa: E741
+    def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:
         """``f'`` or ``dC/da`` at unit j, which may be a symbolic index (indexed form)."""
         if isinstance(j, int):
             return self.fprime(l, j) if what == "fprime" else self.dcost(j)
@@ -286,8 +302,8 @@ class Derivation:
         return self.scale * local
 
     def _indexed_delta_out(self, j: sp.Expr) -> sp.Expr:
-        L = self.net.L  # noqa: N806
-        a_L, y = self.sym.indexed("a", L), self.sym.indexed("y")  # noqa: N806
+        L = self.net.L
+        a_L, y = self.sym.indexed("a", L), self.sym.indexed("y")
         if self.fused:
             return self.scale * (a_L[j] - y[j])
         if self.net.layers[-1].act.is_softmax:
@@ -296,9 +312,11 @@ class Derivation:
             return a_L[j] * (self._at(L, j, "dcost") - inner)
         return self._at(L, j, "fprime") * self._at(L, j, "dcost")
 
-    def _compose(self, l: int, j: int, param: sp.Symbol, dz_dp: sp.Expr) -> tuple[sp.Expr, list[Step]]:  # noqa: E741
+    def _compose(
+        self, l: int, j: int, param: sp.Symbol, dz_dp: sp.Expr
+    ) -> tuple[sp.Expr, list[Step]]:
         """Steps and closed form of ``dC/dparam`` for a parameter feeding ``z^(l)_j``."""
-        s, L = self.sym, self.net.L  # noqa: N806
+        s, L = self.sym, self.net.L
         z_j, a_j = s.z(l, j), s.a(l, j)
         target = s.d(s.C, param)
         dz = s.d(z_j, param)
@@ -307,10 +325,22 @@ class Derivation:
         steps: list[Step] = []
         memo: dict[tuple[int, Any], sp.Expr] = {}
         if through_z:
-            steps.append(Step("chain", target, (product(dz, s.d(s.C, z_j)),), _chain_rule_text(param, z_j, None)))
+            steps.append(
+                Step(
+                    "chain",
+                    target,
+                    (product(dz, s.d(s.C, z_j)),),
+                    _chain_rule_text(param, z_j, None),
+                )
+            )
         else:
             steps.append(
-                Step("chain", target, (product(dz, s.d(a_j, z_j), s.d(s.C, a_j)),), _chain_rule_text(param, z_j, a_j))
+                Step(
+                    "chain",
+                    target,
+                    (product(dz, s.d(a_j, z_j), s.d(s.C, a_j)),),
+                    _chain_rule_text(param, z_j, a_j),
+                )
             )
         what = "linear in " + ("the weight" if param.name.startswith("w") else "the bias")
         steps.append(Step("local", dz, (single(dz_dp),), f"z = sum_k w_jk a_k + b_j is {what}"))
@@ -324,7 +354,8 @@ class Derivation:
                     "local",
                     s.d(a_j, z_j),
                     (single(s.fprime(l, j)), single(self.fprime(l, j))),
-                    f"derivative of {act.name}" + (", written with its output a" if act.derivative.has(A_SYM) else ""),
+                    f"derivative of {act.name}"
+                    + (", written with its output a" if act.derivative.has(A_SYM) else ""),
                 )
             )
             steps += self._dC_da_steps(l, j)
@@ -334,7 +365,7 @@ class Derivation:
         return value, steps
 
     def _output_delta_steps(self, j: int) -> list[Step]:
-        s, L = self.sym, self.net.L  # noqa: N806
+        s, L = self.sym, self.net.L
         target = s.d(s.C, s.z(L, j))
         if self.fused:
             cost, act = self.net.cost.name, self.net.layers[-1].act.name
@@ -355,13 +386,13 @@ class Derivation:
         return steps
 
     def _cost_step(self, j: int) -> Step:
-        s, L = self.sym, self.net.L  # noqa: N806
+        s, L = self.sym, self.net.L
         rule = f"derivative of the {self.net.cost.name} cost"
         return Step("cost", s.d(s.C, s.a(L, j)), (single(self.dcost(j)),), rule)
 
-    def _dC_da_steps(self, l: int, j: int) -> list[Step]:  # noqa: E741, N802
+    def _dC_da_steps(self, l: int, j: int) -> list[Step]:
         """Steps for ``dC/da^(l)_j``: the cost at the output, else sums over paths, layer by layer."""
-        s, L = self.sym, self.net.L  # noqa: N806
+        L = self.net.L
         if l == L:
             return [self._cost_step(j)]
         if not self.explicit(l):
@@ -382,37 +413,49 @@ class Derivation:
             steps += [self._cost_step(i) for i in range(self.net.sizes[-1])]
         return steps
 
-    def _paths_step(self, l: int, j: int) -> Step:  # noqa: E741
-        s, L = self.sym, self.net.L  # noqa: N806
+    def _paths_step(self, l: int, j: int) -> Step:
+        s, L = self.sym, self.net.L
         n = self.net.sizes[l + 1]
         a_j = s.a(l, j)
         target = s.d(s.C, a_j)
         through_z = l + 1 == L and (self.fused or self.net.layers[-1].act.is_softmax)
+        chain: Form
+        local: Form
         if through_z:
             chain = tuple((s.d(s.z(l + 1, i), a_j), s.d(s.C, s.z(l + 1, i))) for i in range(n))
             local = tuple((s.w(l + 1, i, j), s.d(s.C, s.z(l + 1, i))) for i in range(n))
         else:
             chain = tuple(
-                (s.d(s.z(l + 1, i), a_j), s.d(s.a(l + 1, i), s.z(l + 1, i)), s.d(s.C, s.a(l + 1, i)))
+                (
+                    s.d(s.z(l + 1, i), a_j),
+                    s.d(s.a(l + 1, i), s.z(l + 1, i)),
+                    s.d(s.C, s.a(l + 1, i)),
+                )
                 for i in range(n)
             )
-            local = tuple((s.w(l + 1, i, j), self.fprime(l + 1, i), s.d(s.C, s.a(l + 1, i))) for i in range(n))
+            local = tuple(
+                (s.w(l + 1, i, j), self.fprime(l + 1, i), s.d(s.C, s.a(l + 1, i))) for i in range(n)
+            )
         rule = f"a^({l})_{j} reaches C through every unit of layer {l + 1}: add up the paths (dz/da = w)"
         return Step("paths", target, (chain, local), rule)
 
-    def _generic_paths_steps(self, l: int) -> list[Step]:  # noqa: E741
+    def _generic_paths_steps(self, l: int) -> list[Step]:
         """One step per layer, with symbolic unit indices, for networks too wide to list unit by unit."""
-        s, L = self.sym, self.net.L  # noqa: N806
+        s, L = self.sym, self.net.L
         steps: list[Step] = []
         for m in range(l, L):
             j = sp.Symbol("j", integer=True)
-            dC = sp.Symbol(f"dC/da{m}_j", real=True)  # noqa: N806
+            dC = sp.Symbol(f"dC/da{m}_j", real=True)
             s.latex[dC] = f"\\frac{{\\partial C}}{{\\partial a^{{({m})}}_{{j}}}}"
             rule = f"a^({m})_j reaches C through all {self.net.sizes[m + 1]} units of layer {m + 1}: add up the paths"
             steps.append(Step("paths", dC, (single(self.dC_da(m, j)),), rule))
         steps.append(
-            Step("cost", sp.Symbol(f"dC/da{L}_j", real=True), (single(self._at(L, sp.Symbol("j", integer=True), "dcost")),),
-                 f"derivative of the {self.net.cost.name} cost")
+            Step(
+                "cost",
+                sp.Symbol(f"dC/da{L}_j", real=True),
+                (single(self._at(L, sp.Symbol("j", integer=True), "dcost")),),
+                f"derivative of the {self.net.cost.name} cost",
+            )
         )
         s.latex[steps[-1].lhs] = f"\\frac{{\\partial C}}{{\\partial a^{{({L})}}_{{j}}}}"
         return steps
@@ -421,7 +464,9 @@ class Derivation:
     def _forward_map(self) -> dict[sp.Symbol, sp.Expr]:
         return self.forward_map()
 
-    def forward_map(self, branch: Callable[[sp.Expr, sp.Symbol], sp.Expr] | None = None) -> dict[sp.Symbol, sp.Expr]:
+    def forward_map(
+        self, branch: Callable[[sp.Expr, sp.Symbol], sp.Expr] | None = None
+    ) -> dict[sp.Symbol, sp.Expr]:
         """``{z^(l)_j: expr, a^(l)_j: expr}`` in inputs and parameters, for every unit.
 
         ``branch(f, z_symbol)``, when given, may replace a piecewise activation ``f(z)`` by one
@@ -430,7 +475,7 @@ class Derivation:
         s, net = self.sym, self.net
         mapping: dict[sp.Symbol, sp.Expr] = {}
         prev = [s.x(k) for k in range(net.sizes[0])]
-        for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+        for l, layer in enumerate(net.layers, start=1):
             zs = []
             for j in range(layer.n_out):
                 zj = sp.Add(*[s.w(l, j, k) * prev[k] for k in range(layer.n_in)])

@@ -34,22 +34,22 @@ def bp_equations(d: Derivation, form: str = "index") -> Labelled:
 
 
 def _index_form(d: Derivation) -> Labelled:
-    net, s, L = d.net, d.sym, d.net.L  # noqa: N806
-    delta = {l: s.indexed("delta", l) for l in range(1, L + 1)}  # noqa: E741
-    A = {l: s.indexed("a", l) for l in range(1, L + 1)}  # noqa: E741, N806
-    Z = {l: s.indexed("z", l) for l in range(1, L + 1)}  # noqa: E741, N806
-    W = {l: s.indexed("w", l) for l in range(1, L + 1)}  # noqa: E741, N806
-    Y = s.indexed("y")  # noqa: N806
+    net, s, L = d.net, d.sym, d.net.L
+    delta = {l: s.indexed("delta", l) for l in range(1, L + 1)}
+    A = {l: s.indexed("a", l) for l in range(1, L + 1)}
+    Z = {l: s.indexed("z", l) for l in range(1, L + 1)}
+    W = {l: s.indexed("w", l) for l in range(1, L + 1)}
+    Y = s.indexed("y")
     x = s.indexed("x")
     out: Labelled = []
 
-    def fprime(l: int, unit: sp.Expr) -> sp.Expr:  # noqa: E741
+    def fprime(l: int, unit: sp.Expr) -> sp.Expr:
         return net.layers[l - 1].act.derivative.xreplace({A_SYM: A[l][unit], Z_SYM: Z[l][unit]})
 
     def dcost(unit: sp.Expr) -> sp.Expr:
         return d.scale * net.cost.dC_da.xreplace({A_SYM: A[L][unit], Y_SYM: Y[unit]})
 
-    n_L = net.sizes[-1]  # noqa: N806
+    n_L = net.sizes[-1]
     if d.fused:
         bp1 = d.scale * (A[L][j] - Y[j])
     elif net.layers[-1].act.is_softmax:
@@ -57,20 +57,20 @@ def _index_form(d: Derivation) -> Labelled:
     else:
         bp1 = dcost(j) * fprime(L, j)
     out.append(("BP1", L, sp.Eq(delta[L][j], bp1)))
-    for l in range(L - 1, 0, -1):  # noqa: E741
+    for l in range(L - 1, 0, -1):
         back = sp.Sum(W[l + 1][i, j] * delta[l + 1][i], (i, 0, net.sizes[l + 1] - 1))
         out.append(("BP2", l, sp.Eq(delta[l][j], back * fprime(l, j))))
-    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+    for l, layer in enumerate(net.layers, start=1):
         if layer.bias:
             out.append(("BP3", l, sp.Eq(s.indexed("dCdb", l)[j], delta[l][j])))
-    for l in range(1, L + 1):  # noqa: E741
+    for l in range(1, L + 1):
         prev = x[k] if l == 1 else A[l - 1][k]
         out.append(("BP4", l, sp.Eq(s.indexed("dCdw", l)[j, k], prev * delta[l][j])))
     return out
 
 
 def _matrix_form(d: Derivation) -> Labelled:
-    net, L, sizes = d.net, d.net.L, d.net.sizes  # noqa: N806
+    net, L, sizes = d.net, d.net.L, d.net.sizes
     latex = d.sym.latex
 
     def msym(name: str, shown: str, rows: int, cols: int = 1) -> sp.MatrixSymbol:
@@ -78,12 +78,13 @@ def _matrix_form(d: Derivation) -> Labelled:
         latex[m] = shown
         return m
 
-    delta = {l: msym(f"delta{l}", rf"\delta^{{({l})}}", sizes[l]) for l in range(1, L + 1)}  # noqa: E741
-    A = {l: msym(f"a{l}", f"a^{{({l})}}", sizes[l]) for l in range(1, L + 1)}  # noqa: E741, N806
+    delta = {l: msym(f"delta{l}", rf"\delta^{{({l})}}", sizes[l]) for l in range(1, L + 1)}
+    A = {l: msym(f"a{l}", f"a^{{({l})}}", sizes[l]) for l in range(1, L + 1)}
     A[0] = msym("x", "x", sizes[0])
-    W = {l: msym(f"W{l}", f"W^{{({l})}}", sizes[l], sizes[l - 1]) for l in range(1, L + 1)}  # noqa: E741, N806
-    Fp = {  # noqa: N806
-        l: msym(f"fprime{l}", f"{net.layers[l - 1].act.latex}'(z^{{({l})}})", sizes[l]) for l in range(1, L + 1)  # noqa: E741
+    W = {l: msym(f"W{l}", f"W^{{({l})}}", sizes[l], sizes[l - 1]) for l in range(1, L + 1)}
+    Fp = {
+        l: msym(f"fprime{l}", f"{net.layers[l - 1].act.latex}'(z^{{({l})}})", sizes[l])
+        for l in range(1, L + 1)
     }
     y = msym("y", "y", sizes[-1])
     grad = msym("grad_a_C", r"\nabla_{a} C", sizes[-1])
@@ -95,13 +96,23 @@ def _matrix_form(d: Derivation) -> Labelled:
     else:
         bp1 = sp.HadamardProduct(grad, Fp[L])
     out.append(("BP1", L, sp.Eq(delta[L], bp1, evaluate=False)))
-    for l in range(L - 1, 0, -1):  # noqa: E741
-        out.append(("BP2", l, sp.Eq(delta[l], sp.HadamardProduct(W[l + 1].T * delta[l + 1], Fp[l]), evaluate=False)))
-    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+    for l in range(L - 1, 0, -1):
+        out.append(
+            (
+                "BP2",
+                l,
+                sp.Eq(
+                    delta[l], sp.HadamardProduct(W[l + 1].T * delta[l + 1], Fp[l]), evaluate=False
+                ),
+            )
+        )
+    for l, layer in enumerate(net.layers, start=1):
         if layer.bias:
             db = msym(f"dC_db{l}", rf"\frac{{\partial C}}{{\partial b^{{({l})}}}}", sizes[l])
             out.append(("BP3", l, sp.Eq(db, delta[l], evaluate=False)))
-    for l in range(1, L + 1):  # noqa: E741
-        dw = msym(f"dC_dW{l}", rf"\frac{{\partial C}}{{\partial W^{{({l})}}}}", sizes[l], sizes[l - 1])
+    for l in range(1, L + 1):
+        dw = msym(
+            f"dC_dW{l}", rf"\frac{{\partial C}}{{\partial W^{{({l})}}}}", sizes[l], sizes[l - 1]
+        )
         out.append(("BP4", l, sp.Eq(dw, delta[l] * A[l - 1].T, evaluate=False)))
     return out

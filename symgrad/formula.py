@@ -9,6 +9,7 @@ every node is checked against a short whitelist: numbers, the allowed variable n
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Iterable
 
 import sympy as sp
@@ -18,6 +19,7 @@ from .errors import SpecError
 MAX_LENGTH = 500
 MAX_DEPTH = 40
 MAX_EXPONENT = 64
+MAX_DIGITS = 1000  # a power of numbers may not exceed 10**1000: (10**12)**64**4 would never finish
 
 
 def _sigmoid(u: sp.Expr) -> sp.Expr:
@@ -50,7 +52,9 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., sp.Expr]]] = {
     "min": (2, sp.Min),
 }
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
-STEP_FUNCTIONS = frozenset({"heaviside", "step", "sign", "sgn", "threshold", "floor", "ceil", "round"})
+STEP_FUNCTIONS = frozenset(
+    {"heaviside", "step", "sign", "sgn", "threshold", "floor", "ceil", "round"}
+)
 
 _BINOPS: dict[type[ast.operator], Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
     ast.Add: lambda u, v: u + v,
@@ -73,7 +77,9 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
     """
     names = sorted(variables)
     if not isinstance(text, str):
-        raise SpecError(f"{what} must be a string such as 'z*sigmoid(z)', got {type(text).__name__}")
+        raise SpecError(
+            f"{what} must be a string such as 'z*sigmoid(z)', got {type(text).__name__}"
+        )
     if not text.strip():
         raise SpecError(f"{what} is empty; write a formula in {', '.join(names)}")
     if len(text) > MAX_LENGTH:
@@ -93,6 +99,18 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
         return builder.build(tree.body, 0)
     except RecursionError:
         raise SpecError(f"{what} {text!r} is nested too deeply") from None
+
+
+def _digits(number: sp.Expr) -> float:
+    """``|log10|number||``: how many digits a number has (before or after the point)."""
+    try:
+        if number.is_Rational:
+            p, q = abs(int(number.p)), int(number.q)  # type: ignore[attr-defined]
+            return abs(math.log10(p) - math.log10(q)) if p else 0.0
+        value = abs(complex(number.evalf(30)))
+        return abs(math.log10(value)) if value else 0.0
+    except (OverflowError, TypeError, ValueError):
+        return math.inf
 
 
 class _Builder:
@@ -155,11 +173,21 @@ class _Builder:
             raise self.fail(f"name {name!r} is not allowed")
         if name in FUNCTIONS:
             raise self.fail(f"function {name!r} must be called, e.g. '{name}(...)'")
-        raise self.fail(f"unknown name {name!r}; the formula may use {self.allowed_names()}, pi and e")
+        raise self.fail(
+            f"unknown name {name!r}; the formula may use {self.allowed_names()}, pi and e"
+        )
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
         if exponent.is_number and abs(float(exponent)) > MAX_EXPONENT:
             raise self.fail(f"exponent {exponent} is too large (limit {MAX_EXPONENT})")
+        if (
+            base.is_number
+            and exponent.is_number
+            and _digits(base) * abs(float(exponent)) > MAX_DIGITS
+        ):
+            raise self.fail(
+                f"a power of numbers there has more than {MAX_DIGITS} digits; write a smaller one"
+            )
         return sp.Pow(base, exponent)
 
     def call(self, node: ast.Call, depth: int) -> sp.Expr:

@@ -31,14 +31,17 @@ def _act_fns(act: Activation) -> tuple[Callable[[Array], Array], Callable[[Array
 
 
 @cache
-def _cost_fns(cost: Cost) -> tuple[Callable[[Array, Array], Array], Callable[[Array, Array], Array]]:
+def _cost_fns(
+    cost: Cost,
+) -> tuple[Callable[[Array, Array], Array], Callable[[Array, Array], Array]]:
     return sp.lambdify((a, y), cost.expr, "numpy"), sp.lambdify((a, y), cost.dC_da, "numpy")
 
 
 def _activate(act: Activation, zl: Array) -> Array:
     if act.is_softmax:
         e = np.exp(zl - zl.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        out: Array = e / e.sum(axis=1, keepdims=True)
+        return out
     return np.broadcast_to(_act_fns(act)[0](zl), zl.shape).astype(np.float64)
 
 
@@ -48,11 +51,11 @@ def init_params(net: Network, seed: int = 0, scale: float = 0.5) -> Params:
     return {name: rng.normal(0.0, scale, net.param_shape(name)) for name in net.param_names}
 
 
-def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[Array]]:  # noqa: N803
+def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[Array]]:
     """``(zs, acts)``: ``zs[l-1]`` is z^(l) of shape (B, n_l); ``acts[0]`` is X, ``acts[l]`` is a^(l)."""
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))  # noqa: N806
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     acts, zs = [X], []
-    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+    for l, layer in enumerate(net.layers, start=1):
         zl = acts[-1] @ params[f"W{l}"].T
         if layer.bias:
             zl = zl + params[f"b{l}"]
@@ -61,32 +64,33 @@ def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[A
     return zs, acts
 
 
-def targets(net: Network, Y: Array) -> Array:  # noqa: N803
+def targets(net: Network, Y: Array) -> Array:
     """Targets as a float (B, n_L) array; integer class labels become one-hot rows."""
-    Y = np.asarray(Y)  # noqa: N806
+    Y = np.asarray(Y)
     n_out = net.sizes[-1]
     if Y.ndim == 1 and np.issubdtype(Y.dtype, np.integer) and n_out > 1:
         if Y.min(initial=0) < 0 or Y.max(initial=0) >= n_out:
             raise SpecError(f"class labels must lie in 0..{n_out - 1}")
-        return np.eye(n_out)[Y]
+        onehot: Array = np.eye(n_out)[Y]
+        return onehot
     return np.asarray(Y, dtype=np.float64).reshape(-1, n_out)
 
 
-def cost(net: Network, params: Params, X: Array, Y: Array) -> float:  # noqa: N803
+def cost(net: Network, params: Params, X: Array, Y: Array) -> float:
     """Mean over the batch of the per-example cost C_x."""
-    Y = targets(net, Y)  # noqa: N806
-    aL = forward(net, params, X)[1][-1]  # noqa: N806
+    Y = targets(net, Y)
+    aL = forward(net, params, X)[1][-1]
     per_unit = np.broadcast_to(_cost_fns(net.cost)[0](aL, Y), aL.shape)
     scale = 1.0 / aL.shape[1] if net.cost.mean_over_units else 1.0
     return float(scale * per_unit.sum(axis=1).mean())
 
 
-def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array], list[Array]]:  # noqa: N803
+def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array], list[Array]]:
     """``(deltas, acts)``: delta^(l) = dC_x/dz^(l) per example (BP1, BP2), and the activations."""
-    Y = targets(net, Y)  # noqa: N806
+    Y = targets(net, Y)
     zs, acts = forward(net, params, X)
     out = net.layers[-1].act
-    aL, zL = acts[-1], zs[-1]  # noqa: N806
+    aL, zL = acts[-1], zs[-1]
     scale = 1.0 / aL.shape[1] if net.cost.mean_over_units else 1.0
     if out.name in net.cost.fused:
         delta = scale * (aL - Y)  # BP1, fused: softmax/CE or sigmoid/BCE
@@ -97,18 +101,18 @@ def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array
         else:
             delta = g * np.broadcast_to(_act_fns(out)[1](aL, zL), aL.shape)  # BP1
     ds = [delta]
-    for l in range(net.L - 1, 0, -1):  # noqa: E741
+    for l in range(net.L - 1, 0, -1):
         fp = np.broadcast_to(_act_fns(net.layers[l - 1].act)[1](acts[l], zs[l - 1]), acts[l].shape)
         ds.insert(0, (ds[0] @ params[f"W{l + 1}"]) * fp)  # BP2
     return ds, acts
 
 
-def gradients(net: Network, params: Params, X: Array, Y: Array) -> Params:  # noqa: N803
+def gradients(net: Network, params: Params, X: Array, Y: Array) -> Params:
     """Gradients of the mean batch cost by backpropagation (BP1-BP4)."""
     ds, acts = deltas(net, params, X, Y)
-    B = acts[0].shape[0]  # noqa: N806
+    B = acts[0].shape[0]
     grads: Params = {}
-    for l, layer in enumerate(net.layers, start=1):  # noqa: E741
+    for l, layer in enumerate(net.layers, start=1):
         grads[f"W{l}"] = ds[l - 1].T @ acts[l - 1] / B  # BP4
         if layer.bias:
             grads[f"b{l}"] = ds[l - 1].sum(axis=0) / B  # BP3
@@ -118,17 +122,19 @@ def gradients(net: Network, params: Params, X: Array, Y: Array) -> Params:  # no
 def finite_differences(
     net: Network,
     params: Params,
-    X: Array,  # noqa: N803
-    Y: Array,  # noqa: N803
+    X: Array,
+    Y: Array,
     eps: float = 1e-6,
     which: list[tuple[str, tuple[int, ...]]] | None = None,
 ) -> Params:
     """Central differences of the mean cost, for every parameter entry or those in ``which``."""
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
     grads = {k: np.full_like(v, np.nan) for k, v in work.items()}
-    entries = which if which is not None else [
-        (name, idx) for name, arr in work.items() for idx in np.ndindex(arr.shape)
-    ]
+    entries = (
+        which
+        if which is not None
+        else [(name, idx) for name, arr in work.items() for idx in np.ndindex(arr.shape)]
+    )
     for name, idx in entries:
         old = work[name][idx]
         work[name][idx] = old + eps

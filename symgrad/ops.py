@@ -92,8 +92,16 @@ class Cost:
 
     @property
     def needs_probability(self) -> bool:
-        """The formula takes a logarithm of something in ``a``, so ``a`` must stay in (0, 1)."""
-        return any(arg.has(a) for fn in self.expr.atoms(sp.log) for arg in fn.args)
+        """The formula takes the log of something in ``a`` that is not always positive (``log a``).
+
+        ``log(cosh(a - y))`` and ``log(1 + exp(a))`` are defined for every real ``a``, so they
+        need no probability output.
+        """
+        return any(
+            arg.has(a) and arg.is_positive is not True
+            for fn in self.expr.atoms(sp.log)
+            for arg in fn.args
+        )
 
     @classmethod
     def from_formula(cls, name: str, formula: str) -> Cost:
@@ -101,7 +109,9 @@ class Cost:
         _check_name(name, "cost")
         expr = parse_formula(formula, {"a", "y"}, what=f"cost {name!r}")
         if not expr.has(a):
-            raise SpecError(f"cost {name!r} = {formula!r} does not depend on 'a', so it cannot be minimised")
+            raise SpecError(
+                f"cost {name!r} = {formula!r} does not depend on 'a', so it cannot be minimised"
+            )
         if sp.diff(expr, a).has(sp.DiracDelta):
             raise SpecError(f"cost {name!r} = {formula!r} has a step in 'a'; use a smooth formula")
         return cls(name, expr, latex=sp.latex(expr), formula=formula)
@@ -127,11 +137,15 @@ def forward_form(f: sp.Expr, df: sp.Expr) -> sp.Expr:
     digits; ``1 - exp(-a)`` (softplus). Piecewise formulas are rewritten branch by branch.
     Falls back to ``df`` in ``z``.
     """
-    if isinstance(f, sp.Piecewise) and isinstance(df, sp.Piecewise) and len(f.args) == len(df.args):
-        if all(fc == dc for (_, fc), (_, dc) in zip(f.args, df.args, strict=True)):
-            return sp.Piecewise(
-                *[(forward_form(fv, dv), c) for (fv, c), (dv, _) in zip(f.args, df.args, strict=True)]
-            )
+    same_pieces = (
+        isinstance(f, sp.Piecewise)
+        and isinstance(df, sp.Piecewise)
+        and len(f.args) == len(df.args)
+        and all(fc == dc for (_, fc), (_, dc) in zip(f.args, df.args, strict=True))
+    )
+    if same_pieces:
+        pieces = zip(f.args, df.args, strict=True)
+        return sp.Piecewise(*[(forward_form(fv, dv), c) for (fv, c), (dv, _) in pieces])
     if not df.has(z):
         return df
     direct = df.subs(f, a)
@@ -156,9 +170,13 @@ def forward_form(f: sp.Expr, df: sp.Expr) -> sp.Expr:
             candidates.append(lambda v: c0 + c1 * v + c2 * v**2)
         candidates.append(lambda v: 1 - mpmath.exp(-v))
         for i, cand in enumerate(candidates):
-            if all(abs(cand(fv) - dv) < mpmath.mpf(10) ** -40 for fv, dv in zip(fs, ds, strict=True)):
+            if all(
+                abs(cand(fv) - dv) < mpmath.mpf(10) ** -40 for fv, dv in zip(fs, ds, strict=True)
+            ):
                 if i == 0 and coeffs is not None:
-                    c0, c1, c2 = (sp.nsimplify(float(c), rational=True, tolerance=1e-12) for c in coeffs)
+                    c0, c1, c2 = (
+                        sp.nsimplify(float(c), rational=True, tolerance=1e-12) for c in coeffs
+                    )
                     return sp.factor(c0 + c1 * a + c2 * a**2)
                 return 1 - sp.exp(-a)
     return df
@@ -190,12 +208,21 @@ def make_activation(
     expr = expr.rewrite(sp.Piecewise) if expr.has(sp.Max, sp.Min, sp.Abs) else expr
     expr = sp.piecewise_fold(expr) if expr.has(sp.Piecewise) else expr
     if not expr.has(z):
-        raise SpecError(f"activation {name!r} does not depend on 'z'; write a formula in z such as 'tanh(z)'")
+        raise SpecError(
+            f"activation {name!r} does not depend on 'z'; write a formula in z such as 'tanh(z)'"
+        )
     df = sp.diff(expr, z)
     if df.has(sp.DiracDelta, sp.Heaviside):
-        raise SpecError(f"activation {name!r} has a step: its derivative is zero almost everywhere; use a smooth one")
-    if isinstance(df, sp.Piecewise) and all(not v.has(z) and v == 0 for v, _ in df.args):
-        raise SpecError(f"activation {name!r} is piecewise constant; gradient descent cannot learn through it")
+        raise SpecError(
+            f"activation {name!r} has a step: its derivative is zero almost everywhere; use a smooth one"
+        )
+    # (z + abs(z))/(2*abs(z)) is a threshold too: SymPy folds its derivative to a plain 0
+    if df == 0 or (
+        isinstance(df, sp.Piecewise) and all(not v.has(z) and v == 0 for v, _ in df.args)
+    ):
+        raise SpecError(
+            f"activation {name!r} is piecewise constant; gradient descent cannot learn through it"
+        )
     if probability is None:
         probability = _in_unit_interval(expr)
     if derivative is None:
@@ -214,14 +241,18 @@ def _in_unit_interval(expr: sp.Expr) -> bool:
 
 def _softmax() -> Activation:
     # a_j = exp(z_j) / sum_i exp(z_i); the Jacobian da_i/dz_j = a_i (delta_ij - a_j) is built in derive.
-    return Activation("softmax", sp.exp(z), a * (1 - a), r"\operatorname{softmax}", probability=True)
+    return Activation(
+        "softmax", sp.exp(z), a * (1 - a), r"\operatorname{softmax}", probability=True
+    )
 
 
 ACTIVATIONS: dict[str, Activation] = {}
 COSTS: dict[str, Cost] = {}
 
 
-def _register_activation(name: str, expr: sp.Expr, latex: str, derivative: sp.Expr | None = None) -> None:
+def _register_activation(
+    name: str, expr: sp.Expr, latex: str, derivative: sp.Expr | None = None
+) -> None:
     ACTIVATIONS[name] = make_activation(name, expr, latex=latex, derivative=derivative)
 
 
@@ -234,13 +265,17 @@ _register_activation(
 )
 _register_activation("softplus", sp.log(1 + sp.exp(z)), r"\operatorname{softplus}")
 # silu' = s + z s (1 - s) with s = sigmoid(z) and z s = a
-_register_activation("silu", z / (1 + sp.exp(-z)), r"\operatorname{SiLU}", a + (1 - a) / (1 + sp.exp(-z)))
+_register_activation(
+    "silu", z / (1 + sp.exp(-z)), r"\operatorname{SiLU}", a + (1 - a) / (1 + sp.exp(-z))
+)
 _register_activation("elu", sp.Piecewise((z, z > 0), (sp.exp(z) - 1, True)), r"\operatorname{ELU}")
 ACTIVATIONS["softmax"] = _softmax()
 ACTIVATIONS["swish"] = ACTIVATIONS["silu"]
 
 COSTS["quadratic"] = Cost("quadratic", (a - y) ** 2, r"\left(a - y\right)^{2}")
-COSTS["half_quadratic"] = Cost("half_quadratic", (a - y) ** 2 / 2, r"\tfrac{1}{2}\left(a - y\right)^{2}")
+COSTS["half_quadratic"] = Cost(
+    "half_quadratic", (a - y) ** 2 / 2, r"\tfrac{1}{2}\left(a - y\right)^{2}"
+)
 COSTS["mse"] = Cost("mse", (a - y) ** 2, r"\left(a - y\right)^{2}", mean_over_units=True)
 COSTS["cross_entropy"] = Cost(
     "cross_entropy", -y * sp.log(a), r"-y \log a", fused=frozenset({"softmax"})
@@ -253,7 +288,9 @@ COSTS["binary_cross_entropy"] = Cost(
 )
 
 
-def get_activation(spec: str | Activation, *, user: dict[str, Activation] | None = None) -> Activation:
+def get_activation(
+    spec: str | Activation, *, user: dict[str, Activation] | None = None
+) -> Activation:
     """Look up an activation by name (built-in or user), or pass an :class:`Activation` through."""
     if isinstance(spec, Activation):
         return spec
@@ -278,4 +315,6 @@ def get_cost(spec: str | Cost, *, user: dict[str, Cost] | None = None) -> Cost:
         if spec in COSTS:
             return COSTS[spec]
     known = ", ".join(sorted(COSTS))
-    raise SpecError(f"unknown cost {spec!r}; use one of {known}, or Cost.from_formula(name, 'formula in a and y')")
+    raise SpecError(
+        f"unknown cost {spec!r}; use one of {known}, or Cost.from_formula(name, 'formula in a and y')"
+    )

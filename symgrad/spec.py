@@ -7,6 +7,7 @@ serialises to plain JSON-able data (:meth:`Network.to_dict`), user formulas incl
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,8 @@ class Network:
     def __init__(
         self, layers: Sequence[Dense], cost: str | Cost = "quadratic", *, name: str = "network"
     ) -> None:
+        if isinstance(layers, Dense) or not isinstance(layers, Sequence):
+            raise SpecError(f"layers must be a list of Dense layers, got {type(layers).__name__}")
         layers = tuple(layers)
         if not layers:
             raise SpecError("a network needs at least one layer, e.g. [Dense(2, 1, 'sigmoid')]")
@@ -67,7 +70,9 @@ class Network:
                 )
         for i, layer in enumerate(layers[:-1], start=1):
             if layer.act.is_softmax:
-                raise SpecError(f"layer {i} uses softmax, which is only supported in the output layer")
+                raise SpecError(
+                    f"layer {i} uses softmax, which is only supported in the output layer"
+                )
         resolved = get_cost(cost)
         out = layers[-1].act
         if resolved.needs_probability and not out.probability:
@@ -103,15 +108,17 @@ class Network:
         """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``."""
         sizes = list(sizes)
         if len(sizes) < 2:
-            raise SpecError(f"sizes must list at least the input and output sizes, e.g. [2, 3, 1]; got {sizes}")
+            raise SpecError(
+                f"sizes must list at least the input and output sizes, e.g. [2, 3, 1]; got {sizes}"
+            )
         layers = [
             Dense(n_in, n_out, output if i == len(sizes) - 2 else hidden, bias)
-            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))
+            for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         ]
         return cls(layers, cost, name=name)
 
     @property
-    def L(self) -> int:  # noqa: N802 - the notation's L
+    def L(self) -> int:
         """Number of layers (the output layer's index)."""
         return len(self.layers)
 
@@ -124,7 +131,7 @@ class Network:
     def param_names(self) -> tuple[str, ...]:
         """``("W1", "b1", ..., "WL", "bL")``, without the biases of bias-free layers."""
         names: list[str] = []
-        for l, layer in enumerate(self.layers, start=1):  # noqa: E741 - the notation's l
+        for l, layer in enumerate(self.layers, start=1):
             names.append(f"W{l}")
             if layer.bias:
                 names.append(f"b{l}")
@@ -132,17 +139,19 @@ class Network:
 
     def param_shape(self, name: str) -> tuple[int, ...]:
         """Array shape of parameter ``name``: ``W{l}`` is ``(n_l, n_{l-1})``, ``b{l}`` is ``(n_l,)``."""
-        l = self.layer_of(name)  # noqa: E741
+        l = self.layer_of(name)
         layer = self.layers[l - 1]
         return (layer.n_out, layer.n_in) if name[0] == "W" else (layer.n_out,)
 
     def layer_of(self, name: str) -> int:
         """The layer number of parameter ``name`` (``"W2"`` -> 2); SpecError if there is none."""
         if isinstance(name, str) and len(name) > 1 and name[0] in "Wb" and name[1:].isdigit():
-            l = int(name[1:])  # noqa: E741
+            l = int(name[1:])
             if 1 <= l <= self.L and (name[0] == "W" or self.layers[l - 1].bias):
                 return l
-        raise SpecError(f"unknown parameter {name!r}; this network has {', '.join(self.param_names)}")
+        raise SpecError(
+            f"unknown parameter {name!r}; this network has {', '.join(self.param_names)}"
+        )
 
     def describe(self) -> str:
         """One line: ``2 -> 3 sigmoid -> 1 sigmoid, cost quadratic``."""
@@ -172,8 +181,13 @@ class Network:
         if not isinstance(data, dict):
             raise SpecError("network declaration must be a mapping")
         try:
-            user_acts = {n: Activation.from_formula(n, f) for n, f in dict(data.get("user_activations", {})).items()}
-            user_costs = {n: Cost.from_formula(n, f) for n, f in dict(data.get("user_costs", {})).items()}
+            user_acts = {
+                n: Activation.from_formula(n, f)
+                for n, f in dict(data.get("user_activations", {})).items()
+            }
+            user_costs = {
+                n: Cost.from_formula(n, f) for n, f in dict(data.get("user_costs", {})).items()
+            }
             sizes = list(data["sizes"])
             acts = list(data["activations"])
             bias = list(data.get("bias", [True] * len(acts)))
@@ -184,7 +198,9 @@ class Network:
                 raise
             raise SpecError(f"network declaration is malformed ({exc!s})") from None
         if len(acts) != len(sizes) - 1 or len(bias) != len(acts):
-            raise SpecError("network declaration is malformed (sizes, activations and bias disagree)")
+            raise SpecError(
+                "network declaration is malformed (sizes, activations and bias disagree)"
+            )
         layers = [
             Dense(n_in, n_out, get_activation(act, user=user_acts), b)
             for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], acts, bias, strict=True)

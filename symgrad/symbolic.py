@@ -38,32 +38,32 @@ class Symbols:
             self.latex[sym] = latex
         return sym
 
-    def _unit(self, l: int, j: int) -> None:  # noqa: E741
+    def _unit(self, l: int, j: int) -> None:
         if not 0 <= l <= self.net.L:
             raise SpecError(f"layer {l} does not exist; this network has layers 0..{self.net.L}")
         n = self.net.sizes[l]
         if not 0 <= j < n:
             raise SpecError(f"layer {l} has units 0..{n - 1}; unit {j} does not exist")
 
-    def w(self, l: int, j: int, k: int) -> sp.Symbol:  # noqa: E741
+    def w(self, l: int, j: int, k: int) -> sp.Symbol:
         """``w^(l)_jk``: joins unit k of layer l-1 to unit j of layer l."""
         self._unit(l, j)
         self._unit(l - 1, k)
         return self._make(f"w{l}_{j}_{k}", f"w^{{({l})}}_{{{subscript(j, k)}}}")
 
-    def b(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+    def b(self, l: int, j: int) -> sp.Symbol:
         self._unit(l, j)
         if not self.net.layers[l - 1].bias:
             raise SpecError(f"layer {l} has no bias (declared with bias=False)")
         return self._make(f"b{l}_{j}", f"b^{{({l})}}_{{{subscript(j)}}}")
 
-    def z(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+    def z(self, l: int, j: int) -> sp.Symbol:
         self._unit(l, j)
         if l == 0:
             raise SpecError("z is defined for layers 1..L; the input is x")
         return self._make(f"z{l}_{j}", f"z^{{({l})}}_{{{subscript(j)}}}")
 
-    def a(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+    def a(self, l: int, j: int) -> sp.Symbol:
         """``a^(l)_j``; ``a^(0)_k`` is the input ``x_k``."""
         if l == 0:
             return self.x(j)
@@ -78,7 +78,7 @@ class Symbols:
         self._unit(self.net.L, j)
         return self._make(f"y_{j}", f"y_{{{subscript(j)}}}")
 
-    def fprime(self, l: int, j: int) -> sp.Symbol:  # noqa: E741
+    def fprime(self, l: int, j: int) -> sp.Symbol:
         """Display symbol ``f'(z^(l)_j)``, e.g. ``\\sigma'(z^{(2)}_{0})``."""
         act = self.net.layers[l - 1].act
         z = self.z(l, j)
@@ -92,7 +92,7 @@ class Symbols:
         )
 
     def get(self, name: str, *index: int) -> sp.Symbol:
-        """Symbol by array name: ``("W2", j, k)``, ``("b1", j)``, ``("x", k)``, ``("y", j)``, ``("z2", j)``, ``("a2", j)``."""
+        """Symbol by array name: ``("W2", j, k)``, ``("b1", j)``, ``("x", k)``, ``("y", j)``, ``("z2", j)``..."""
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in index):
             raise SpecError(f"indices of {name!r} must be whole numbers, got {index}")
         head, tail = name[:1], name[1:]
@@ -100,7 +100,9 @@ class Symbols:
         if want is None or (head in "xy" and tail) or (head not in "xy" and not tail.isdigit()):
             raise SpecError(f"unknown symbol {name!r}; use W<l>, b<l>, z<l>, a<l>, x or y")
         if len(index) != want:
-            raise SpecError(f"{name!r} takes {want} index{'es' if want > 1 else ''}, got {len(index)}")
+            raise SpecError(
+                f"{name!r} takes {want} index{'es' if want > 1 else ''}, got {len(index)}"
+            )
         if head in "Wb":
             self.net.layer_of("W" + tail if head == "W" else name)
         if head in "Ww":
@@ -113,13 +115,17 @@ class Symbols:
             return self.a(int(tail), *index)
         return self.x(*index) if head == "x" else self.y(*index)
 
-    def indexed(self, name: str, l: int | None = None) -> sp.IndexedBase:  # noqa: E741
+    def indexed(self, name: str, l: int | None = None) -> sp.IndexedBase:
         """IndexedBase for index-form equations (``w^{(l)}_{ij}`` with symbolic i, j)."""
         label = f"{name}{'' if l is None else l}"
         shown = name if l is None else f"{name}^{{({l})}}"
-        shown = {"delta": r"\delta", "dCdb": r"\frac{\partial C}{\partial b}", "dCdw": r"\frac{\partial C}{\partial w}"}.get(
-            name, shown
-        ) + ("" if l is None or name not in ("delta", "dCdb", "dCdw") else f"^{{({l})}}")
+        shown = {
+            "delta": r"\delta",
+            "dCdb": r"\frac{\partial C}{\partial b}",
+            "dCdw": r"\frac{\partial C}{\partial w}",
+        }.get(name, shown) + (
+            "" if l is None or name not in ("delta", "dCdb", "dCdw") else f"^{{({l})}}"
+        )
         base = sp.IndexedBase(sp.Symbol(label, real=True), real=True)
         self.latex[base.label] = shown
         return base

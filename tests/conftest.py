@@ -25,7 +25,9 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-golden", action="store_true", help="rewrite tests/golden/* from the current output"
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/* from the current output",
     )
 
 
@@ -43,7 +45,9 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
         path = GOLDEN_DIR / name
         if update or not path.exists():
             if not update:
-                pytest.fail(f"golden file {path} is missing; run pytest --update-golden to create it")
+                pytest.fail(
+                    f"golden file {path} is missing; run pytest --update-golden to create it"
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             return
@@ -57,6 +61,8 @@ def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
                     tofile="current",
                 )
             )
-            pytest.fail(f"output differs from golden/{name} (pytest --update-golden to accept):\n{diff}")
+            pytest.fail(
+                f"output differs from golden/{name} (pytest --update-golden to accept):\n{diff}"
+            )
 
     return compare

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sympy as sp
 import pytest
+import sympy as sp
 
 import symgrad as sg
 from symgrad.ops import ACTIVATIONS, COSTS
@@ -16,7 +16,11 @@ def corpus() -> list[tuple[str, str, str]]:
     cases = []
     for act in SMOOTH_OR_PIECEWISE:
         for cost in COSTS:
-            output = act if not COSTS[cost].needs_probability or ACTIVATIONS[act].probability else "sigmoid"
+            output = (
+                act
+                if not COSTS[cost].needs_probability or ACTIVATIONS[act].probability
+                else "sigmoid"
+            )
             cases.append((act, output, cost))
     cases += [("tanh", "softmax", cost) for cost in COSTS]
     return cases
@@ -80,9 +84,13 @@ def test_hidden_layer_dc_da_is_a_sum_over_paths() -> None:
 
 
 @pytest.mark.parametrize("hidden,output,cost", corpus(), ids=lambda v: str(v))
-def test_composition_equals_sympy_diff_of_expanded_cost(hidden: str, output: str, cost: str) -> None:
+def test_composition_equals_sympy_diff_of_expanded_cost(
+    hidden: str, output: str, cost: str
+) -> None:
     sizes = [2, 2, 2] if output == "softmax" else [2, 2, 1]
-    report = sg.derive(sg.Network.mlp(sizes, hidden, output, cost)).check(symbolic=True, numeric_points=1)
+    report = sg.derive(sg.Network.mlp(sizes, hidden, output, cost)).check(
+        symbolic=True, numeric_points=1
+    )
     assert report.ok, report.table()
     assert set(report.methods()) == {"symbolic", "numeric", "backprop"}
 
@@ -99,11 +107,14 @@ def test_user_formulas_derive_and_check() -> None:
     assert sg.derive(net).check(symbolic=True, numeric_points=1).ok
 
 
-@pytest.mark.parametrize("sizes,hidden,output,cost", [
-    ([4, 16, 16, 3], "tanh", "softmax", "cross_entropy"),
-    ([5, 8, 8, 2], "relu", "sigmoid", "binary_cross_entropy"),
-    ([3, 6, 4, 2], "softplus", "identity", "mse"),
-])
+@pytest.mark.parametrize(
+    "sizes,hidden,output,cost",
+    [
+        ([4, 16, 16, 3], "tanh", "softmax", "cross_entropy"),
+        ([5, 8, 8, 2], "relu", "sigmoid", "binary_cross_entropy"),
+        ([3, 6, 4, 2], "softplus", "identity", "mse"),
+    ],
+)
 def test_larger_nets_numerically(sizes: list[int], hidden: str, output: str, cost: str) -> None:
     report = sg.derive(sg.Network.mlp(sizes, hidden, output, cost)).check(numeric_points=2)
     assert report.ok, report.table()

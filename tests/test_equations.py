@@ -17,12 +17,11 @@ def _values(d: sg.Derivation, params: dict[str, np.ndarray], x: np.ndarray, y: n
     deltas, _ = numeric.deltas(net, params, x, y)
     yt = numeric.targets(net, y)
     index: dict[sp.Basic, float] = {}
-    matrix: dict[sp.Basic, sp.Matrix] = {}
     for k in range(net.sizes[0]):
         index[s.indexed("x")[k]] = x[0, k]
     for j in range(net.sizes[-1]):
         index[s.indexed("y")[j]] = yt[0, j]
-    for l in range(1, net.L + 1):  # noqa: E741
+    for l in range(1, net.L + 1):
         for j in range(net.sizes[l]):
             index[s.indexed("a", l)[j]] = acts[l][0, j]
             index[s.indexed("z", l)[j]] = zs[l - 1][0, j]
@@ -50,7 +49,7 @@ def test_index_and_matrix_forms_agree_with_backprop(sizes, hidden, output, cost)
     x = rng.normal(size=(1, sizes[0]))
     y = numeric.random_targets(net, 1, rng)
     values, zs, acts, deltas, yt = _values(d, params, x, y)
-    j, k = sp.symbols("j k", integer=True)
+    j = sp.Symbol("j", integer=True)
     index_eqs = d.labelled_equations("index")
     matrix_eqs = d.labelled_equations("matrix")
     assert [(lab, l) for lab, l, _ in index_eqs] == [(lab, l) for lab, l, _ in matrix_eqs]
@@ -69,7 +68,7 @@ def test_index_and_matrix_forms_agree_with_backprop(sizes, hidden, output, cost)
             elif name.startswith("delta"):
                 msubs[m] = col(deltas[int(name[5:]) - 1][0])
             elif name.startswith("fprime"):
-                l = int(name[6:])  # noqa: E741
+                l = int(name[6:])
                 act = net.layers[l - 1].act
                 fp = sp.lambdify((sg.ops.a, sg.ops.z), act.derivative)(acts[l][0], zs[l - 1][0])
                 msubs[m] = col(np.broadcast_to(fp, acts[l][0].shape))
