@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable, Iterable
 
 import sympy as sp
@@ -89,7 +90,9 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
     if "^" in text:
         raise SpecError(f"{what} {text!r} uses '^'; write powers as '**', e.g. 'z**2'")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # "1in" warns before it fails; the error says enough
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         msg = exc.msg if isinstance(exc, SyntaxError) else "cannot be parsed"
         raise SpecError(f"{what} {text!r} is not a valid formula ({msg})") from None

@@ -221,7 +221,8 @@ def make_activation(
         isinstance(df, sp.Piecewise) and all(not v.has(z) and v == 0 for v, _ in df.args)
     ):
         raise SpecError(
-            f"activation {name!r} is piecewise constant; gradient descent cannot learn through it"
+            f"activation {name!r} is piecewise constant; gradient descent cannot learn through it: "
+            "use a smooth one such as sigmoid(z) or tanh(z)"
         )
     if probability is None:
         probability = _in_unit_interval(expr)
