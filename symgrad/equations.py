@@ -47,7 +47,7 @@ def _index_form(d: Derivation) -> Labelled:
         return net.layers[l - 1].act.derivative.xreplace({A_SYM: A[l][unit], Z_SYM: Z[l][unit]})
 
     def dcost(unit: sp.Expr) -> sp.Expr:
-        return d.scale * net.cost.dC_da.xreplace({A_SYM: A[L][unit], Y_SYM: Y[unit]})
+        return sp.factor(d.scale * net.cost.dC_da.xreplace({A_SYM: A[L][unit], Y_SYM: Y[unit]}))
 
     n_L = net.sizes[-1]
     if d.fused:
