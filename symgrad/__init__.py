@@ -7,11 +7,17 @@ trains it (:func:`generate`, :func:`compile`, :class:`Model`).
 
 from __future__ import annotations
 
+from .codegen import GeneratedModule, compile, generate
+from .data import Dataset, load_data
 from .derive import Derivation, Partial, derive
 from .errors import CodegenError, DerivationError, DivergenceError, SpecError, SymgradError
 from .ops import ACTIVATIONS, COSTS, Activation, Cost
+from .optim import SGD, Adam, Momentum
+from .runtime import History, Model
 from .spec import Dense, Network
+from .specfile import SpecFile, load_spec
 from .steps import Step
+from .teach import descend, nudge
 
 __version__ = "0.1.0"
 
@@ -32,4 +38,7 @@ __all__ = [
     "SymgradError",
     "__version__",
     "derive",
+    "descend", "nudge",
+    "Dataset", "SpecFile", "load_data", "load_spec",
+    "SGD", "Adam", "GeneratedModule", "History", "Model", "Momentum", "compile", "generate",
 ]

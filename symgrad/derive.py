@@ -199,7 +199,7 @@ class Derivation:
         return to_latex(self, **options)
 
     def explain(self, x: Any, y: Any, params: dict[str, Any], **options: Any) -> Explanation:
-        """Every chain-rule step with the numbers of one example; see :func:`symgrad.teach.explain`."""
+        """The chain-rule steps with one example's numbers; see :func:`symgrad.teach.explain`."""
         from .teach import explain
 
         return explain(self, x, y, params, **options)

@@ -235,9 +235,9 @@ def _in_unit_interval(expr: sp.Expr) -> bool:
     fn = sp.lambdify(z, expr, "math")
     try:
         values = [fn(v / 8) for v in range(-80, 81)]
-    except (OverflowError, ValueError, ZeroDivisionError):
+    except (OverflowError, ValueError, ZeroDivisionError, TypeError):
         return False
-    return all(0 < v < 1 for v in values)
+    return all(isinstance(v, float | int) and 0 < v < 1 for v in values)
 
 
 def _softmax() -> Activation:

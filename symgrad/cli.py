@@ -1,0 +1,688 @@
+"""The ``symgrad`` command: ``demo``, ``derive``, ``generate``, ``train`` and ``check``.
+
+Each subcommand parses its options, calls the public API and prints; the work is done by
+:mod:`symgrad.specfile`, :mod:`symgrad.data`, :func:`symgrad.derive`, :func:`symgrad.generate`
+and the compiled :class:`~symgrad.runtime.Model`. Bad input never shows a traceback: one handler
+in :func:`main` turns every :class:`~symgrad.errors.SymgradError` and ``OSError`` into a single
+line ``symgrad: error: FILE: [section] field: what is wrong; how to fix it`` and exit status 2.
+Output files are written only once everything else has succeeded, each atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SpecError, SymgradError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran but its verdict is negative (a failed check)
+EXIT_BAD_INPUT = 2  # a bad spec, data file, formula or option; argparse uses 2 as well
+PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+# -------------------------------------------------------------------------------------------------
+# Parser
+# -------------------------------------------------------------------------------------------------
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie in 0..{2**32 - 1}")
+    return value
+
+
+def _index(text: str) -> tuple[int, ...]:
+    try:
+        idx = tuple(int(p) for p in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an index such as 0,1 (W) or 0 (b)"
+        ) from None
+    if not 1 <= len(idx) <= 2 or min(idx) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an index such as 0,1 (W) or 0 (b)")
+    return idx
+
+
+def _subparser(sub: Any, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog="example:\n" + "\n".join(f"  {line}" for line in example.strip().splitlines()),
+        formatter_class=_Formatter,
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``symgrad`` command."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="symgrad",
+        description="See backpropagation step by step, and generate fast Numba training code from it.",
+        epilog="example:\n  symgrad demo\n  symgrad derive examples/xor.toml --param W1\n"
+        "run 'symgrad COMMAND --help' for the options and an example of each command",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _subparser(
+        sub,
+        "demo",
+        "derive, generate, compile and train on built-in data, with no arguments",
+        "symgrad demo\nsymgrad demo --out generated --epochs 10",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="write the generated module into DIR (default: the cache)"
+    )
+    p.add_argument("--epochs", type=_positive_int, default=30, help="training epochs (default 30)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+    p = _subparser(
+        sub,
+        "derive",
+        "print or write the chain-rule derivation of every partial derivative",
+        "symgrad derive examples/chain.toml\n"
+        "symgrad derive examples/xor.toml --param W2 --index 0,1 --expand\n"
+        "symgrad derive examples/xor.toml --format latex -o xor.tex",
+    )
+    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
+    p.add_argument(
+        "--format",
+        choices=("text", "markdown", "latex"),
+        help="output format (default: from the -o suffix .md/.tex, else text)",
+    )
+    p.add_argument("--param", metavar="NAME", help="only this parameter array, e.g. W2 or b1")
+    p.add_argument(
+        "--index", type=_index, metavar="J[,K]", help="with --param, one entry, e.g. 0,1"
+    )
+    p.add_argument(
+        "--layer", type=_positive_int, metavar="L", help="only the parameters of layer L"
+    )
+    p.add_argument(
+        "--expand", action="store_true", help="also write each partial in inputs and parameters"
+    )
+    p.add_argument("--no-equations", action="store_true", help="leave out BP1-BP4")
+    p.add_argument(
+        "--max-partials",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="show at most N partials",
+    )
+    p.add_argument(
+        "--document",
+        action="store_true",
+        help="LaTeX: a standalone document (default for -o *.tex)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of printing")
+    p.set_defaults(func=cmd_derive)
+
+    p = _subparser(
+        sub,
+        "generate",
+        "write the standalone training module (imports only numpy and numba)",
+        "symgrad generate examples/xor.toml -o xor_model.py\n"
+        "symgrad generate examples/digits.toml -o digits_model.py --optimizer adam --lr 0.01 --dtype float32",
+    )
+    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write the module to FILE (default: print it)"
+    )
+    _optimizer_options(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = _subparser(
+        sub,
+        "train",
+        "train a spec's network on a data file or a built-in data set",
+        "symgrad train examples/xor.toml --data xor --epochs 500 --plot loss.png\n"
+        "symgrad train examples/digits.toml --data digits --save digits.npz\n"
+        "symgrad train net.toml --data points.csv --targets last:2",
+    )
+    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
+    p.add_argument(
+        "--data",
+        metavar="FILE|NAME",
+        help="a .csv or .npz file, or xor, linreg, digits, iris (default: the spec's [train] data)",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="COLS",
+        help="CSV target columns: last, last:N, or 0-based numbers or header names, e.g. 4,5 "
+        "(default: the columns after the network's inputs)",
+    )
+    p.add_argument("--epochs", type=_positive_int, metavar="N", help="epochs (default: the spec's)")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        metavar="B",
+        help="mini-batch size (default: the spec's)",
+    )
+    p.add_argument("--seed", type=_seed, help="seed for the initial weights and the shuffling")
+    _optimizer_options(p)
+    p.add_argument(
+        "--plot", metavar="FILE", help="write the loss curve to FILE (.png, .pdf, .svg; matplotlib)"
+    )
+    p.add_argument("--save", metavar="FILE", help="write the trained weights to FILE (.npz)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = _subparser(
+        sub,
+        "check",
+        "check the derivation: steps vs sympy.diff vs finite differences (vs PyTorch if installed)",
+        "symgrad check examples/xor.toml\nsymgrad check examples/digits.toml --points 1",
+    )
+    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
+    p.add_argument(
+        "--points", type=_positive_int, default=2, metavar="N", help="random points (default 2)"
+    )
+    p.add_argument("--seed", type=_seed, default=0, help="seed for the random points")
+    p.add_argument(
+        "--tolerance",
+        type=_positive_float,
+        default=1e-6,
+        help="largest relative error (default 1e-6)",
+    )
+    sym = p.add_mutually_exclusive_group()
+    sym.add_argument(
+        "--symbolic",
+        dest="symbolic",
+        action="store_true",
+        default=None,
+        help="force the symbolic proof",
+    )
+    sym.add_argument(
+        "--no-symbolic", dest="symbolic", action="store_false", help="numeric checks only"
+    )
+    p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch comparison")
+    p.set_defaults(func=cmd_check)
+    return parser
+
+
+def _optimizer_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--optimizer", choices=("sgd", "momentum", "adam"), help="optimizer (default: the spec's)"
+    )
+    p.add_argument("--lr", type=_positive_float, help="learning rate (default: the spec's)")
+    p.add_argument(
+        "--dtype", choices=("float64", "float32"), help="floating-point type (default: the spec's)"
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# Entry point and the one error handler
+# -------------------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``symgrad`` command; returns the exit status (0 ok, 1 failed check, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (status 2)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    try:
+        status: int = args.func(args)
+    except SymgradError as exc:
+        return _error(str(exc))
+    except OSError as exc:
+        name = exc.filename if exc.filename is not None else "file"
+        return _error(f"{name}: {exc.strerror or exc}; check the path and its permissions")
+    except MemoryError:
+        return _error("out of memory; use a smaller network, fewer examples or a smaller batch")
+    except KeyboardInterrupt:
+        print("symgrad: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+def _error(message: str) -> int:
+    line = " ".join(message.split())  # one line, whatever the message held
+    print(f"symgrad: error: {line}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+@contextlib.contextmanager
+def _about(where: str) -> Iterator[None]:
+    """Prefix SymgradErrors raised inside with ``where`` (a file, an option) unless they name it."""
+    try:
+        yield
+    except SymgradError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise SpecError(f"{where}: {exc}") from None
+
+
+# -------------------------------------------------------------------------------------------------
+# Outputs: checked before the work, written atomically after it
+# -------------------------------------------------------------------------------------------------
+def _check_output(
+    path: str | None, option: str, suffixes: tuple[str, ...] | None = None
+) -> Path | None:
+    if path is None:
+        return None
+    target = Path(path)
+    if suffixes is not None and target.suffix.lower() not in suffixes:
+        raise SpecError(f"{path}: {option} needs a file ending in {', '.join(suffixes)}; rename it")
+    if target.is_dir():
+        raise SpecError(f"{path}: {option} is a folder; give a file name inside it")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise SpecError(f"{path}: {option}: folder {str(parent)!r} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise SpecError(
+            f"{path}: {option}: folder {str(parent)!r} is not writable; choose another place"
+        )
+    return target
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    from .codegen import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
+
+
+# -------------------------------------------------------------------------------------------------
+# Shared pieces
+# -------------------------------------------------------------------------------------------------
+def _load(spec_path: str) -> Any:
+    from .specfile import load_spec
+
+    return load_spec(spec_path)
+
+
+def _optimizer(spec: Any, args: argparse.Namespace) -> Any:
+    """The spec's optimiser, with ``--optimizer`` and ``--lr`` applied."""
+    from .specfile import OPTIMIZERS, OptimizerSettings
+
+    name = args.optimizer or spec.optimizer.name
+    settings = (
+        dict(spec.optimizer.settings) if name == spec.optimizer.name else dict(OPTIMIZERS[name])
+    )
+    if args.lr is not None:
+        settings["lr"] = args.lr
+    return OptimizerSettings(name, settings).build()
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(net: Any, optimizer: Any, dtype: str, where: str) -> None:
+    """Refuse networks whose parameters, gradients and optimiser state exceed physical memory."""
+    n_params = sum(math.prod(net.param_shape(p)) for p in net.param_names)
+    arrays = 2 + len(getattr(optimizer, "state", ()))  # weights, gradients, optimiser state
+    need = n_params * np.dtype(dtype).itemsize * arrays
+    have = physical_memory()
+    if have is not None and need > have:
+        raise SpecError(
+            f"{where}: [network] sizes: {n_params:,} parameters need {_bytes(need)} for weights, "
+            f"gradients and optimizer state, but this machine has {_bytes(have)}; "
+            "use fewer or narrower layers"
+        )
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB"
+
+
+def _report_fit(model: Any, ds: Any) -> list[str]:
+    from .data import accuracy
+
+    lines = [f"train      loss {model.loss(ds.X, ds.Y):.4g}"]
+    if ds.classes:
+        lines[-1] += f", accuracy {accuracy(model.predict(ds.X), ds.Y):.1%}"
+    if ds.X_test is not None:
+        lines.append(f"test       loss {model.loss(ds.X_test, ds.Y_test):.4g}")
+        if ds.classes:
+            lines[-1] += f", accuracy {accuracy(model.predict(ds.X_test), ds.Y_test):.1%}"
+    return lines
+
+
+def _loss_plot(curves: dict[str, list[float]], title: str, suffix: str) -> bytes:
+    try:
+        import matplotlib
+
+        matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SpecError(
+            "--plot needs matplotlib, which is not installed; pip install matplotlib"
+        ) from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, loss in curves.items():
+        ax.plot(range(1, len(loss) + 1), loss, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean cost")
+    ax.set_yscale("log" if min(min(v) for v in curves.values()) > 0 else "linear")
+    ax.legend()
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=suffix.lstrip(".").replace("jpg", "jpeg"))
+    plt.close(fig)
+    return buf.getvalue()
+
+
+# -------------------------------------------------------------------------------------------------
+# Commands
+# -------------------------------------------------------------------------------------------------
+def cmd_derive(args: argparse.Namespace) -> int:
+    """``symgrad derive SPEC``."""
+    from .derive import derive
+
+    output = _check_output(args.output, "-o")
+    spec = _load(args.spec)
+    fmt = args.format
+    if fmt is None:
+        suffix = output.suffix.lower() if output is not None else ""
+        fmt = {".md": "markdown", ".tex": "latex"}.get(suffix, "text")
+    if args.index is not None and args.param is None:
+        raise SpecError(
+            f"{args.spec}: --index selects one entry of an array; give --param too, e.g. --param W2"
+        )
+    options: dict[str, Any] = {
+        "param": args.param,
+        "layer": args.layer,
+        "index": args.index,
+        "expand": args.expand,
+        "equations": not args.no_equations,
+        "max_partials": args.max_partials,
+    }
+    net = spec.network
+    if args.param is not None:
+        with _about(f"{args.spec}: --param"):
+            net.layer_of(args.param)
+    if args.layer is not None and args.layer > net.L:
+        raise SpecError(
+            f"{args.spec}: --layer: layer {args.layer} does not exist; this network has layers 1..{net.L}"
+        )
+    d = derive(net)
+    if args.index is not None:
+        with _about(f"{args.spec}: --index"):
+            d.symbol(args.param, *args.index)
+    with _about(f"{args.spec}: --expand" if args.expand else args.spec):
+        if fmt == "text":
+            text = d.to_text(**options)
+        elif fmt == "markdown":
+            text = d.to_markdown(**options)
+        else:
+            document = args.document or (output is not None and output.suffix.lower() == ".tex")
+            text = d.to_latex(document=document, **options)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write_atomic(output, text.encode("utf-8"))
+        print(f"wrote {output} ({fmt}, {text.count(chr(10))} lines)")
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """``symgrad generate SPEC -o model.py``."""
+    from .codegen import generate
+
+    output = _check_output(args.output, "-o", (".py",))
+    spec = _load(args.spec)
+    with _about(args.spec):
+        optimizer = _optimizer(spec, args)
+        dtype = args.dtype or spec.train.dtype
+        code = generate(spec.network, optimizer, dtype)
+    if output is None:
+        sys.stdout.write(code.source)
+        return EXIT_OK
+    _write_atomic(output, code.source.encode("utf-8"))
+    print(f"wrote {output}: {spec.network.describe()}; {optimizer.describe()}, {dtype}")
+    print(
+        "  standalone (numpy and numba only): forward, backward, update, train_epoch, predict, loss"
+    )
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``symgrad train SPEC --data FILE|NAME``."""
+    from .codegen import generate
+    from .data import load_data
+
+    plot = _check_output(args.plot, "--plot", PLOT_SUFFIXES)
+    save = _check_output(args.save, "--save", (".npz",))
+    spec = _load(args.spec)
+    net = spec.network
+    with _about(args.spec):
+        optimizer = _optimizer(spec, args)
+    dtype = args.dtype or spec.train.dtype
+    _check_memory(net, optimizer, dtype, args.spec)
+    source = args.data or spec.data_source()
+    if source is None:
+        raise SpecError(
+            f'{args.spec}: no data; give --data FILE|NAME, or add [train] data = "..." to the spec'
+        )
+    train = spec.train
+    seed = train.seed if args.seed is None else args.seed
+    ds = load_data(source, network=net, targets=args.targets or train.targets, seed=seed)
+    epochs = args.epochs or train.epochs
+    batch_size = args.batch_size or train.batch_size
+    print(f"network    {net.describe()}")
+    print(f"data       {ds.name}: {ds.description or f'{len(ds)} examples'}")
+    print(f"training   {epochs} epochs, batch {batch_size}, {optimizer.describe()}, {dtype}")
+    start = time.perf_counter()
+    with _about(args.spec):
+        model = generate(net, optimizer, dtype).compile()
+        model.init(seed=seed)
+        history = model.fit(
+            ds.X, ds.Y, epochs=epochs, batch_size=batch_size, shuffle=train.shuffle, seed=seed,
+            progress=False if args.no_progress else None,
+            validation=(ds.X_test, ds.Y_test) if ds.X_test is not None else None,
+        )  # fmt: skip
+    seconds = time.perf_counter() - start
+    for line in _report_fit(model, ds):
+        print(line)
+    print(f"time       {seconds:.1f} s (code generation, compilation and training)")
+    curves = {"training cost": [float(v) for v in history.loss]}
+    if history.val_loss:
+        curves["test cost"] = [float(v) for v in history.val_loss]
+    picture = (
+        _loss_plot(curves, f"{net.name}: {net.describe()}", plot.suffix.lower()) if plot else None
+    )
+    if save is not None:
+        model.save(save)  # atomic: a temporary file renamed over the target
+        print(f"wrote {save}")
+    if plot is not None and picture is not None:
+        _write_atomic(plot, picture)
+        print(f"wrote {plot}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``symgrad check SPEC``."""
+    from .derive import derive
+
+    spec = _load(args.spec)
+    net = spec.network
+    print(f"checking   {net.describe()}")
+    with _about(args.spec):
+        d = derive(net)
+        report = d.check(
+            symbolic=args.symbolic,
+            numeric_points=args.points,
+            seed=args.seed,
+            tolerance=args.tolerance,
+        )
+        table = report.table().splitlines()
+        torch_row = None if args.no_torch else _torch_row(net, args.seed, args.tolerance)
+    print("\n".join(table + ([torch_row[0]] if torch_row else [])))
+    ok = report.ok and (torch_row is None or torch_row[1])
+    if not ok:
+        worst = report.worst()
+        where = f" at {worst.label} ({worst.method})" if worst is not None and not worst.ok else ""
+        print(f"symgrad: check failed{where}", file=sys.stderr)
+        return EXIT_FAILED
+    print("all checks passed")
+    return EXIT_OK
+
+
+def _torch_row(net: Any, seed: int, tolerance: float) -> tuple[str, bool] | None:
+    """PyTorch autograd of the same network against symgrad's backprop: one table row, or None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    import sympy as sp
+
+    from . import numeric
+    from .ops import a, y, z
+
+    rng = np.random.default_rng(seed)
+    params = numeric.init_params(net, seed)
+    X = rng.normal(0.0, 1.0, (4, net.sizes[0]))
+    Y = numeric.random_targets(net, 4, rng)
+    want = numeric.gradients(net, params, X, Y)
+    tp = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    act = torch.tensor(X, dtype=torch.float64)
+    for l, layer in enumerate(net.layers, start=1):
+        zl = act @ tp[f"W{l}"].T + (tp[f"b{l}"] if layer.bias else 0.0)
+        if layer.act.is_softmax:
+            act = torch.softmax(zl, dim=1)
+            continue
+        act = sp.lambdify(z, layer.act.expr, "torch")(zl) + 0 * zl  # + 0 * zl: constant formulas
+    per_unit = sp.lambdify((a, y), net.cost.expr, "torch")(
+        act, torch.tensor(Y, dtype=torch.float64)
+    )
+    scale = 1.0 / net.sizes[-1] if net.cost.mean_over_units else 1.0
+    (scale * per_unit.sum(dim=1)).mean().backward()
+    worst, at, count = 0.0, "", 0
+    for name, tensor in tp.items():
+        assert tensor.grad is not None
+        got = tensor.grad.numpy()
+        err = np.abs(got - want[name]) / np.maximum(1.0, np.abs(want[name]))
+        count += err.size
+        i = np.unravel_index(int(np.argmax(err)), err.shape)
+        if err[i] >= worst:
+            worst, at = float(err[i]), f"{name}[{', '.join(str(int(v)) for v in i)}]"
+    ok = bool(np.isfinite(worst) and worst <= tolerance)
+    return f"{'pytorch':<10} {count:>8} {worst:>12.2e}  {at:<12} {'ok' if ok else 'FAILED'}", ok
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``symgrad demo``: the chain rule on 3Blue1Brown's 1-1-1-1 net, then a classifier trained."""
+    from .codegen import generate
+    from .data import load_data
+    from .derive import derive
+    from .optim import Adam
+    from .spec import Network
+
+    out_dir = Path(args.out) if args.out else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise SpecError(
+            f"{args.out}: --out must be a folder, and this is a file; give a folder name"
+        )
+    start = time.perf_counter()
+
+    chain = Network.mlp(
+        [1, 1, 1, 1], hidden="sigmoid", output="sigmoid", cost="quadratic", name="chain"
+    )
+    print(
+        "Part 1. 3Blue1Brown's chain: one neuron per layer, x -> a(1) -> a(2) -> a(3), cost (a(3) - y)^2."
+    )
+    print("Each partial derivative is a product of local derivatives, one per link of the chain.\n")
+    print(derive(chain).to_text(param="W1", equations=False))
+
+    try:
+        import sklearn  # noqa: F401
+
+        name, sizes = "digits", [64, 16, 10]
+    except ImportError:  # scikit-learn is optional; XOR needs nothing
+        name, sizes = "xor", [2, 4, 1]
+    output, cost = (
+        ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
+    )
+    net = Network.mlp(sizes, hidden="tanh", output=output, cost=cost, name=f"{name}_demo")
+    ds = load_data(name, network=net)
+    optimizer = Adam(lr=0.01)
+    epochs = args.epochs if name != "xor" else max(args.epochs, 300)
+    print(f"Part 2. A classifier on the built-in {name!r} data: {ds.description}.")
+    print(f"network    {net.describe()}")
+    n_params = sum(math.prod(net.param_shape(p)) for p in net.param_names)
+    example = derive(net).partial(f"W{net.L}", 0, 0)  # the same chain rule, at the output layer
+    print(f"derived    {n_params} partial derivatives, e.g. dC/dw{net.L}_0_0 = {example.expr},")
+    print("           vectorised as BP1-BP4 in the generated code")
+    code = generate(net, optimizer, "float64")
+    print(
+        f"generated  {code.source.count(chr(10))} lines of Python ({code.shape} shape), compiling with Numba..."
+    )
+    t0 = time.perf_counter()
+    model = code.compile()
+    model.init(seed=0)
+    X, Y = ds.X, ds.Y
+    history = model.fit(
+        X,
+        Y,
+        epochs=epochs,
+        batch_size=32,
+        shuffle=True,
+        seed=0,
+        progress=False if args.no_progress else None,
+    )
+    print(f"trained    {epochs} epochs with {optimizer.describe()} in {time.perf_counter() - t0:.1f} s "
+          f"(compilation included); final training cost {float(history.loss[-1]):.4g}")  # fmt: skip
+    for line in _report_fit(model, ds):
+        print(line)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        module_path = code.write(out_dir / f"{net.name}.py")
+    else:
+        module_path = code.cache_path()
+    print(f"module     {module_path}")
+    print(
+        f"done in {time.perf_counter() - start:.1f} s. Next: symgrad derive SPEC, symgrad train SPEC --data NAME"
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

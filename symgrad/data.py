@@ -1,0 +1,513 @@
+"""Training data: CSV and NPZ files, checked against a network, and built-in data sets.
+
+Everything that comes in is checked here, at the edge, and every problem is one
+:class:`~symgrad.errors.SpecError` naming the file and the column: columns that do not match the
+network, NaN or infinite values, non-numeric cells, an empty file, class labels out of range.
+Class labels may be integers (one column) or one-hot rows; they are turned into one-hot rows of
+the network's output size. Built-in sets: ``xor``, ``linreg`` (generated, seeded), ``digits`` and
+``iris`` (scikit-learn's bundled copies; nothing is downloaded).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SpecError
+from .spec import Network
+
+BUILTIN = ("xor", "linreg", "digits", "iris")
+TEST_FRACTION = 0.2
+MAX_CLASSES = 10_000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Inputs and targets as float64 arrays, with an optional held-out test split.
+
+    Attributes:
+        name: the built-in name or the file it came from.
+        X: inputs, shape ``(n, n_in)``.
+        Y: targets, shape ``(n, n_out)``; one-hot rows for classification.
+        X_test: held-out inputs (built-in ``digits`` and ``iris``), or None.
+        Y_test: held-out targets, or None.
+        classes: number of classes for classification (2 for one sigmoid output), 0 for regression.
+        description: one line about where the data comes from.
+    """
+
+    name: str
+    X: np.ndarray
+    Y: np.ndarray
+    X_test: np.ndarray | None = None
+    Y_test: np.ndarray | None = None
+    classes: int = 0
+    description: str = ""
+
+    @property
+    def n_in(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.Y.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def __repr__(self) -> str:
+        test = f", {len(self.X_test)} test" if self.X_test is not None else ""
+        return f"<Dataset {self.name}: {len(self)} x {self.n_in} -> {self.n_out}{test}>"
+
+
+def accuracy(predictions: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of rows classified right: arg-max for several outputs, threshold 0.5 for one."""
+    p = np.asarray(predictions, dtype=np.float64)
+    t = np.asarray(targets, dtype=np.float64)
+    if p.ndim == 1 or p.shape[1] == 1:
+        return float(np.mean((p.reshape(-1) > 0.5) == (t.reshape(-1) > 0.5)))
+    return float(np.mean(np.argmax(p, axis=1) == np.argmax(t, axis=1)))
+
+
+# -------------------------------------------------------------------------------------------------
+# Built-in data sets
+# -------------------------------------------------------------------------------------------------
+def builtin(
+    name: str, *, n_in: int | None = None, n_out: int | None = None, seed: int = 0
+) -> Dataset:
+    """A built-in data set: ``xor``, ``linreg``, ``digits`` or ``iris``.
+
+    ``linreg`` takes its shape from ``n_in`` and ``n_out`` (1 and 1 by default); ``digits`` and
+    ``iris`` come from scikit-learn's bundled copies, split 80/20 into train and test with ``seed``.
+    """
+    if name == "xor":
+        X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+        return Dataset("xor", X, Y, classes=2, description="the XOR truth table, 4 examples")
+    if name == "linreg":
+        return _linreg(n_in or 1, n_out or 1, seed)
+    if name in ("digits", "iris"):
+        return _sklearn(name, seed)
+    raise SpecError(
+        f"{name}: unknown data set; use a .csv or .npz file, or one of {', '.join(BUILTIN)}"
+    )
+
+
+def _linreg(n_in: int, n_out: int, seed: int) -> Dataset:
+    # y = X a + b + noise, with small whole-tenth coefficients that are easy to read back
+    rng = np.random.default_rng(seed)
+    n = 64
+    X = rng.uniform(-1.0, 1.0, (n, n_in))
+    if n_in == 1 and n_out == 1:
+        a, b = np.array([[2.0]]), np.array([-0.5])
+    else:
+        a = np.round(rng.uniform(-2.0, 2.0, (n_in, n_out)), 1)
+        b = np.round(rng.uniform(-1.0, 1.0, n_out), 1)
+    Y = X @ a + b + rng.normal(0.0, 0.1, (n, n_out))
+    desc = f"{n} points on y = X a + b + noise(0.1)" + (
+        " with a = 2, b = -0.5" if n_in == n_out == 1 else ""
+    )
+    return Dataset("linreg", X, Y, description=desc)
+
+
+def _sklearn(name: str, seed: int) -> Dataset:
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise SpecError(
+            f"{name}: the built-in {name!r} data set comes with scikit-learn, which is not installed; "
+            "pip install scikit-learn"
+        ) from None
+    bunch = datasets.load_digits() if name == "digits" else datasets.load_iris()
+    X = np.asarray(bunch.data, dtype=np.float64)
+    labels = np.asarray(bunch.target, dtype=np.int64)
+    n_classes = int(labels.max()) + 1
+    order = np.random.default_rng(seed).permutation(len(X))
+    n_test = round(TEST_FRACTION * len(X))
+    test, train = order[:n_test], order[n_test:]
+    if name == "digits":
+        X = X / 16.0
+        desc = "8x8 handwritten digits (scikit-learn), pixels scaled to [0, 1], 10 classes"
+    else:
+        mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+        X = (X - mean) / std
+        desc = "iris flowers (scikit-learn), 4 standardised measurements, 3 classes"
+    Y = np.eye(n_classes)[labels]
+    return Dataset(
+        name,
+        X[train],
+        Y[train],
+        X[test],
+        Y[test],
+        n_classes,
+        desc + f"; {len(train)} train / {n_test} test",
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# Files
+# -------------------------------------------------------------------------------------------------
+def load_data(
+    source: str | Path, *, network: Network | None = None, targets: str | None = None, seed: int = 0
+) -> Dataset:
+    """Load a built-in data set or a CSV/NPZ file, checked against ``network`` when given.
+
+    Args:
+        source: ``xor``, ``linreg``, ``digits``, ``iris``, or a path ending in ``.csv`` or ``.npz``.
+        network: the network the data is for; columns, labels and target ranges are checked against it.
+        targets: CSV only: which columns are targets: ``"last"``, ``"last:N"`` (the last N),
+            or a comma-separated list of 0-based column numbers or header names (``"3,4"``,
+            ``"label"``). By default the columns after the network's inputs, else the last one.
+        seed: for the generated and split built-in sets.
+    """
+    text = str(source)
+    if text in BUILTIN:
+        if targets is not None:
+            raise SpecError(
+                f"{text}: --targets applies to CSV files, not to the built-in {text!r} data set"
+            )
+        n_in = network.sizes[0] if network is not None else None
+        n_out = network.sizes[-1] if network is not None else None
+        ds = builtin(text, n_in=n_in, n_out=n_out, seed=seed)
+        return fit_network(ds, network) if network is not None else ds
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        raise SpecError(f"{text}: is a folder, not a data file; give a .csv or .npz file")
+    if not suffix and not path.exists():
+        close = difflib.get_close_matches(text, BUILTIN, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise SpecError(
+            f"{text}: no such data set{hint}; use one of {', '.join(BUILTIN)}, or a .csv or .npz file"
+        )
+    if suffix not in (".csv", ".npz"):
+        raise SpecError(
+            f"{text}: not a data file symgrad reads; give a .csv or .npz file, or one of {', '.join(BUILTIN)}"
+        )
+    raw = _read_bytes(path)
+    if suffix == ".csv":
+        X, Y, labels = _read_csv(raw, text, targets, network)
+        integer_labels: bool | None = labels
+        ds = Dataset(text, X, Y, description=f"{len(X)} rows from {path.name}")
+    else:
+        if targets is not None:
+            raise SpecError(
+                f"{text}: --targets applies to CSV files; an NPZ file holds arrays X and Y"
+            )
+        ds = _read_npz(raw, text)
+        integer_labels = None
+    if network is not None:
+        ds = fit_network(ds, network, integer_labels=integer_labels)
+    return ds
+
+
+def _read_bytes(path: Path) -> bytes:
+    where = str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(
+            f"{where}: no such file; check the path, or use a built-in data set ({', '.join(BUILTIN)})"
+        ) from None
+    except PermissionError:
+        raise SpecError(
+            f"{where}: cannot be read (permission denied); check its permissions"
+        ) from None
+    except OSError as exc:
+        raise SpecError(
+            f"{where}: cannot be read ({exc.strerror or exc}); check the path"
+        ) from None
+    if not data.strip():
+        raise SpecError(f"{where}: the file is empty; it needs one row per example")
+    return data
+
+
+def _read_csv(
+    raw: bytes, where: str, targets: str | None, network: Network | None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SpecError(f"{where}: line {line} is not UTF-8 text; save the CSV as UTF-8") from None
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        reader = csv.reader(io.StringIO(text))
+        for cells in reader:
+            if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
+                continue
+            rows.append((reader.line_num, [c.strip() for c in cells]))
+    except csv.Error as exc:
+        raise SpecError(
+            f"{where}: line {reader.line_num}: not valid CSV ({exc}); fix that line"
+        ) from None
+    if not rows:
+        raise SpecError(f"{where}: no data rows; the file needs one row per example")
+    header: list[str] | None = None
+    if not all(_is_number(c) for c in rows[0][1]):
+        header = rows[0][1]
+        rows = rows[1:]
+        if not rows:
+            raise SpecError(f"{where}: only a header row, no data; add one row per example")
+    n_cols = len(header) if header is not None else len(rows[0][1])
+    names = header if header is not None else [str(i) for i in range(n_cols)]
+    table = np.empty((len(rows), n_cols))
+    for r, (line, cells) in enumerate(rows):
+        if len(cells) != n_cols:
+            raise SpecError(
+                f"{where}: line {line}: {len(cells)} cells, but the {'header' if header else 'first row'} "
+                f"has {n_cols}; give every row the same columns"
+            )
+        for c, cell in enumerate(cells):
+            try:
+                table[r, c] = float(cell)
+            except ValueError:
+                what = "is empty" if not cell else f"holds {cell[:30]!r}, not a number"
+                raise SpecError(
+                    f"{where}: line {line}, column {_col(names, c, header)}: {what}; "
+                    "every cell after the header must be a number"
+                ) from None
+    _check_finite(
+        table,
+        where,
+        lambda c: f"column {_col(names, c, header)}",
+        first_line=[ln for ln, _ in rows],
+    )
+    cols = _target_columns(targets, names, header, n_cols, network, where)
+    inputs = [c for c in range(n_cols) if c not in cols]
+    if not inputs:
+        raise SpecError(
+            f"{where}: every column is a target; leave at least one input column (see --targets)"
+        )
+    Y = table[:, cols]
+    integer_labels = len(cols) == 1 and bool(np.all(np.round(Y) == Y))
+    return table[:, inputs], Y, integer_labels
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _col(names: list[str], c: int, header: list[str] | None) -> str:
+    return f"{c} ({names[c]!r})" if header is not None else str(c)
+
+
+def _target_columns(
+    targets: str | None,
+    names: list[str],
+    header: list[str] | None,
+    n_cols: int,
+    network: Network | None,
+    where: str,
+) -> list[int]:
+    """Which CSV columns hold the targets (0-based)."""
+    if targets is None:
+        if network is None:
+            return [n_cols - 1]
+        n_in, n_out = network.sizes[0], network.sizes[-1]
+        if n_cols - n_in in (1, n_out) and n_cols > n_in:
+            return list(range(n_in, n_cols))
+        raise SpecError(
+            f"{where}: {n_cols} columns, but the network takes {n_in} inputs and gives {n_out} outputs, so "
+            f"the file needs {n_in} input columns and 1 label column"
+            + (f" or {n_out} target columns" if n_out > 1 else "")
+            + "; fix the file or the [network] sizes, or say which columns are targets with --targets"
+        )
+    spec = targets.strip()
+    if spec == "last":
+        return [n_cols - 1]
+    if spec.startswith("last:"):
+        count = spec[5:]
+        if not count.isdigit() or not 1 <= int(count) < n_cols:
+            raise SpecError(f"{where}: --targets {spec!r}: N in last:N must be 1..{n_cols - 1}")
+        return list(range(n_cols - int(count), n_cols))
+    cols: list[int] = []
+    for item in (s.strip() for s in spec.split(",")):
+        if header is not None and item in header:
+            cols.append(header.index(item))
+        elif item.lstrip("-").isdigit() and -n_cols <= int(item) < n_cols:
+            cols.append(int(item) % n_cols)
+        else:
+            have = f"the header names {', '.join(header)}" if header else "no header"
+            raise SpecError(
+                f"{where}: --targets: no column {item!r}; the file has columns 0..{n_cols - 1} and {have}"
+            )
+    if len(set(cols)) != len(cols):
+        raise SpecError(f"{where}: --targets {spec!r} names a column twice; name each once")
+    return cols
+
+
+def _read_npz(raw: bytes, where: str) -> Dataset:
+    if not raw.startswith(b"PK"):
+        raise SpecError(
+            f"{where}: not a valid .npz file; save the arrays with numpy.savez(path, X=..., Y=...)"
+        )
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        reason = (
+            "it holds Python objects, which are never loaded"
+            if "pickle" in str(exc)
+            else "not a valid .npz file"
+        )
+        raise SpecError(
+            f"{where}: {reason}; save the arrays with numpy.savez(path, X=..., Y=...)"
+        ) from None
+    found: dict[str, str] = {}
+    for want, aliases in (("X", ("X", "x", "inputs")), ("Y", ("Y", "y", "targets", "labels"))):
+        key = next((k for k in aliases if k in arrays), None)
+        if key is None:
+            have = ", ".join(sorted(arrays)) or "nothing"
+            raise SpecError(
+                f"{where}: no array {want!r} (it holds {have}); save it with numpy.savez(path, X=..., Y=...)"
+            )
+        found[want] = key
+    test: dict[str, str] = {}
+    for want, pair in (("X_test", ("X_test", "x_test")), ("Y_test", ("Y_test", "y_test"))):
+        key = next((k for k in pair if k in arrays), None)
+        if key is not None:
+            test[want] = key
+    if len(test) == 1:
+        raise SpecError(
+            f"{where}: has {next(iter(test.values()))!r} but not its partner; save both X_test and Y_test"
+        )
+    X = _npz_array(arrays[found["X"]], found["X"], where, inputs=True)
+    Y = _npz_array(arrays[found["Y"]], found["Y"], where, inputs=False)
+    if len(X) != len(Y):
+        raise SpecError(
+            f"{where}: {found['X']!r} has {len(X)} rows but {found['Y']!r} has {len(Y)}; "
+            "give one target row per input row"
+        )
+    X_test = Y_test = None
+    if test:
+        X_test = _npz_array(arrays[test["X_test"]], test["X_test"], where, inputs=True)
+        Y_test = _npz_array(arrays[test["Y_test"]], test["Y_test"], where, inputs=False)
+        if len(X_test) != len(Y_test) or X_test.shape[1] != X.shape[1]:
+            raise SpecError(
+                f"{where}: X_test and Y_test must match X and Y in columns and each other in rows"
+            )
+    return Dataset(
+        where, X, Y, X_test, Y_test, description=f"{len(X)} rows from {Path(where).name}"
+    )
+
+
+def _npz_array(arr: np.ndarray, key: str, where: str, *, inputs: bool) -> np.ndarray:
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+        raise SpecError(
+            f"{where}: array {key!r} holds {arr.dtype}, not real numbers; store floats or integers"
+        )
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise SpecError(
+            f"{where}: array {key!r} has shape {arr.shape}; store a 2-D (rows, columns) array"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise SpecError(
+            f"{where}: array {key!r} is empty (shape {arr.shape}); it needs one row per example"
+        )
+    out = arr.astype(np.float64)
+    _check_finite(out, where, lambda c: f"array {key!r} column {c}")
+    return out
+
+
+def _check_finite(
+    table: np.ndarray, where: str, column: object, first_line: list[int] | None = None
+) -> None:
+    bad = ~np.isfinite(table)
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        row = f"line {first_line[r]}" if first_line is not None else f"row {r}"
+        what = "NaN" if np.isnan(table[r, c]) else "infinite"
+        name = column(c) if callable(column) else str(column)
+        raise SpecError(
+            f"{where}: {row}, {name}: value is {what}; remove or fill in missing and infinite values"
+        )
+
+
+# -------------------------------------------------------------------------------------------------
+# Data against a network
+# -------------------------------------------------------------------------------------------------
+def fit_network(ds: Dataset, network: Network, *, integer_labels: bool | None = None) -> Dataset:
+    """Check ``ds`` against ``network`` and turn integer labels into one-hot rows."""
+    where = ds.name
+    n_in = network.sizes[0]
+    if ds.n_in != n_in:
+        raise SpecError(
+            f"{where}: {ds.n_in} input column{'s' if ds.n_in != 1 else ''}, but the network takes {n_in} "
+            f"inputs; make [network] sizes start with {ds.n_in}, or fix the data"
+        )
+    if integer_labels is None:
+        integer_labels = ds.n_out == 1 and bool(np.all(np.round(ds.Y) == ds.Y))
+    Y, classes = _targets(ds.Y, network, where, integer_labels)
+    Y_test = ds.Y_test
+    if ds.X_test is not None and ds.Y_test is not None:
+        if ds.X_test.shape[1] != n_in:
+            raise SpecError(
+                f"{where}: X_test has {ds.X_test.shape[1]} columns, but the network takes {n_in} inputs"
+            )
+        Y_test, _ = _targets(ds.Y_test, network, where + " (test)", integer_labels)
+    return replace(ds, Y=Y, Y_test=Y_test, classes=ds.classes or classes)
+
+
+def _targets(
+    Y: np.ndarray, network: Network, where: str, integer_labels: bool
+) -> tuple[np.ndarray, int]:
+    n_out = network.sizes[-1]
+    cost = network.cost.name
+    out_act = network.layers[-1].act
+    if Y.shape[1] == 1 and n_out > 1:
+        if not integer_labels:
+            raise SpecError(
+                f"{where}: one target column of non-whole numbers, but the network has {n_out} outputs; "
+                f"give integer class labels 0..{n_out - 1} or {n_out} target columns"
+            )
+        labels = Y[:, 0].astype(np.int64)
+        bad = np.flatnonzero((labels < 0) | (labels >= n_out))
+        if bad.size:
+            raise SpecError(
+                f"{where}: row {bad[0]}: class label {labels[bad[0]]} is out of range for {n_out} outputs; "
+                f"labels must be 0..{n_out - 1} (or make the last of [network] sizes {labels.max() + 1})"
+            )
+        return np.eye(n_out)[labels], n_out
+    if Y.shape[1] != n_out:
+        raise SpecError(
+            f"{where}: {Y.shape[1]} target columns, but the network has {n_out} outputs; make the last of "
+            f"[network] sizes {Y.shape[1]}, or fix the data"
+        )
+    probability = (
+        network.cost.needs_probability
+        or out_act.is_softmax
+        or cost in ("cross_entropy", "binary_cross_entropy")
+    )
+    if probability:
+        bad_rows = np.flatnonzero(np.any((Y < 0) | (Y > 1), axis=1))
+        if bad_rows.size:
+            r = int(bad_rows[0])
+            raise SpecError(
+                f"{where}: row {r}: target {Y[r].tolist()[:6]} is outside [0, 1], but cost {cost!r} with a "
+                f"{out_act.name} output needs one-hot rows or probabilities"
+                + (
+                    f"; give integer class labels 0..{n_out - 1} in one column instead"
+                    if n_out > 1
+                    else ""
+                )
+            )
+    one_hot = bool(np.all((Y == 0) | (Y == 1))) and (n_out == 1 or bool(np.all(Y.sum(axis=1) == 1)))
+    classes = (
+        (2 if n_out == 1 else n_out) if one_hot and (probability or out_act.probability) else 0
+    )
+    return Y, classes
+
+
+__all__ = ["BUILTIN", "Dataset", "accuracy", "builtin", "fit_network", "load_data"]

@@ -1,0 +1,426 @@
+"""The ``symgrad`` command: each subcommand, and a table of bad inputs (one line, exit status 2)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import cli
+from symgrad.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+XOR = str(EXAMPLES / "xor.toml")
+CHAIN = str(EXAMPLES / "chain.toml")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("command", ["demo", "derive", "generate", "train", "check"])
+def test_every_command_has_help_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, command, "--help")
+    assert status == 0
+    assert "example:" in out and f"symgrad {command}" in out
+
+
+def test_version_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "--version")
+    assert status == 0 and out.strip() == f"symgrad {sg.__version__}"
+    status, _, err = run(capsys)
+    assert status == 2 and "required: COMMAND" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# derive, generate, check
+# ------------------------------------------------------------------------------------------------
+def test_derive_text_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "derive", CHAIN, "--no-equations")
+    assert status == 0 and err == ""
+    for param in ("w^(1)_00", "w^(2)_00", "w^(3)_00", "b^(1)_0", "b^(2)_0", "b^(3)_0"):
+        assert f"dC/d{param} = " in out
+    assert "BP1" not in out
+
+
+def test_derive_one_entry_expanded(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        capsys, "derive", XOR, "--param", "W2", "--index", "0,1", "--expand", "--no-equations"
+    )
+    assert status == 0
+    assert "dC/dw^(2)_01" in out and "dC/dw^(1)" not in out and "tanh(b^(1)_1" in out
+
+
+def test_derive_writes_markdown_and_latex_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    md, tex, frag = tmp_path / "chain.md", tmp_path / "chain.tex", tmp_path / "frag.txt"
+    assert run(capsys, "derive", CHAIN, "-o", str(md))[0] == 0
+    assert run(capsys, "derive", CHAIN, "-o", str(tex), "--layer", "3")[0] == 0
+    assert run(capsys, "derive", CHAIN, "-o", str(frag), "--format", "latex")[0] == 0
+    assert md.read_text().startswith("# ") and "$$" in md.read_text()
+    assert tex.read_text().startswith(r"\documentclass") and r"\end{document}" in tex.read_text()
+    assert r"w^{(3)}" in tex.read_text() and r"\partial C}{\partial w^{(1)}" not in tex.read_text()
+    assert not frag.read_text().startswith(r"\documentclass")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.md", "chain.tex", "frag.txt"]
+
+
+def test_generate_to_stdout_and_to_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "generate", XOR)
+    assert status == 0 and "def train_epoch(" in out and "Adam(lr=0.05" in out
+    target = tmp_path / "xor_model.py"
+    status, out, _ = run(
+        capsys,
+        "generate",
+        XOR,
+        "-o",
+        str(target),
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.3",
+        "--dtype",
+        "float32",
+    )
+    assert status == 0 and f"wrote {target}" in out
+    source = target.read_text()
+    compile(source, str(target), "exec")
+    assert "SGD(lr=0.3)" in source and "float32" in source
+    assert "import symgrad" not in source.replace("symgrad.generate", "")
+
+
+def test_check_prints_a_table_and_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "check", XOR, "--points", "1")
+    assert status == 0, out
+    for judge in ("symbolic", "numeric", "backprop"):
+        assert judge in out
+    assert "all checks passed" in out
+    if _has_torch():
+        assert "pytorch" in out
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# train and demo (compile with Numba)
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_train_writes_weights_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights, plot = tmp_path / "w.npz", tmp_path / "loss.png"
+    status, out, err = run(
+        capsys,
+        "train",
+        XOR,
+        "--epochs",
+        "300",
+        "--save",
+        str(weights),
+        "--plot",
+        str(plot),
+        "--no-progress",
+    )
+    assert status == 0, err
+    assert "accuracy 100.0%" in out and f"wrote {weights}" in out and f"wrote {plot}" in out
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    model = sg.Model.load(weights)
+    assert model.net.sizes == (2, 3, 1)
+    X = sg.load_data("xor").X
+    assert np.array_equal(model.predict(X)[:, 0] > 0.5, [False, True, True, False])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "w.npz"]
+
+
+@pytest.mark.slow
+def test_train_on_a_csv_file_with_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "xor.csv"
+    data.write_text("label,x1,x2\n0,0,0\n1,0,1\n1,1,0\n0,1,1\n")
+    status, out, err = run(
+        capsys,
+        "train",
+        XOR,
+        "--data",
+        str(data),
+        "--targets",
+        "label",
+        "--epochs",
+        "5",
+        "--no-progress",
+    )
+    assert status == 0, err
+    assert "4 rows from xor.csv" in out and "5 epochs" in out
+
+
+@pytest.mark.slow
+def test_demo_runs_with_no_arguments_needed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "demo", "--epochs", "3", "--out", str(tmp_path / "gen"), "--no-progress"
+    )
+    assert status == 0, err
+    assert (
+        "Part 1" in out
+        and "dC/dw^(1)_00 = dz^(1)_0/dw^(1)_00 * da^(1)_0/dz^(1)_0 * dC/da^(1)_0" in out
+    )
+    assert "accuracy" in out
+    module = next((tmp_path / "gen").glob("*.py"))
+    assert f"module     {module}" in out
+    compile(module.read_text(), str(module), "exec")
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input: one line naming the file and the field, exit status 2, no output file
+# ------------------------------------------------------------------------------------------------
+GOOD = "[network]\nsizes = [2, 3, 1]\nhidden = 'tanh'\n"
+FILES = {
+    "good.toml": GOOD,
+    "syntax.toml": "[network\nsizes = [2, 1]\n",
+    "field.toml": GOOD + "colour = 'red'\n",
+    "act.toml": "[network]\nsizes = [2, 3, 1]\nhidden = 'swishy'\n",
+    "chain.toml": "[[network.layers]]\nn_in = 2\nn_out = 3\n[[network.layers]]\nn_in = 5\nn_out = 1\n",
+    "name.toml": "[network]\nsizes = [2, 1]\noutput = 'z*sigmoid(q)'\n",
+    "attr.toml": "[network]\nsizes = [2, 1]\noutput = 'z.conjugate()'\n",
+    "dunder.toml": "[network]\nsizes = [2, 1]\noutput = '__import__(z)'\n",
+    "call.toml": "[network]\nsizes = [2, 1]\noutput = 'open(z)'\n",
+    "nest.toml": "[network]\nsizes = [2, 1]\noutput = '" + "(" * 500 + "z" + ")" * 500 + "'\n",
+    "huge.toml": "[network]\nsizes = [50000, 50000, 50000]\n",
+    "medium.toml": "[network]\nsizes = [1000, 1000, 1]\n",
+    "latin1.toml": b"[network]\nsizes = [2, 1]\n# caf\xe9\n",
+    "empty.toml": "",
+    "cols.csv": "1,2,3,0\n",
+    "nan.csv": "a,b,y\n1,2,0\n1,nan,1\n",
+    "inf.csv": "a,b,y\n1,-inf,0\n",
+    "empty.csv": "",
+    "text.csv": "a,b,y\n1,two,0\n",
+    "labels.csv": "0,0,5\n",
+}
+SOFTMAX = "softmax.toml"
+FILES[SOFTMAX] = "[network]\nsizes = [2, 3, 3]\noutput = 'softmax'\ncost = 'cross_entropy'\n"
+
+# (arguments, with {d} for the folder holding FILES; fragment of the error line)
+BAD_INPUTS = [
+    (["derive", "{d}/missing.toml"], "{d}/missing.toml: no such file; check the path"),
+    (["check", "{d}"], "{d}: is a folder, not a spec file"),
+    (
+        ["derive", "{d}/syntax.toml"],
+        "{d}/syntax.toml: TOML syntax error: Expected ']' at the end of a table declaration (at line 1",
+    ),
+    (["derive", "{d}/field.toml"], "{d}/field.toml: [network] colour: unknown field"),
+    (
+        ["generate", "{d}/act.toml"],
+        "{d}/act.toml: [network] hidden: unknown activation 'swishy' (did you mean 'swish'?)",
+    ),
+    (
+        ["derive", "{d}/chain.toml"],
+        "{d}/chain.toml: [network] layers[2].n_in: layer 2 takes 5 inputs but layer 1 gives 3",
+    ),
+    (
+        ["derive", "{d}/name.toml"],
+        "{d}/name.toml: [network] output: activation 'custom_output' 'z*sigmoid(q)': unknown name 'q'",
+    ),
+    (
+        ["derive", "{d}/attr.toml"],
+        "[network] output: activation 'custom_output' 'z.conjugate()': attribute access '.conjugate'",
+    ),
+    (
+        ["derive", "{d}/dunder.toml"],
+        "[network] output: activation 'custom_output' '__import__(z)': function '__import__' is not allowed",
+    ),
+    (
+        ["derive", "{d}/call.toml"],
+        "[network] output: activation 'custom_output' 'open(z)': function 'open' is not allowed",
+    ),
+    (
+        ["derive", "{d}/nest.toml"],
+        "[network] output: activation 'custom_output' is 1001 characters long; the limit is 500",
+    ),
+    (
+        ["train", "{d}/huge.toml", "--data", "xor"],
+        "{d}/huge.toml: [network] sizes: the network would have 5,000,100,000 parameters",
+    ),
+    (
+        ["derive", "{d}/latin1.toml"],
+        "{d}/latin1.toml: line 3 is not UTF-8 text; save the spec as UTF-8",
+    ),
+    (["check", "{d}/empty.toml"], "{d}/empty.toml: the file is empty"),
+    (["train", "{d}/good.toml"], "{d}/good.toml: no data; give --data FILE|NAME"),
+    (
+        ["train", "{d}/good.toml", "--data", "{d}/cols.csv"],
+        "{d}/cols.csv: 4 columns, but the network takes 2 inputs and gives 1 outputs",
+    ),
+    (
+        ["train", "{d}/good.toml", "--data", "{d}/nan.csv"],
+        "{d}/nan.csv: line 3, column 1 ('b'): value is NaN",
+    ),
+    (
+        ["train", "{d}/good.toml", "--data", "{d}/inf.csv"],
+        "{d}/inf.csv: line 2, column 1 ('b'): value is infinite",
+    ),
+    (["train", "{d}/good.toml", "--data", "{d}/empty.csv"], "{d}/empty.csv: the file is empty"),
+    (
+        ["train", "{d}/good.toml", "--data", "{d}/text.csv"],
+        "{d}/text.csv: line 2, column 1 ('b'): holds 'two', not a number",
+    ),
+    (
+        ["train", "{d}/softmax.toml", "--data", "{d}/labels.csv"],
+        "{d}/labels.csv: row 0: class label 5 is out of range for 3 outputs",
+    ),
+    (["train", "{d}/good.toml", "--data", "{d}/missing.csv"], "{d}/missing.csv: no such file"),
+    (["train", "{d}/good.toml", "--data", "{d}"], "is a folder, not a data file"),
+    (["train", "{d}/good.toml", "--data", "xorr"], "xorr: no such data set (did you mean 'xor'?)"),
+    (
+        ["train", "{d}/good.toml", "--data", "xor", "--targets", "last"],
+        "xor: --targets applies to CSV files",
+    ),
+    (
+        ["train", "{d}/good.toml", "--data", "xor", "--save", "{d}/out/w.npz"],
+        "{d}/out/w.npz: --save: folder '{d}/out' does not exist",
+    ),
+    (
+        ["train", "{d}/good.toml", "--data", "xor", "--save", "{d}/w.pkl"],
+        "{d}/w.pkl: --save needs a file ending in .npz",
+    ),
+    (
+        ["train", "{d}/good.toml", "--data", "xor", "--plot", "{d}/loss.gif"],
+        "{d}/loss.gif: --plot needs a file ending in .png",
+    ),
+    (
+        ["generate", "{d}/good.toml", "-o", "{d}/nowhere/m.py"],
+        "{d}/nowhere/m.py: -o: folder '{d}/nowhere' does not exist",
+    ),
+    (["generate", "{d}/good.toml", "-o", "{d}"], "{d}: -o needs a file ending in .py"),
+    (
+        ["derive", "{d}/good.toml", "--param", "W7"],
+        "{d}/good.toml: --param: unknown parameter 'W7'; this network has W1, b1, W2, b2",
+    ),
+    (["derive", "{d}/good.toml", "--layer", "3"], "{d}/good.toml: --layer: layer 3 does not exist"),
+    (
+        ["derive", "{d}/good.toml", "--param", "W2", "--index", "4,0"],
+        "{d}/good.toml: --index: layer 2 has units 0..0",
+    ),
+    (
+        ["derive", "{d}/good.toml", "--index", "0"],
+        "{d}/good.toml: --index selects one entry of an array; give --param too",
+    ),
+    (
+        ["derive", "{d}/medium.toml", "--expand"],
+        "{d}/medium.toml: --expand: expanding a network of",
+    ),
+]
+
+
+@pytest.fixture
+def bad_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, content in FILES.items():
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"), BAD_INPUTS, ids=[f"{a[0]} {f[:30]}" for a, f in BAD_INPUTS]
+)
+def test_bad_input_is_one_line_and_status_2(
+    args: list[str], fragment: str, bad_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = sorted(bad_dir.parent.rglob("*"))
+    status, out, err = run(capsys, *[a.format(d=bad_dir) for a in args])
+    assert status == 2
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("symgrad: error: "), err
+    assert fragment.format(d=bad_dir) in lines[0], err
+    assert "Traceback" not in out + err
+    assert sorted(bad_dir.parent.rglob("*")) == before  # nothing written, not even a temporary file
+
+
+def test_parameters_that_would_not_fit_in_memory(
+    bad_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "physical_memory", lambda: 10_000_000)  # a 10 MB machine
+    status, _, err = run(capsys, "train", str(bad_dir / "medium.toml"), "--data", "xor")
+    assert status == 2
+    assert (
+        "medium.toml: [network] sizes: 1,002,001 parameters need 16.0 MB for weights, gradients and "
+        "optimizer state, but this machine has 10.0 MB; use fewer or narrower layers"
+    ) in err
+    assert len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_spec(bad_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = bad_dir / "good.toml"
+    path.chmod(0)
+    try:
+        status, _, err = run(capsys, "derive", str(path))
+    finally:
+        path.chmod(0o644)
+    assert status == 2 and f"{path}: cannot be read (permission denied)" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["derive"],
+        ["train", XOR, "--epochs", "0"],
+        ["generate", XOR, "--dtype", "float16"],
+        ["bogus"],
+        ["check", XOR, "--lr", "x"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, *args)
+    assert status == 2 and "usage: symgrad" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------
+# As a program: python -m symgrad and the console script
+# ------------------------------------------------------------------------------------------------
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    return env
+
+
+def test_python_m_symgrad(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "symgrad", "derive", CHAIN, "--param", "W3"],
+                        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert ok.returncode == 0 and "dC/dw^(3)_00" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "symgrad", "derive", "nope.toml"],
+                         capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300)  # fmt: skip
+    assert bad.returncode == 2
+    assert bad.stderr == "symgrad: error: nope.toml: no such file; check the path\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_console_script(tmp_path: Path) -> None:
+    exe = shutil.which("symgrad")
+    if exe is None:
+        pytest.skip("symgrad is not installed as a console script (pip install -e .)")
+    bad = subprocess.run([exe, "train", str(tmp_path / "x.toml"), "--data", "xor"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
