@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError, SymgradError
+from .files import atomic_write
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran but its verdict is negative (a failed check)
@@ -125,13 +126,32 @@ def build_parser() -> argparse.ArgumentParser:
         "print or write the chain-rule derivation of every partial derivative",
         "symgrad derive examples/chain.toml\n"
         "symgrad derive examples/xor.toml --param W2 --index 0,1 --expand\n"
-        "symgrad derive examples/xor.toml --format latex -o xor.tex",
+        "symgrad derive examples/xor.toml --format latex -o xor.tex\n"
+        "symgrad derive examples/chain.toml --explain --sample '1.5;1' --format html -o chain.html",
     )
     p.add_argument("spec", metavar="SPEC", help="TOML spec file")
     p.add_argument(
         "--format",
-        choices=("text", "markdown", "latex"),
-        help="output format (default: from the -o suffix .md/.tex, else text)",
+        choices=("text", "markdown", "latex", "html"),
+        help="output format (default: from the -o suffix .md/.tex/.html, else text)",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="put the numbers of one example (--sample) into every chain-rule factor",
+    )
+    p.add_argument(
+        "--sample",
+        metavar="X;Y",
+        help="with --explain: inputs, then targets (or a class label), e.g. '0.5,1;1'",
+    )
+    p.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="with --explain: weights saved by 'symgrad train --save' (default: random, --seed)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="with --explain and no --weights: random weights' seed"
     )
     p.add_argument("--param", metavar="NAME", help="only this parameter array, e.g. W2 or b1")
     p.add_argument(
@@ -318,9 +338,7 @@ def _check_output(
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    from .codegen import atomic_write_bytes
-
-    atomic_write_bytes(path, data)
+    atomic_write(path, data)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -422,7 +440,15 @@ def cmd_derive(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt is None:
         suffix = output.suffix.lower() if output is not None else ""
-        fmt = {".md": "markdown", ".tex": "latex"}.get(suffix, "text")
+        fmt = {".md": "markdown", ".tex": "latex", ".html": "html", ".htm": "html"}.get(
+            suffix, "text"
+        )
+    if args.explain and args.sample is None:
+        raise SpecError(
+            f"{args.spec}: --explain needs one example: add --sample 'X;Y', e.g. '0.5,1;1'"
+        )
+    if args.sample is not None and not args.explain:
+        raise SpecError(f"{args.spec}: --sample is for --explain; add --explain")
     if args.index is not None and args.param is None:
         raise SpecError(
             f"{args.spec}: --index selects one entry of an array; give --param too, e.g. --param W2"
@@ -447,8 +473,21 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if args.index is not None:
         with _about(f"{args.spec}: --index"):
             d.symbol(args.param, *args.index)
+    explanation = _explanation(args, d) if args.explain else None
     with _about(f"{args.spec}: --expand" if args.expand else args.spec):
-        if fmt == "text":
+        if fmt == "html":
+            from .html import to_html
+
+            text = to_html(d, explanation, **options)
+        elif explanation is not None:
+            if fmt == "text":
+                text = explanation.to_text()
+            elif fmt == "markdown":
+                text = explanation.to_markdown()
+            else:
+                document = args.document or (output is not None and output.suffix.lower() == ".tex")
+                text = explanation.to_latex(document=document)
+        elif fmt == "text":
             text = d.to_text(**options)
         elif fmt == "markdown":
             text = d.to_markdown(**options)
@@ -461,6 +500,61 @@ def cmd_derive(args: argparse.Namespace) -> int:
         _write_atomic(output, text.encode("utf-8"))
         print(f"wrote {output} ({fmt}, {text.count(chr(10))} lines)")
     return EXIT_OK
+
+
+def _explanation(args: argparse.Namespace, d: Any) -> Any:
+    """``derive --explain``: the numbers of the ``--sample`` example in every step."""
+    import numpy as np
+
+    from . import numeric
+    from .teach import explain
+
+    net = d.net
+    where = f"{args.spec}: --sample"
+    parts = args.sample.split(";")
+    if len(parts) != 2:
+        raise SpecError(f"{where}: write inputs, then targets, separated by ';', e.g. '0.5,1;1'")
+    try:
+        x = [float(v) for v in parts[0].split(",")]
+        y = [float(v) for v in parts[1].split(",")]
+    except ValueError:
+        raise SpecError(
+            f"{where}: {args.sample!r} is not a list of numbers, e.g. '0.5,1;1'"
+        ) from None
+    if not all(np.isfinite(x + y)):
+        raise SpecError(f"{where}: the numbers must be finite")
+    if len(x) != net.sizes[0]:
+        raise SpecError(f"{where}: {len(x)} inputs given, the network takes {net.sizes[0]}")
+    if len(y) == 1 and net.sizes[-1] > 1 and net.layers[-1].act.is_softmax:
+        label = y[0]
+        if label != int(label) or not 0 <= label < net.sizes[-1]:
+            raise SpecError(f"{where}: class label {label:g} must be one of 0..{net.sizes[-1] - 1}")
+        y = list(np.eye(net.sizes[-1])[int(label)])
+    if len(y) != net.sizes[-1]:
+        raise SpecError(f"{where}: {len(y)} targets given, the network has {net.sizes[-1]} outputs")
+    if args.weights is not None:
+        from .runtime import Model
+
+        with _about(f"{args.spec}: --weights"):
+            model = Model.load(args.weights)
+        if list(model.net.sizes) != list(net.sizes):
+            raise SpecError(
+                f"{args.weights}: these weights are for another network than {args.spec}"
+            )
+        params = {k: np.asarray(v, dtype=np.float64) for k, v in model.params.items()}
+    else:
+        params = numeric.init_params(net, args.seed)
+    with _about(where):
+        return explain(
+            d,
+            np.array(x),
+            np.array(y),
+            params,
+            param=args.param,
+            layer=args.layer,
+            index=args.index,
+            max_partials=args.max_partials,
+        )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

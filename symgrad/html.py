@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import SpecError
+from .files import atomic_write
 from .render import (
     MAX_PARTIALS,
     _build,
@@ -160,18 +160,7 @@ def write_html(
     **options: object,
 ) -> Path:
     """Write :func:`to_html` to ``path`` atomically (a temporary file, then a rename)."""
-    text = to_html(d, explain, **options)  # type: ignore[arg-type]
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a page is for reading
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, to_html(d, explain, **options))  # type: ignore[arg-type]
 
 
 def _rule(rule: str, convert: ToMath) -> str:

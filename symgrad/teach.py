@@ -10,10 +10,10 @@ tangent line by tangent line, and reports divergence instead of failing.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ import sympy as sp
 
 from . import numeric
 from .errors import DerivationError, SpecError
+from .files import atomic_write
 from .formula import parse_formula
 from .render import (
     MATH_WIDTH,
@@ -807,18 +808,9 @@ class Descent:
         ax.set_ylabel("f(x)")
         ax.legend(loc="best", fontsize=8)
         suffix = target.suffix.lstrip(".").lower() or "png"
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=f".{suffix}", dir=target.parent or "."
-        )
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=suffix, dpi=110)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a figure is for reading
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix, dpi=110)
+        return atomic_write(target, buf.getvalue())
 
     def __str__(self) -> str:
         return self.table()

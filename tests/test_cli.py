@@ -76,6 +76,22 @@ def test_derive_writes_markdown_and_latex_files(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.md", "chain.tex", "frag.txt"]
 
 
+def test_derive_explain_puts_numbers_in_the_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "derive", CHAIN, "--explain", "--sample", "1.5;1", "--param", "W3")
+    assert status == 0
+    assert "Backpropagation with numbers" in out and "x_0 = 1.5" in out
+    assert "dC/dw^(3)_00 = " in out
+
+
+def test_derive_html_page_with_numbers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "chain.html"
+    status, out, _ = run(capsys, "derive", CHAIN, "--explain", "--sample", "1.5;1", "-o", str(page))
+    assert status == 0 and "html" in out
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<math" in html and "<script" not in html
+    assert oct(page.stat().st_mode & 0o777) != oct(0o600)  # readable like any other written file
+
+
 def test_generate_to_stdout_and_to_a_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -219,6 +235,26 @@ FILES[SOFTMAX] = "[network]\nsizes = [2, 3, 3]\noutput = 'softmax'\ncost = 'cros
 
 # (arguments, with {d} for the folder holding FILES; fragment of the error line)
 BAD_INPUTS = [
+    (
+        ["derive", CHAIN, "--explain"],
+        "--explain needs one example: add --sample",
+    ),
+    (
+        ["derive", CHAIN, "--explain", "--sample", "1.5"],
+        "--sample: write inputs, then targets, separated by ';'",
+    ),
+    (
+        ["derive", CHAIN, "--explain", "--sample", "1.5,2;1"],
+        "--sample: 2 inputs given, the network takes 1",
+    ),
+    (
+        ["derive", CHAIN, "--explain", "--sample", "nan;1"],
+        "--sample: the numbers must be finite",
+    ),
+    (
+        ["derive", CHAIN, "--explain", "--sample", "a;1"],
+        "is not a list of numbers",
+    ),
     (["derive", "{d}/missing.toml"], "{d}/missing.toml: no such file; check the path"),
     (["check", "{d}"], "{d}: is a folder, not a spec file"),
     (
