@@ -359,10 +359,19 @@ class Derivation:
                 )
             )
             steps += self._dC_da_steps(l, j)
-            closed = product(dz_dp, self.fprime(l, j), self.dC_da(l, j, memo))
+            closed = product(dz_dp, self.fprime(l, j), *self._dC_da_factors(l, j, memo))
         value = sp.Mul(*closed[0])
         steps.append(Step("closed", target, (closed,), "multiply the local derivatives"))
         return value, steps
+
+    def _dC_da_factors(self, l: int, j: int, memo: dict[tuple[int, Any], sp.Expr]) -> list[sp.Expr]:
+        """``dC/da^(l)_j`` as ordered factors: along the chain when one path leads to C (w, f', ..., dC/da)."""
+        factors: list[sp.Expr] = []
+        unit = j
+        while l < self.net.L and self.net.sizes[l + 1] == 1 and not self.net.layers[l].act.is_softmax:
+            factors += [self.sym.w(l + 1, 0, unit), self.fprime(l + 1, 0)]
+            l, unit = l + 1, 0
+        return [*factors, self.dC_da(l, unit, memo)]
 
     def _output_delta_steps(self, j: int) -> list[Step]:
         s, L = self.sym, self.net.L

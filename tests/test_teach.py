@@ -105,7 +105,9 @@ def test_chain_factors_match_the_hand_computation(chain: tuple[sg.Derivation, Ex
     assert steps["dC/da3_0"].value == pytest.approx(dC_da3, abs=1e-15)
     closed = ex["W1", 0, 0].steps[-1]
     assert closed.step.kind == "closed"
-    assert closed.values[0][0] == pytest.approx((CHAIN_X, s1, dC_da1), abs=1e-15)
+    # one path leads to C, so the closed form is the whole chain of local derivatives
+    chain_factors = (CHAIN_X, s1, -0.4, s2, 1.2, s3, dC_da3)
+    assert closed.values[0][0] == pytest.approx(chain_factors, abs=1e-15)
 
 
 def test_explained_text_golden(chain: tuple[sg.Derivation, Explanation], golden) -> None:

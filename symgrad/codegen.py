@@ -1,0 +1,411 @@
+"""Code generation: a Network and an optimiser in, a readable Numba training module out.
+
+The printer (:mod:`symgrad.printer`) turns each element-wise formula into a line of Python
+(the activation, its derivative in forward terms, ``dC/da``, the optimiser's rules); the Jinja
+templates in ``templates/`` place those lines in the module skeleton and the loops.
+:meth:`GeneratedModule.compile` writes the source into a content-addressed cache folder
+(atomically), imports it by path and wraps it in a :class:`~symgrad.runtime.Model`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import sympy as sp
+
+from .errors import CodegenError, SpecError
+from .ops import a as A_SYM
+from .ops import y as Y_SYM
+from .ops import z as Z_SYM
+from .optim import SGD, Optimizer, g, m, t, v, w
+from .printer import helpers_used, numba_code
+from .spec import Network
+
+if TYPE_CHECKING:
+    from .runtime import Model
+
+DTYPES = ("float64", "float32")
+SHAPES = ("auto", "blas", "unrolled")
+MAX_LINE = 100
+"""Longest line before the generated module declares ``# ruff: noqa: E501``."""
+SHAPE_NOTES = {
+    "blas": "np.dot on whole mini-batches (BLAS), element-wise work in fused loops",
+    "unrolled": "fully unrolled scalar code, one example at a time",
+}
+
+
+def _template_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parent / "templates"):  # wheel, then checkout
+        if (candidate / "module.py.jinja").is_file():
+            return candidate
+    raise CodegenError(f"symgrad's templates are missing (looked in {here / 'templates'})")
+
+
+@cache
+def jinja_env(template_dir: Path | None = None) -> jinja2.Environment:
+    """The Jinja environment for one template folder (strict: an unknown name is an error)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir or _template_dir())),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Shape choice
+# --------------------------------------------------------------------------------------------
+def choose_shape(net: Network) -> str:
+    """The emitted shape for ``shape="auto"``.
+
+    Whole-batch ``np.dot`` calls with fused element-wise loops ("blas") serve every network.
+    A fully unrolled scalar shape for tiny nets is not implemented, so this is always "blas".
+    """
+    return "blas"
+
+
+# --------------------------------------------------------------------------------------------
+# Template data: every formula printed here, templates only place the strings
+# --------------------------------------------------------------------------------------------
+def _layer_data(net: Network, l: int) -> dict[str, Any]:
+    layer = net.layers[l - 1]
+    act = layer.act
+    at = {Z_SYM: f"z{l}[s, j]", A_SYM: f"a{l}[s, j]"}
+    fprime = sp.sympify(act.derivative)
+    return {
+        "l": l,
+        "n_in": layer.n_in,
+        "n_out": layer.n_out,
+        "bias": layer.bias,
+        "act": act.name,
+        "softmax": act.is_softmax,
+        "prev": "x" if l == 1 else f"a{l - 1}",
+        "act_code": None if act.is_softmax else numba_code(act.expr, at),
+        "act_formula": str(act.expr),
+        "fprime_code": numba_code(fprime, at),
+        "fprime_formula": str(fprime),
+        "fprime_one": fprime == 1,
+        "fprime_factor": _factor(numba_code(fprime, at)),
+    }
+
+
+def _factor(code: str) -> str:
+    """``code`` as a factor of a product: parenthesised unless it already is one piece."""
+    depth = 0
+    for i, ch in enumerate(code):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-*/ " and i > 0:
+            return f"({code})"
+    return code
+
+
+def _output_data(net: Network) -> dict[str, Any]:
+    L = net.L
+    out, cost = net.layers[-1].act, net.cost
+    scale = sp.Rational(1, net.sizes[-1]) if cost.mean_over_units else sp.Integer(1)
+    at = {A_SYM: f"a{L}[s, j]", Y_SYM: "y[s, j]", Z_SYM: f"z{L}[s, j]"}
+    if out.name in cost.fused:
+        kind = "fused"
+    elif out.is_softmax:
+        kind = "softmax"
+    else:
+        kind = "elementwise"
+    if kind == "fused" and out.is_softmax:
+        loss = "lse"  # -sum_j y_j log softmax(z)_j = -sum_j y_j (z_j - logsumexp(z))
+    elif kind == "fused":
+        loss = "softplus"  # BCE of sigmoid(z): softplus(z) - y z, no log(0)
+    else:
+        loss = "generic"
+    dcda = scale * cost.dC_da
+    return {
+        "kind": kind,
+        "loss": loss,
+        "n": net.sizes[-1],
+        "scale_code": numba_code(scale),
+        "scale_one": scale == 1,
+        "dcda_code": numba_code(dcda, at),
+        "dcda_factor": _factor(numba_code(dcda, at)),
+        "dcda_formula": str(dcda),
+        "cost_code": numba_code(cost.expr, at),
+        "cost_formula": str(cost.expr),
+        "cost": cost.name,
+    }
+
+
+def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
+    consts = opt.constants()
+    names: dict[sp.Symbol, str] = {sym: sym.name.upper() for sym in consts}
+    names.update({w: "w[i]", g: "g[i]", m: "m[i]", v: "v[i]", t: "t"})
+    scalars = opt.scalars()
+    names.update({sym: sym.name for sym, _ in scalars})
+    rules = []
+    for rule in opt.rules():
+        target = names[rule.target]
+        rules.append(
+            {
+                "target": target,
+                "op": "-=" if rule.decrement else "=",
+                "code": numba_code(rule.expr, names),
+                "formula": f"{rule.target} <- {rule.target} - {rule.expr}"
+                if rule.decrement
+                else f"{rule.target} <- {rule.expr}",
+            }
+        )
+    return {
+        "name": opt.name,
+        "describe": opt.describe(),
+        "constants": [(names[sym], repr(val)) for sym, val in consts.items()],
+        "scalars": [
+            (sym.name, numba_code(expr, names), f"{sym} = {expr}") for sym, expr in scalars
+        ],
+        "rules": rules,
+        "state_names": list(opt.state),
+        "state": [f"{s}_{p}" for s in opt.state for p in params],
+    }
+
+
+def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[str, Any]:
+    params = list(net.param_names)
+    layers = [_layer_data(net, l) for l in range(1, net.L + 1)]
+    output = _output_data(net)
+    optim = _optimizer_data(opt, params)
+    codes = [x["act_code"] or "" for x in layers] + [x["fprime_code"] for x in layers]
+    codes += [output["dcda_code"], output["cost_code"]] + [r["code"] for r in optim["rules"]]
+    helpers = set(helpers_used(codes))
+    if output["loss"] == "softplus":
+        helpers.add("_softplus")
+    return {
+        "net": net,
+        "title": f"{net.name} ({net.describe().replace(', cost', '), cost:')}",
+        "network_literal": py_literal(net.to_dict()),
+        "optimizer_literal": py_literal(opt.to_dict()),
+        "sizes": list(net.sizes),
+        "sizes_literal": repr(tuple(net.sizes)),
+        "params_literal": repr(tuple(params)),
+        "state_literal": repr(tuple(optim["state_names"])),
+        "L": net.L,
+        "dtype": dtype,
+        "shape": shape,
+        "shape_note": SHAPE_NOTES[shape],
+        "params": params,
+        "grads": [f"d{p}" for p in params],
+        "layers": layers,
+        "out": output,
+        "opt": optim,
+        "helpers": sorted(helpers),
+        "buffers": [name for l in range(1, net.L + 1) for name in (f"z{l}", f"a{l}")],
+        "deltas": [f"delta{l}" for l in range(1, net.L + 1)],
+    }
+
+
+def py_literal(value: Any, indent: int = 0) -> str:
+    """A Python literal of JSON-like data, one dict entry per line, keys sorted (deterministic)."""
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{pad}{key!r}: {py_literal(value[key], indent + 4)}," for key in sorted(value)]
+        return "{\n" + "\n".join(items) + "\n" + " " * indent + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(py_literal(item, indent) for item in value) + "]"
+    if isinstance(value, bool | int | float | str) or value is None:
+        return repr(value)
+    raise CodegenError(f"cannot write {value!r} as a literal")
+
+
+# --------------------------------------------------------------------------------------------
+# The generated module
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GeneratedModule:
+    """The source of one generated training module and what it was made from.
+
+    Attributes:
+        net: the network it trains.
+        optimizer: the optimiser whose rules ``update`` applies.
+        dtype: ``"float64"`` or ``"float32"``.
+        shape: the emitted shape (``"blas"`` or ``"unrolled"``).
+        source: the module's Python source.
+        key: content hash naming the module in the cache.
+    """
+
+    net: Network
+    optimizer: Optimizer
+    dtype: str
+    shape: str
+    source: str
+    key: str
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write the source to ``path`` atomically (a standalone module: numpy and numba only)."""
+        target = Path(path)
+        atomic_write_text(target, self.source)
+        return target
+
+    def cache_path(self) -> Path:
+        """Where :meth:`compile` keeps this module: ``<cache dir>/<name>_<hash>.py``."""
+        return cache_dir() / f"{_safe_stem(self.net.name)}_{self.key[:20]}.py"
+
+    def load(self) -> ModuleType:
+        """Write into the cache (once) and import by path; later calls reuse the import."""
+        path = self.cache_path()
+        with _LOCK:
+            module = _LOADED.get(str(path))
+            if module is None:
+                if not path.is_file() or path.read_text(encoding="utf-8") != self.source:
+                    atomic_write_text(path, self.source)
+                module = import_path(path, f"symgrad_generated_{self.key[:20]}")
+                _LOADED[str(path)] = module
+        return module
+
+    def compile(self) -> Model:
+        """Write, import and wrap the module in a :class:`~symgrad.runtime.Model`."""
+        from .runtime import Model
+
+        return Model(self.load(), self.net, self.optimizer, self.dtype)
+
+    def __repr__(self) -> str:
+        return f"<GeneratedModule {self.net.describe()}, {self.optimizer.describe()}, {self.dtype}, {self.shape}>"
+
+
+_LOCK = threading.Lock()
+_LOADED: dict[str, ModuleType] = {}
+
+
+def generate(
+    net: Network,
+    optimizer: Optimizer | None = None,
+    dtype: str = "float64",
+    *,
+    shape: str = "auto",
+    template_dir: str | os.PathLike[str] | None = None,
+) -> GeneratedModule:
+    """Generate the training module of ``net``.
+
+    Args:
+        net: the network.
+        optimizer: ``SGD``, ``Momentum`` or ``Adam`` (default ``SGD(lr=0.1)``).
+        dtype: ``"float64"`` or ``"float32"``.
+        shape: ``"auto"`` (see :func:`choose_shape`), ``"blas"`` or ``"unrolled"``.
+        template_dir: another folder of templates to render instead of symgrad's own.
+    """
+    from . import __version__
+
+    if not isinstance(net, Network):
+        raise SpecError(f"generate() takes a Network, got {type(net).__name__}")
+    optimizer = SGD() if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise SpecError(
+            f"optimizer must be sg.SGD, sg.Momentum or sg.Adam, got {type(optimizer).__name__}"
+        )
+    if dtype not in DTYPES:
+        raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if shape not in SHAPES:
+        raise SpecError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    if shape == "auto":
+        shape = choose_shape(net)
+    if shape != "blas":
+        raise SpecError(f"shape {shape!r} is not implemented; use shape='blas' or 'auto'")
+    env = jinja_env(Path(template_dir).resolve() if template_dir is not None else None)
+    data = _module_data(net, optimizer, dtype, shape)
+    try:
+        template = env.get_template("module.py.jinja")
+        # Render once to see what the body needs (math, long lines), then render for real.
+        draft = template.render(**data, import_math=True, long_lines=False)
+        body = draft.split("import numpy as np", 1)[-1]
+        data["import_math"] = "math." in body
+        data["long_lines"] = any(len(line) > MAX_LINE for line in draft.splitlines())
+        source = template.render(**data)
+    except jinja2.TemplateError as exc:
+        raise CodegenError(f"rendering the module template failed: {exc}") from exc
+    spec = {
+        "network": net.to_dict(),
+        "optimizer": optimizer.to_dict(),
+        "dtype": dtype,
+        "shape": shape,
+        "version": __version__,
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode() + b"\n" + source.encode())
+    return GeneratedModule(net, optimizer, dtype, shape, source, digest.hexdigest())
+
+
+def compile(
+    net: Network, optimizer: Optimizer | None = None, dtype: str = "float64", *, shape: str = "auto"
+) -> Model:
+    """``generate(net, ...).compile()``: a ready :class:`~symgrad.runtime.Model`."""
+    return generate(net, optimizer, dtype, shape=shape).compile()
+
+
+# --------------------------------------------------------------------------------------------
+# Files: cache folder, atomic writes, import by path
+# --------------------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """The generated-module cache: ``$SYMGRAD_CACHE_DIR``, else the platform's cache folder."""
+    env = os.environ.get("SYMGRAD_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "symgrad"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def import_path(path: Path, module_name: str) -> ModuleType:
+    """Import the Python file at ``path`` as ``module_name`` (a real file: Numba caches it)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CodegenError(f"cannot import generated module {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[module_name]
+        raise CodegenError(f"importing generated module {path} failed: {exc}") from exc
+    return module
+
+
+def _safe_stem(name: str) -> str:
+    stem = "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
+    return stem[:40] or "network"
+
+
+__all__ = ["GeneratedModule", "cache_dir", "choose_shape", "compile", "generate"]

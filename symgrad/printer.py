@@ -1,0 +1,143 @@
+"""NumbaPrinter: SymPy expressions to scalar Python that Numba compiles, numerically safe.
+
+Only the element-wise formulas go through here (an activation, its derivative in forward
+terms, ``dC/da``, an optimiser's update rule); the loops and the linear algebra live in the
+templates. :func:`stabilise` first rewrites the forms that overflow in floating point
+(``1/(1 + exp(-u))`` becomes ``sigmoid(u)``, ``log(1 + exp(u))`` becomes ``softplus(u)``),
+and the printer emits those as calls to small helpers defined in every generated module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from .errors import CodegenError
+
+
+class sigmoid(sp.Function):  # type: ignore[misc]  # lower case, like SymPy's own functions
+    """``1 / (1 + exp(-u))``, printed as the overflow-free helper ``_sigmoid(u)``."""
+
+    nargs = 1
+
+
+class softplus(sp.Function):  # type: ignore[misc]
+    """``log(1 + exp(u))``, printed as the overflow-free helper ``_softplus(u)``."""
+
+    nargs = 1
+
+
+HELPERS = {"sigmoid": "_sigmoid", "softplus": "_softplus"}
+"""Printed name of each safe function; the module template defines the helpers."""
+
+
+def _exp_arg(expr: sp.Expr) -> sp.Expr | None:
+    """``u`` when ``expr`` is ``1 + exp(u)`` (in either order), else None."""
+    if isinstance(expr, sp.Add) and len(expr.args) == 2 and sp.S.One in expr.args:
+        other = expr.args[0] if expr.args[1] == sp.S.One else expr.args[1]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def stabilise(expr: sp.Expr) -> sp.Expr:
+    """Rewrite ``1/(1+exp(-u))`` as ``sigmoid(u)`` and ``log(1+exp(u))`` as ``softplus(u)``."""
+
+    def visit(e: sp.Basic) -> sp.Basic:
+        if not e.args:
+            return e
+        args = [visit(arg) for arg in e.args]
+        if isinstance(e, sp.Pow) and args[1] == -1:
+            u = _exp_arg(args[0])
+            if u is not None:
+                return sigmoid(-u)  # 1/(1 + exp(u)) = sigmoid(-u)
+        if isinstance(e, sp.log):
+            u = _exp_arg(args[0])
+            if u is not None:
+                return softplus(u)
+        return e.func(*args, evaluate=False) if isinstance(e, sp.Mul | sp.Add) else e.func(*args)
+
+    return sp.sympify(visit(sp.sympify(expr)))
+
+
+class NumbaPrinter(PythonCodePrinter):  # type: ignore[misc]
+    """Python code printer for scalar formulas inside ``@numba.njit`` functions.
+
+    Differences from :class:`~sympy.printing.pycode.PythonCodePrinter`: a ``Piecewise`` is one
+    conditional expression (``(z if z > 0 else 0.01*z)``, with NaN when no branch holds),
+    :class:`sigmoid` and :class:`softplus` print as calls to the module's safe helpers, and
+    anything the printer does not know raises instead of printing a comment.
+    """
+
+    printmethod = "_numbacode"
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__({"strict": True, "fully_qualified_modules": True, **(settings or {})})
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        tail = "math.nan"
+        for branch in reversed(expr.args):
+            value = self._print(branch.expr)
+            cond = branch.cond
+            tail = value if cond == sp.true else f"({value} if {self._print(cond)} else {tail})"
+        return tail
+
+    def _print_sigmoid(self, expr: sp.Function) -> str:
+        return f"{HELPERS['sigmoid']}({self._print(expr.args[0])})"
+
+    def _print_softplus(self, expr: sp.Function) -> str:
+        return f"{HELPERS['softplus']}({self._print(expr.args[0])})"
+
+
+def numba_code(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None) -> str:
+    """Print ``expr`` for Numba, renaming symbols by ``names`` (e.g. ``z -> "z2[s, j]"``).
+
+    Raises:
+        CodegenError: the formula uses something the printer cannot emit.
+    """
+    expr = sp.sympify(expr)
+    if names:
+        expr = expr.xreplace({sym: sp.Symbol(code, real=True) for sym, code in names.items()})
+    try:
+        code = str(NumbaPrinter().doprint(stabilise(expr)))
+    except Exception as exc:  # sympy raises PrintMethodNotImplementedError, ValueError, ...
+        raise CodegenError(f"cannot emit {expr} as Numba code: {exc}") from exc
+    return _single_parens(code)
+
+
+def _single_parens(code: str) -> str:
+    """``f((x if c else y))`` -> ``f(x if c else y)``: a call's sole argument needs no second pair."""
+    i = 0
+    while True:
+        i = code.find("((", i)
+        if i < 0:
+            return code
+        if i > 0 and (code[i - 1].isalnum() or code[i - 1] in "_]"):
+            depth, comma, end = 0, False, -1
+            for k in range(i + 1, len(code)):
+                depth += {"(": 1, ")": -1}.get(code[k], 0)
+                comma = comma or (depth == 1 and code[k] == ",")
+                if depth == 0:
+                    end = k
+                    break
+            if end + 1 < len(code) and code[end + 1] == ")" and not comma:
+                code = code[: i + 1] + code[i + 2 : end] + code[end + 1 :]
+        i += 1
+
+
+def helpers_used(codes: list[str]) -> list[str]:
+    """The safe helpers (``_sigmoid``, ``_softplus``) that printed code calls, sorted."""
+    return sorted(name for name in HELPERS.values() if any(f"{name}(" in c for c in codes))
+
+
+__all__ = [
+    "HELPERS",
+    "NumbaPrinter",
+    "helpers_used",
+    "numba_code",
+    "sigmoid",
+    "softplus",
+    "stabilise",
+]

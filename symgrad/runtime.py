@@ -1,0 +1,416 @@
+"""The runtime: a :class:`Model` holds the parameters and drives a generated module.
+
+Data are checked here, at the edge (shapes, dtypes, finiteness, class labels), so that the
+compiled functions may assume well-formed arrays. :meth:`Model.fit` calls the compiled
+``train_epoch`` once per epoch; :meth:`Model.save` and :meth:`Model.load` keep the weights, the
+optimiser state and the network's declaration together in one ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .errors import DivergenceError, SpecError
+from .optim import Optimizer, optimizer_from_dict
+from .spec import Network
+
+Array = np.ndarray[Any, Any]
+
+HE_INIT = frozenset({"relu", "leaky_relu", "elu", "silu", "swish", "softplus"})
+"""Activations initialised He-style (variance 2 / fan_in); the others Glorot-style."""
+
+META_KEY = "__symgrad__"
+FORMAT = 1
+
+
+@dataclass
+class History:
+    """What :meth:`Model.fit` measured, one entry per epoch.
+
+    Attributes:
+        loss: mean training cost of each epoch (each example at the weights before its batch's step).
+        val_loss: mean cost on the validation data after each epoch (empty without validation).
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+
+class Model:
+    """A network with its parameters, trained by a compiled, generated module.
+
+    Made by :meth:`symgrad.codegen.GeneratedModule.compile` (or :func:`symgrad.compile`, or
+    :meth:`Model.load`); starts initialised with :meth:`init` (seed 0).
+    """
+
+    def __init__(self, module: ModuleType, net: Network, optimizer: Optimizer, dtype: str) -> None:
+        self.module = module
+        self.net = net
+        self.optimizer = optimizer
+        self.dtype = np.dtype(dtype)
+        self.step = 0
+        self._params: dict[str, Array] = {}
+        self._state: dict[str, Array] = {}
+        self.init(0)
+
+    # ----------------------------------------------------------------------------------------
+    # Parameters and optimiser state
+    # ----------------------------------------------------------------------------------------
+    def init(self, seed: int = 0) -> Model:
+        """Random weights (Glorot-uniform, or He-uniform for ReLU-like activations), zero biases.
+
+        Also resets the optimiser state and the step count. Returns the model.
+        """
+        rng = np.random.default_rng(seed)
+        params: dict[str, Array] = {}
+        for l, layer in enumerate(self.net.layers, start=1):
+            fan_in, fan_out = layer.n_in, layer.n_out
+            # He (Var w = 2 / fan_in) for ReLU-like units, else Glorot (Var w = 2 / (fan_in + fan_out))
+            he = layer.act.name in HE_INIT
+            limit = math.sqrt(6.0 / fan_in) if he else math.sqrt(6.0 / (fan_in + fan_out))
+            params[f"W{l}"] = rng.uniform(-limit, limit, (fan_out, fan_in)).astype(self.dtype)
+            if layer.bias:
+                params[f"b{l}"] = np.zeros(fan_out, self.dtype)
+        self._params = params
+        self.reset_optimizer()
+        return self
+
+    def reset_optimizer(self) -> None:
+        """Zero the optimiser state (momentum, Adam's moments) and the step count."""
+        self._state = {
+            f"{s}_{p}": np.zeros_like(self._params[p])
+            for s in self.optimizer.state
+            for p in self.net.param_names
+        }
+        self.step = 0
+
+    @property
+    def params(self) -> dict[str, Array]:
+        """Copies of the parameters, ``{"W1": (n1, n0), "b1": (n1,), ...}``."""
+        return {name: arr.copy() for name, arr in self._params.items()}
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        """Replace every parameter (validated; the optimiser state is kept)."""
+        self._params = self._checked(params, self.net.param_names, "parameter")
+
+    @property
+    def optimizer_state(self) -> dict[str, Any]:
+        """Copies of the optimiser's arrays (``m_W1``, ``v_W1``, ...) and ``step``."""
+        return {"step": self.step, **{k: arr.copy() for k, arr in self._state.items()}}
+
+    def _checked(
+        self, arrays: dict[str, Any], names: tuple[str, ...] | list[str], what: str
+    ) -> dict[str, Array]:
+        if not isinstance(arrays, dict):
+            raise SpecError(f"{what}s must be a dict of name -> array, got {type(arrays).__name__}")
+        missing = [n for n in names if n not in arrays]
+        extra = sorted(set(arrays) - set(names))
+        if missing or extra:
+            raise SpecError(
+                f"{what}s must be exactly {', '.join(names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else "")
+            )
+        out: dict[str, Array] = {}
+        for name in names:
+            shape = self.net.param_shape(name.split("_")[-1])
+            arr = np.asarray(arrays[name])
+            if arr.shape != shape:
+                raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
+            if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+                raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
+            if not np.all(np.isfinite(arr)):
+                raise SpecError(f"{what} {name} contains NaN or infinity")
+            out[name] = np.ascontiguousarray(arr, dtype=self.dtype).copy()
+        return out
+
+    def _args(self) -> list[Array]:
+        return [self._params[n] for n in self.net.param_names]
+
+    def _state_args(self) -> list[Array]:
+        return [self._state[f"{s}_{p}"] for s in self.optimizer.state for p in self.net.param_names]
+
+    # ----------------------------------------------------------------------------------------
+    # Data at the edge
+    # ----------------------------------------------------------------------------------------
+    def _inputs(self, X: Any, what: str = "X") -> Array:
+        n_in = self.net.sizes[0]
+        arr = np.asarray(X)
+        if arr.ndim == 1 and n_in == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise SpecError(
+                f"{what} must be a 2-D array of shape (n_samples, {n_in}), got shape {arr.shape}"
+            )
+        if arr.shape[1] != n_in:
+            raise SpecError(
+                f"{what} has {arr.shape[1]} columns but the network takes {n_in} input"
+                f"{'s' if n_in != 1 else ''}: give one column per input"
+            )
+        if arr.shape[0] == 0:
+            raise SpecError(f"{what} has no rows")
+        _check_numeric(arr, what)
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    def _targets(self, Y: Any, rows: int, what: str = "Y") -> Array:
+        n_out = self.net.sizes[-1]
+        arr = np.asarray(Y)
+        if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
+            lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
+            if lo < 0 or hi >= n_out:
+                raise SpecError(
+                    f"{what} holds class labels from {lo} to {hi}, but the network has {n_out} outputs: "
+                    f"labels must lie in 0..{n_out - 1}"
+                )
+            arr = np.eye(n_out, dtype=self.dtype)[arr]  # integer labels -> one-hot rows
+        elif arr.ndim == 1 and n_out == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[1] != n_out:
+            labels = " or integer class labels of shape (n_samples,)" if n_out > 1 else ""
+            raise SpecError(
+                f"{what} must have shape (n_samples, {n_out}){labels}, got shape {arr.shape}"
+            )
+        if arr.shape[0] != rows:
+            raise SpecError(
+                f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
+            )
+        _check_numeric(arr, what)
+        return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    # ----------------------------------------------------------------------------------------
+    # Compiled functions
+    # ----------------------------------------------------------------------------------------
+    def predict(self, X: Any) -> Array:
+        """The outputs ``a^(L)`` for the rows of X: shape (n_samples, n_out)."""
+        return np.asarray(self.module.predict(self._inputs(X), *self._args()))
+
+    def loss(self, X: Any, Y: Any) -> float:
+        """The mean over the rows of the per-example cost C_x."""
+        x = self._inputs(X)
+        return float(self.module.loss(x, self._targets(Y, x.shape[0]), *self._args()))
+
+    def gradients(self, X: Any, Y: Any) -> dict[str, Array]:
+        """Gradients of :meth:`loss` with respect to every parameter."""
+        x = self._inputs(X)
+        grads = self.module.gradients(x, self._targets(Y, x.shape[0]), *self._args())
+        return dict(zip(self.net.param_names, grads, strict=True))
+
+    def fit(
+        self,
+        X: Any,
+        Y: Any,
+        epochs: int = 1,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: int = 0,
+        progress: bool | None = None,
+        validation: tuple[Any, Any] | None = None,
+    ) -> History:
+        """Train by mini-batch steps of the optimiser; one compiled call per epoch.
+
+        Args:
+            X: inputs, shape (n_samples, n_in).
+            Y: targets, shape (n_samples, n_out), or integer class labels.
+            epochs: passes over the data.
+            batch_size: examples per step; the last batch of an epoch may be shorter.
+            shuffle: visit the rows in a new random order each epoch (else in order).
+            seed: seed of the shuffling (numpy's default_rng).
+            progress: show a progress bar with the running loss; None: only on a terminal.
+            validation: ``(X_val, Y_val)``, whose mean cost is recorded after each epoch.
+
+        Raises:
+            DivergenceError: an epoch's loss or weights became NaN or infinite; the weights
+                and optimiser state from before that epoch are put back.
+        """
+        x = self._inputs(X)
+        y = self._targets(Y, x.shape[0])
+        for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise SpecError(f"{name} must be a whole number >= {low}, got {value!r}")
+        val = None
+        if validation is not None:
+            if not isinstance(validation, tuple | list) or len(validation) != 2:
+                raise SpecError("validation must be a pair (X_val, Y_val)")
+            xv = self._inputs(validation[0], "X_val")
+            val = (xv, self._targets(validation[1], xv.shape[0], "Y_val"))
+        rows = x.shape[0]
+        batch = min(int(batch_size), rows)
+        rng = np.random.default_rng(seed)
+        history = History()
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        bar = _progress(int(epochs), show, self.net.name)
+        try:
+            for epoch in range(1, int(epochs) + 1):
+                order = rng.permutation(rows) if shuffle else np.arange(rows)
+                saved = (self.params, self.optimizer_state)
+                total, step = self.module.train_epoch(
+                    x,
+                    y,
+                    order.astype(np.int64),
+                    batch,
+                    *self._args(),
+                    *self._state_args(),
+                    self.step,
+                )
+                mean = float(total) / rows
+                if not math.isfinite(mean) or not all(
+                    np.all(np.isfinite(p)) for p in self._params.values()
+                ):
+                    self._restore(*saved)
+                    exc = DivergenceError(
+                        f"training diverged in epoch {epoch}: the loss became {mean}; the weights from "
+                        f"before epoch {epoch} were put back. Try a smaller learning rate.",
+                        epoch,
+                    )
+                    exc.history = history  # type: ignore[attr-defined]
+                    raise exc
+                self.step = int(step)
+                history.loss.append(mean)
+                if val is not None:
+                    history.val_loss.append(float(self.module.loss(val[0], val[1], *self._args())))
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{mean:.4g}")
+        finally:
+            if bar is not None:
+                bar.close()
+        return history
+
+    def _restore(self, params: dict[str, Array], state: dict[str, Any]) -> None:
+        for name, arr in params.items():
+            self._params[name][...] = arr  # in place: the arrays the compiled code wrote into
+        for name, arr in state.items():
+            if name != "step":
+                self._state[name][...] = arr
+        self.step = int(state["step"])
+
+    # ----------------------------------------------------------------------------------------
+    # Files
+    # ----------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write weights, optimiser state and the network's declaration to one ``.npz`` file."""
+        from . import __version__
+        from .codegen import atomic_write_bytes
+
+        meta = {
+            "format": FORMAT,
+            "network": self.net.to_dict(),
+            "optimizer": self.optimizer.to_dict(),
+            "dtype": self.dtype.name,
+            "step": self.step,
+            "symgrad": __version__,
+        }
+        arrays: dict[str, Any] = {
+            **self._params,
+            **self._state,
+            META_KEY: np.array(json.dumps(meta, sort_keys=True)),
+        }
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        target = Path(path)
+        atomic_write_bytes(target, buf.getvalue())
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        """Read a file written by :meth:`save`: validated, then compiled (from the cache if there)."""
+        from .codegen import generate
+
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except FileNotFoundError:
+            raise SpecError(f"{path}: no such file") from None
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise SpecError(f"{path} is not a readable symgrad weights file ({exc})") from None
+        meta_arr = arrays.pop(META_KEY, None)
+        if meta_arr is None or meta_arr.shape != () or meta_arr.dtype.kind != "U":
+            raise SpecError(
+                f"{path} has no symgrad declaration ({META_KEY}); save it with Model.save"
+            )
+        try:
+            meta = json.loads(str(meta_arr))
+            if not isinstance(meta, dict):
+                raise TypeError("not a mapping")
+            net = Network.from_dict(meta["network"])
+            optimizer = optimizer_from_dict(meta["optimizer"])
+            dtype, step = meta["dtype"], meta["step"]
+        except (json.JSONDecodeError, KeyError, TypeError, SpecError) as exc:
+            raise SpecError(f"{path}: the symgrad declaration is malformed ({exc})") from None
+        if (
+            dtype not in ("float32", "float64")
+            or isinstance(step, bool)
+            or not isinstance(step, int)
+            or step < 0
+        ):
+            raise SpecError(
+                f"{path}: the symgrad declaration is malformed (dtype {dtype!r}, step {step!r})"
+            )
+        model = generate(net, optimizer, dtype).compile()
+        state_names = [f"{s}_{p}" for s in optimizer.state for p in net.param_names]
+        for name, arr in arrays.items():
+            if arr.dtype != np.dtype(dtype):
+                raise SpecError(
+                    f"{path}: array {name} has dtype {arr.dtype}, the declaration says {dtype}"
+                )
+        try:
+            params = model._checked(
+                {k: v for k, v in arrays.items() if k in net.param_names},
+                net.param_names,
+                "parameter",
+            )
+            state = model._checked(
+                {k: v for k, v in arrays.items() if k not in net.param_names},
+                state_names,
+                "optimizer state",
+            )
+        except SpecError as exc:
+            raise SpecError(f"{path}: {exc}") from None
+        model._params, model._state, model.step = params, state, step
+        return model
+
+    def __repr__(self) -> str:
+        return f"<Model {self.net.describe()}, {self.optimizer.describe()}, {self.dtype.name}, step {self.step}>"
+
+
+def _check_numeric(arr: Array, what: str) -> None:
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
+    if not np.all(np.isfinite(arr)):
+        raise SpecError(f"{what} contains NaN or infinity: remove or fill those entries")
+
+
+def _progress(epochs: int, show: bool, name: str) -> Any:
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=epochs, desc=name, unit="epoch", file=sys.stderr, leave=True)
+
+
+def load(path: str | Path) -> Model:
+    """``Model.load(path)``."""
+    return Model.load(path)
+
+
+__all__ = ["History", "Model", "load"]

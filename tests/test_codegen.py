@@ -1,0 +1,384 @@
+"""Generated modules: printer output, templates, golden source, ruff, Numba vs Python, caching."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad import numeric
+from symgrad.codegen import cache_dir, choose_shape
+from symgrad.errors import CodegenError
+from symgrad.ops import a, y, z
+from symgrad.printer import numba_code, sigmoid, softplus, stabilise
+
+ROOT = Path(__file__).resolve().parent.parent
+RUFF_RULES = "E,F,W,I,B,UP,SIM,RUF"
+
+
+def xor_net() -> sg.Network:
+    return sg.Network.mlp([2, 2, 1], hidden="tanh", output="sigmoid", cost="mse", name="xor")
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus: every built-in activation (hidden and output), every cost, softmax with each cost
+# ---------------------------------------------------------------------------------------------
+def _corpus() -> dict[str, sg.Network]:
+    nets: dict[str, sg.Network] = {}
+    costs = ["quadratic", "half_quadratic", "mse"]
+    for i, act in enumerate(
+        ["identity", "sigmoid", "tanh", "relu", "leaky_relu", "softplus", "silu", "elu"]
+    ):
+        cost = costs[i % 3]
+        nets[f"{act}-{cost}"] = sg.Network.mlp([3, 4, 2], hidden=act, output=act, cost=cost)
+    nets["sigmoid-binary_cross_entropy"] = sg.Network.mlp(
+        [3, 4, 2], hidden="tanh", output="sigmoid", cost="binary_cross_entropy"
+    )
+    nets["sigmoid-cross_entropy"] = sg.Network.mlp(
+        [3, 4, 2], hidden="elu", output="sigmoid", cost="cross_entropy"
+    )
+    for cost in ["cross_entropy", "quadratic", "half_quadratic", "mse", "binary_cross_entropy"]:
+        nets[f"softmax-{cost}"] = sg.Network.mlp(
+            [3, 4, 3], hidden="sigmoid", output="softmax", cost=cost
+        )
+    swish = sg.Activation.from_formula("myswish", "z*sigmoid(z)")
+    logcosh = sg.Cost.from_formula("logcosh", "log(cosh(a - y))")
+    nets["user-swish-logcosh"] = sg.Network(
+        [sg.Dense(3, 4, swish), sg.Dense(4, 3, "softplus", bias=False), sg.Dense(3, 2, "identity")],
+        logcosh,
+    )
+    return nets
+
+
+CORPUS = _corpus()
+_MODELS: dict[str, sg.Model] = {}
+
+
+def compiled(name: str) -> sg.Model:
+    """Each corpus network compiled once per test run."""
+    if name not in _MODELS:
+        _MODELS[name] = sg.compile(CORPUS[name])
+    return _MODELS[name]
+
+
+def batch(
+    net: sg.Network, rng: np.random.Generator, rows: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    return rng.normal(0.0, 1.0, (rows, net.sizes[0])), numeric.random_targets(net, rows, rng)
+
+
+# ---------------------------------------------------------------------------------------------
+# Printer
+# ---------------------------------------------------------------------------------------------
+def test_printer_piecewise_is_a_conditional_expression() -> None:
+    leaky = sg.ACTIVATIONS["leaky_relu"].expr
+    assert (
+        numba_code(leaky, {z: "z1[s, j]"}) == "(z1[s, j] if (z1[s, j] > 0) else (1/100)*z1[s, j])"
+    )
+    assert (
+        numba_code(sp.Piecewise((z, z > 0), (2 * z, z < -1)))
+        == "(z if (z > 0) else (2*z if (z < -1) else math.nan))"
+    )
+
+
+def test_printer_emits_safe_sigmoid_and_softplus() -> None:
+    assert stabilise(1 / (1 + sp.exp(-z))) == sigmoid(z)
+    assert stabilise(sp.log(1 + sp.exp(z))) == softplus(z)
+    assert numba_code(sg.ACTIVATIONS["sigmoid"].expr) == "_sigmoid(z)"
+    assert numba_code(sg.ACTIVATIONS["softplus"].expr) == "_softplus(z)"
+    assert numba_code(sg.ACTIVATIONS["silu"].expr) == "z*_sigmoid(z)"
+    assert numba_code(sg.ACTIVATIONS["tanh"].derivative, {a: "a1[s, j]"}) == "1 - a1[s, j]**2"
+    assert numba_code(sg.COSTS["half_quadratic"].dC_da, {a: "a", y: "y"}) == "a - y"
+
+
+def test_printer_refuses_what_numba_cannot_run() -> None:
+    with pytest.raises(CodegenError, match="cannot emit"):
+        numba_code(sp.Function("mystery")(z))
+
+
+# ---------------------------------------------------------------------------------------------
+# Source: header, names, comments, imports, determinism, ruff, golden
+# ---------------------------------------------------------------------------------------------
+def test_generate_defaults_and_header() -> None:
+    code = sg.generate(xor_net())
+    assert isinstance(code, sg.GeneratedModule)
+    assert code.optimizer == sg.SGD(lr=0.1) and code.dtype == "float64" and code.shape == "blas"
+    head = code.source.splitlines()[:12]
+    assert any("Network: xor (2 -> 2 tanh -> 1 sigmoid), cost: mse" in line for line in head)
+    assert any("Shape: blas" in line for line in head)
+    assert any("Regenerate" in line for line in head)
+    for name in ("z2", "a2", "delta2", "dW2", "db1"):
+        assert name in code.source
+    for label in ("# BP1", "# BP2", "# BP3", "# BP4"):
+        assert label in code.source
+
+
+def test_generated_module_imports_only_numpy_numba_and_stdlib() -> None:
+    for name in ("xor", "softmax-quadratic", "user-swish-logcosh"):
+        net = xor_net() if name == "xor" else CORPUS[name]
+        tree = ast.parse(sg.generate(net, sg.Adam()).source)
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        imported |= {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert imported <= {"math", "numba", "numpy"}, imported
+
+
+def test_generation_is_deterministic_and_content_addressed() -> None:
+    one, two = sg.generate(xor_net()), sg.generate(xor_net())
+    assert one.source == two.source and one.key == two.key
+    others = {
+        sg.generate(xor_net(), dtype="float32").key,
+        sg.generate(xor_net(), sg.SGD(lr=0.2)).key,
+        sg.generate(xor_net(), sg.Momentum(0.1, 0.9)).key,
+        sg.generate(sg.Network.mlp([2, 2, 1], "tanh", "sigmoid", "quadratic", name="xor")).key,
+    }
+    assert one.key not in others and len(others) == 4
+
+
+def test_bad_arguments_are_spec_errors() -> None:
+    with pytest.raises(sg.SpecError, match="dtype"):
+        sg.generate(xor_net(), dtype="float16")
+    with pytest.raises(sg.SpecError, match="shape"):
+        sg.generate(xor_net(), shape="gpu")
+    with pytest.raises(sg.SpecError, match="'unrolled' is not implemented"):
+        sg.generate(xor_net(), shape="unrolled")
+    with pytest.raises(sg.SpecError, match="optimizer"):
+        sg.generate(xor_net(), optimizer="sgd")  # type: ignore[arg-type]
+    with pytest.raises(sg.SpecError, match="lr"):
+        sg.SGD(lr=-1.0)
+    with pytest.raises(sg.SpecError, match="beta"):
+        sg.Momentum(lr=0.1, beta=1.0)
+
+
+def test_auto_shape_is_blas() -> None:
+    assert choose_shape(xor_net()) == "blas"
+    assert sg.generate(xor_net(), shape="auto").shape == "blas"
+
+
+def test_golden_module(golden) -> None:
+    golden("xor_module.py", sg.generate(xor_net(), sg.SGD(lr=0.5)).source)
+
+
+def test_generated_sources_pass_ruff(tmp_path: Path) -> None:
+    ruff = shutil.which("ruff")
+    cmd = [ruff] if ruff else [sys.executable, "-m", "ruff"]
+    if ruff is None and subprocess.run([*cmd, "--version"], capture_output=True).returncode != 0:
+        pytest.skip("ruff is not installed")
+    paths = []
+    for i, net in enumerate([xor_net(), *CORPUS.values()]):
+        opt = [sg.SGD(), sg.Momentum(), sg.Adam()][i % 3]
+        dtype = "float32" if i % 2 else "float64"
+        paths.append(sg.generate(net, opt, dtype).write(tmp_path / f"module_{i}.py"))
+    result = subprocess.run(
+        [
+            *cmd,
+            "check",
+            "--isolated",
+            "--select",
+            RUFF_RULES,
+            "--line-length",
+            "100",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_write_is_atomic_and_standalone(tmp_path: Path) -> None:
+    target = sg.generate(xor_net()).write(tmp_path / "my_model.py")
+    assert target.read_text() == sg.generate(xor_net()).source
+    assert [p.name for p in tmp_path.iterdir()] == ["my_model.py"]  # no temp file left behind
+    compile(target.read_text(), str(target), "exec")
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled numbers: gradients vs finite differences, Numba vs Python
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_gradients_match_finite_differences(name: str, rng: np.random.Generator) -> None:
+    model = compiled(name)
+    net = CORPUS[name]
+    model.set_params(numeric.init_params(net, seed=3))
+    X, Y = batch(net, rng)
+    grads = model.gradients(X, Y)
+    fd = numeric.finite_differences(net, model.params, X, Y, eps=1e-6)
+    reference = numeric.gradients(net, model.params, X, Y)
+    assert model.loss(X, Y) == pytest.approx(
+        numeric.cost(net, model.params, X, Y), rel=1e-12, abs=1e-14
+    )
+    for p in net.param_names:
+        np.testing.assert_allclose(grads[p], fd[p], rtol=1e-6, atol=1e-8, err_msg=f"{name}: {p}")
+        np.testing.assert_allclose(
+            grads[p], reference[p], rtol=1e-10, atol=1e-13, err_msg=f"{name}: {p}"
+        )
+
+
+PY_FUNC_CASES = {
+    "softmax-mse-adam": ("softmax-mse", sg.Adam(0.01)),
+    "user-swish-logcosh-momentum": ("user-swish-logcosh", sg.Momentum(0.1, 0.9)),
+    "sigmoid-bce-sgd": ("sigmoid-binary_cross_entropy", sg.SGD(0.1)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(PY_FUNC_CASES))
+def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator) -> None:
+    name, opt = PY_FUNC_CASES[case]
+    net = CORPUS[name]
+    model = sg.compile(net, opt)
+    mod, names = model.module, net.param_names
+    model.set_params(numeric.init_params(net, seed=5))
+    X, Y = batch(net, rng, rows=6)
+    params = [model.params[p] for p in names]
+    bufs = [np.empty((6, n)) for n in net.sizes[1:] for _ in range(2)]
+    py_bufs = [b.copy() for b in bufs]
+    np.testing.assert_array_equal(
+        mod.forward(X, *params, *bufs), mod.forward.py_func(X, *params, *py_bufs)
+    )
+    assert mod.cost_sum(Y, *bufs[-2:]) == pytest.approx(
+        mod.cost_sum.py_func(Y, *py_bufs[-2:]), rel=1e-14
+    )
+    for fn in (mod.gradients, mod.loss, mod.predict):
+        args = (X, Y, *params) if fn is not mod.predict else (X, *params)
+        for got, want in zip(_listed(fn(*args)), _listed(fn.py_func(*args)), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    deltas = [np.empty((6, n)) for n in net.sizes[1:]]
+    grads = [np.empty_like(p) for p in params]
+    py_grads = [np.empty_like(p) for p in params]
+    mod.backward(X, Y, *params, *bufs, *deltas, *grads)
+    mod.backward.py_func(X, Y, *params, *bufs, *[d.copy() for d in deltas], *py_grads)
+    for got, want in zip(grads, py_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    # update and train_epoch change their arguments in place: run each on fresh copies
+    state = [np.full_like(p, 0.1) for _ in opt.state for p in params]
+    runs = []
+    for fn in (mod.update, mod.update.py_func, mod.train_epoch, mod.train_epoch.py_func):
+        ps, st = [p.copy() for p in params], [s.copy() for s in state]
+        if fn in (mod.update, mod.update.py_func):
+            out = fn(*ps, *grads, *st, 3)
+        else:
+            out = fn(X, Y, np.arange(6)[::-1].copy(), 4, *ps, *st, 2)
+        runs.append((out, ps, st))
+    for (out1, ps1, st1), (out2, ps2, st2) in (runs[:2], runs[2:]):
+        assert (out1 is None) == (out2 is None)
+        if out1 is not None:
+            assert out1[0] == pytest.approx(out2[0], rel=1e-13) and out1[1] == out2[1]
+        for got, want in zip(ps1 + st1, ps2 + st2, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+def _listed(out: object) -> list[object]:
+    return list(out) if isinstance(out, tuple) else [out]
+
+
+@pytest.mark.slow
+def test_float32_module_agrees_with_float64(rng: np.random.Generator) -> None:
+    net = CORPUS["softmax-cross_entropy"]
+    m64, m32 = compiled("softmax-cross_entropy"), sg.compile(net, dtype="float32")
+    params = numeric.init_params(net, seed=1)
+    m64.set_params(params)
+    m32.set_params(params)
+    X, Y = batch(net, rng, rows=8)
+    g32, g64 = m32.gradients(X, Y), m64.gradients(X, Y)
+    assert all(g32[p].dtype == np.float32 for p in g32)
+    for p in net.param_names:
+        np.testing.assert_allclose(g32[p], g64[p], rtol=1e-4, atol=1e-6)
+    assert m32.predict(X).dtype == np.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# The cache
+# ---------------------------------------------------------------------------------------------
+def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "here"))
+    assert cache_dir() == tmp_path / "here"
+    monkeypatch.delenv("SYMGRAD_CACHE_DIR")
+    if sys.platform.startswith("linux"):
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert cache_dir() == tmp_path / "xdg" / "symgrad"
+
+
+@pytest.mark.slow
+def test_compile_writes_one_file_per_hash_and_reuses_it() -> None:
+    code = sg.generate(xor_net(), sg.SGD(lr=0.5))
+    first, second = code.compile(), sg.compile(xor_net(), sg.SGD(lr=0.5))
+    assert first.module is second.module
+    path = code.cache_path()
+    assert path.parent == cache_dir() and path.read_text() == code.source
+    assert code.key[:20] in path.name
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+_COMPILE_SNIPPET = """
+import numpy as np, symgrad as sg
+net = sg.Network.mlp([3, 5, 2], hidden="tanh", output="softmax", cost="cross_entropy", name="race")
+m = sg.compile(net, sg.Adam(0.01))
+X = np.arange(12.0).reshape(4, 3) / 10
+print(m.fit(X, np.array([0, 1, 1, 0]), epochs=2, batch_size=2, shuffle=False).loss[-1])
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_compiling_at_once_share_one_cache_entry() -> None:
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _COMPILE_SNIPPET],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err
+    assert outs[0][0] == outs[1][0]
+    net = sg.Network.mlp(
+        [3, 5, 2], hidden="tanh", output="softmax", cost="cross_entropy", name="race"
+    )
+    code = sg.generate(net, sg.Adam(0.01))
+    entries = [p for p in cache_dir().iterdir() if p.name.startswith("race_")]
+    assert entries == [code.cache_path()]
+    assert entries[0].read_text() == code.source
+
+
+# ---------------------------------------------------------------------------------------------
+# Packaging
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_wheel_ships_the_templates(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("symgrad-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for template in (ROOT / "templates").glob("*.jinja"):
+        assert f"symgrad/templates/{template.name}" in names

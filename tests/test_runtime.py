@@ -1,0 +1,302 @@
+"""Model: initialisation, validation at the edge, fit, divergence, save/load, numerical safety."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symgrad as sg
+from symgrad import numeric
+
+pytestmark = pytest.mark.slow
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+
+
+@pytest.fixture(scope="module")
+def xor_model() -> sg.Model:
+    net = sg.Network.mlp([2, 4, 1], hidden="tanh", output="sigmoid", cost="quadratic", name="xor")
+    return sg.compile(net, sg.SGD(lr=0.5))
+
+
+@pytest.fixture(scope="module")
+def clf_model() -> sg.Model:
+    net = sg.Network.mlp(
+        [3, 5, 3], hidden="relu", output="softmax", cost="cross_entropy", name="clf"
+    )
+    return sg.compile(net, sg.Adam(lr=0.01))
+
+
+@pytest.fixture
+def xor(xor_model: sg.Model) -> sg.Model:
+    return xor_model.init(seed=0)
+
+
+@pytest.fixture
+def clf(clf_model: sg.Model) -> sg.Model:
+    return clf_model.init(seed=0)
+
+
+def clf_data(rng: np.random.Generator, rows: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.normal(0.0, 1.0, (rows, 3))
+    return X, (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 1).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------
+def test_init_glorot_and_he(xor: sg.Model, clf: sg.Model) -> None:
+    p = xor.init(seed=1).params
+    assert set(p) == {"W1", "b1", "W2", "b2"} and p["W1"].shape == (4, 2) and p["b2"].shape == (1,)
+    assert np.all(p["b1"] == 0) and np.all(p["b2"] == 0)
+    assert np.abs(p["W1"]).max() <= math.sqrt(6 / (2 + 4))  # Glorot for tanh
+    assert np.abs(clf.init(seed=1).params["W1"]).max() <= math.sqrt(6 / 3)  # He for relu
+    assert np.abs(clf.params["W1"]).max() > math.sqrt(6 / (3 + 5))  # (wider than Glorot would be)
+    np.testing.assert_array_equal(xor.init(seed=1).params["W1"], p["W1"])
+    assert not np.array_equal(xor.init(seed=2).params["W1"], p["W1"])
+
+
+def test_params_are_copies_and_set_params_validates(xor: sg.Model) -> None:
+    p = xor.params
+    p["W1"][:] = 99.0
+    assert not np.any(xor.params["W1"] == 99.0)
+    xor.set_params(p)
+    assert np.all(xor.params["W1"] == 99.0)
+    with pytest.raises(sg.SpecError, match="missing b2"):
+        xor.set_params({k: v for k, v in p.items() if k != "b2"})
+    with pytest.raises(sg.SpecError, match=r"W2 must have shape \(1, 4\)"):
+        xor.set_params({**p, "W2": np.zeros((4, 1))})
+    with pytest.raises(sg.SpecError, match="NaN"):
+        xor.set_params({**p, "b1": np.full(4, np.nan)})
+    with pytest.raises(sg.SpecError, match="unknown W3"):
+        xor.set_params({**p, "W3": np.zeros(1)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Data at the edge
+# ---------------------------------------------------------------------------------------------
+def test_input_errors_say_what_to_change(xor: sg.Model) -> None:
+    with pytest.raises(sg.SpecError, match="X has 3 columns but the network takes 2 inputs"):
+        xor.predict(np.zeros((4, 3)))
+    with pytest.raises(sg.SpecError, match="Y has 3 rows but X has 4"):
+        xor.loss(XOR_X, np.zeros((3, 1)))
+    with pytest.raises(sg.SpecError, match="NaN or infinity"):
+        xor.predict(np.array([[0.0, np.inf]]))
+    with pytest.raises(sg.SpecError, match="must hold numbers"):
+        xor.predict(np.array([["a", "b"]]))
+    with pytest.raises(sg.SpecError, match="2-D"):
+        xor.predict(np.zeros((2, 2, 2)))
+    with pytest.raises(sg.SpecError, match="batch_size"):
+        xor.fit(XOR_X, XOR_Y, epochs=1, batch_size=0)
+
+
+def test_integer_labels_equal_one_hot(clf: sg.Model, rng: np.random.Generator) -> None:
+    X, labels = clf_data(rng)
+    one_hot = np.eye(3)[labels]
+    assert clf.loss(X, labels) == clf.loss(X, one_hot)
+    for p, g in clf.gradients(X, labels).items():
+        np.testing.assert_array_equal(g, clf.gradients(X, one_hot)[p])
+    with pytest.raises(sg.SpecError, match=r"labels must lie in 0..2"):
+        clf.loss(X, np.full(len(X), 3))
+    with pytest.raises(sg.SpecError, match="integer class labels"):
+        clf.loss(X, labels.astype(float))
+
+
+def test_predict_loss_gradients_agree_with_numpy_reference(
+    clf: sg.Model, rng: np.random.Generator
+) -> None:
+    X, labels = clf_data(rng, rows=9)
+    params = clf.params
+    np.testing.assert_allclose(
+        clf.predict(X), numeric.forward(clf.net, params, X)[1][-1], rtol=1e-13
+    )
+    assert clf.loss(X, labels) == pytest.approx(numeric.cost(clf.net, params, X, labels), rel=1e-13)
+    ref = numeric.gradients(clf.net, params, X, labels)
+    for p, g in clf.gradients(X, labels).items():
+        np.testing.assert_allclose(g, ref[p], rtol=1e-11, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------------------------
+def test_fit_learns_xor(xor: sg.Model) -> None:
+    history = xor.fit(XOR_X, XOR_Y, epochs=2000, batch_size=4, shuffle=False, progress=False)
+    assert isinstance(history, sg.History) and len(history.loss) == 2000 and history.val_loss == []
+    assert history.loss[-1] < 0.05 < history.loss[0]
+    assert xor.step == 2000
+    np.testing.assert_array_equal(xor.predict(XOR_X) > 0.5, XOR_Y > 0.5)
+
+
+def test_fit_is_reproducible_and_records_validation(
+    clf: sg.Model, rng: np.random.Generator
+) -> None:
+    X, labels = clf_data(rng, rows=40)
+    h1 = clf.init(0).fit(
+        X[:30], labels[:30], epochs=5, batch_size=7, seed=4, validation=(X[30:], labels[30:])
+    )
+    w1 = clf.params
+    h2 = clf.init(0).fit(
+        X[:30], labels[:30], epochs=5, batch_size=7, seed=4, validation=(X[30:], labels[30:])
+    )
+    assert h1 == h2 and len(h1.val_loss) == 5
+    for p in w1:
+        np.testing.assert_array_equal(w1[p], clf.params[p])
+    assert h1.val_loss[-1] == pytest.approx(clf.loss(X[30:], labels[30:]), rel=1e-12)
+    h3 = clf.init(0).fit(X[:30], labels[:30], epochs=5, batch_size=7, seed=5)
+    assert h3.loss != h1.loss  # another shuffle
+
+
+def test_epoch_loss_is_the_mean_over_examples_before_each_step(xor: sg.Model) -> None:
+    before = xor.loss(XOR_X, XOR_Y)
+    history = xor.fit(XOR_X, XOR_Y, epochs=1, batch_size=4, shuffle=False, progress=False)
+    assert history.loss == [pytest.approx(before, rel=1e-14)]
+
+
+def test_progress_bar_shows_the_running_loss(
+    xor: sg.Model, capsys: pytest.CaptureFixture[str]
+) -> None:
+    xor.fit(XOR_X, XOR_Y, epochs=3, batch_size=2, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss=" in err
+    xor.fit(XOR_X, XOR_Y, epochs=3, batch_size=2)  # not a terminal: no bar
+    assert capsys.readouterr().err == ""
+
+
+def test_divergence_raises_and_keeps_finite_weights() -> None:
+    net = sg.Network.mlp([1, 1], output="identity", cost="quadratic", name="line")
+    model = sg.compile(net, sg.SGD(lr=3.0))
+    X = np.linspace(-10, 10, 50).reshape(-1, 1)
+    with pytest.raises(sg.DivergenceError, match="diverged in epoch") as info:
+        model.fit(X, 3 * X, epochs=500, batch_size=50, shuffle=False)
+    epoch = info.value.epoch
+    assert 1 < epoch < 500
+    assert all(np.all(np.isfinite(p)) for p in model.params.values())
+    assert model.step == epoch - 1  # the steps of the last finite epoch, one per epoch
+    assert len(info.value.history.loss) == epoch - 1  # type: ignore[attr-defined]
+    # the weights put back are those after epoch - 1: replaying gives the same
+    replay = sg.compile(net, sg.SGD(lr=3.0))
+    replay.fit(X, 3 * X, epochs=epoch - 1, batch_size=50, shuffle=False)
+    for p, w in model.params.items():
+        np.testing.assert_array_equal(w, replay.params[p])
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerical safety
+# ---------------------------------------------------------------------------------------------
+def test_saturated_units_give_finite_losses_and_gradients() -> None:
+    sig = sg.compile(
+        sg.Network.mlp([1, 1], output="sigmoid", cost="binary_cross_entropy", name="bce")
+    )
+    sig.set_params({"W1": np.array([[1.0]]), "b1": np.array([0.0])})
+    X, Y = np.array([[-800.0], [800.0], [40.0]]), np.array([[1.0], [0.0], [1.0]])
+    np.testing.assert_array_equal(sig.predict(X)[:2, 0], [0.0, 1.0])
+    assert sig.loss(X, Y) == pytest.approx((800 + 800 + math.log1p(math.exp(-40))) / 3, rel=1e-12)
+    assert all(np.all(np.isfinite(g)) for g in sig.gradients(X, Y).values())
+    soft = sg.compile(sg.Network.mlp([2, 3], output="softmax", cost="cross_entropy", name="lse"))
+    soft.set_params({"W1": np.array([[1000.0, 0.0], [0.0, 1000.0], [0.0, 0.0]]), "b1": np.zeros(3)})
+    Xs = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert soft.loss(Xs, np.array([1, 2])) == pytest.approx(1000.0, rel=1e-12)
+    assert np.all(np.isfinite(soft.predict(Xs)))
+
+
+# ---------------------------------------------------------------------------------------------
+# save / load
+# ---------------------------------------------------------------------------------------------
+def test_save_load_round_trip_and_resume(
+    clf: sg.Model, rng: np.random.Generator, tmp_path: Path
+) -> None:
+    X, labels = clf_data(rng)
+    clf.fit(X, labels, epochs=2, batch_size=8, shuffle=False)
+    path = clf.save(tmp_path / "weights.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]
+    loaded = sg.Model.load(path)
+    assert loaded.net.to_dict() == clf.net.to_dict() and loaded.optimizer == clf.optimizer
+    assert loaded.step == clf.step and loaded.dtype == clf.dtype
+    for p, w in clf.params.items():
+        np.testing.assert_array_equal(w, loaded.params[p])
+    for k, v in clf.optimizer_state.items():
+        np.testing.assert_array_equal(v, loaded.optimizer_state[k])
+    # Adam's moments travel with the weights: resuming equals never stopping
+    clf.fit(X, labels, epochs=2, batch_size=8, shuffle=False)
+    loaded.fit(X, labels, epochs=2, batch_size=8, shuffle=False)
+    for p, w in clf.params.items():
+        np.testing.assert_array_equal(w, loaded.params[p])
+
+
+def _rewrite(path: Path, change: dict[str, object]) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays.update(change)
+    arrays = {k: v for k, v in arrays.items() if v is not None}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.write_bytes(buf.getvalue())
+
+
+def test_tampered_or_truncated_files_are_refused(xor: sg.Model, tmp_path: Path) -> None:
+    good = xor.save(tmp_path / "good.npz")
+    data = good.read_bytes()
+    meta = json.loads(str(np.load(good)["__symgrad__"]))
+    cases: dict[str, tuple[object, str]] = {
+        "truncated": (data[: len(data) // 2], "not a readable symgrad weights file"),
+        "garbage": (b"not a zip file at all", "not a readable symgrad weights file"),
+        "shape": ({"W1": np.zeros((2, 4))}, r"W1 must have shape \(4, 2\)"),
+        "missing": ({"b2": None}, "missing b2"),
+        "nan": ({"W2": np.full((1, 4), np.nan)}, "NaN"),
+        "dtype": ({"W2": np.zeros((1, 4), np.float32)}, "dtype float32"),
+        "json": ({"__symgrad__": np.array("{not json")}, "declaration is malformed"),
+        "network": (
+            {"__symgrad__": np.array(json.dumps({**meta, "network": {"sizes": "x"}}))},
+            "malformed",
+        ),
+        "no meta": ({"__symgrad__": None}, "no symgrad declaration"),
+        "pickle": (
+            {"W1": np.array([object()], dtype=object)},
+            "not a readable symgrad weights file",
+        ),
+    }
+    for name, (change, message) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        if isinstance(change, bytes):
+            path.write_bytes(change)
+        else:
+            path.write_bytes(data)
+            _rewrite(path, change) if name != "pickle" else _rewrite_pickled(path, change)
+        with pytest.raises(sg.SpecError, match=message) as info:
+            sg.Model.load(path)
+        assert str(path) in str(info.value), name
+    # a flipped byte inside an array: the zip checksum catches it
+    flipped = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info_w1 = zf.getinfo("W1.npy")
+    flipped[info_w1.header_offset + 30 + len("W1.npy") + 140] ^= 0xFF
+    (tmp_path / "flipped.npz").write_bytes(bytes(flipped))
+    with pytest.raises(sg.SpecError, match=r"flipped\.npz"):
+        sg.Model.load(tmp_path / "flipped.npz")
+
+
+def _rewrite_pickled(path: Path, change: dict[str, object]) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays.update(change)  # type: ignore[arg-type]
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # object arrays are pickled by savez
+    path.write_bytes(buf.getvalue())
+
+
+def test_float32_model_trains(rng: np.random.Generator) -> None:
+    net = sg.Network.mlp(
+        [3, 5, 3], hidden="relu", output="softmax", cost="cross_entropy", name="clf"
+    )
+    model = sg.compile(net, sg.Adam(lr=0.01), dtype="float32")
+    X, labels = clf_data(rng, rows=60)
+    history = model.fit(X, labels, epochs=30, batch_size=16)
+    assert history.loss[-1] < history.loss[0]
+    assert all(p.dtype == np.float32 for p in model.params.values())
