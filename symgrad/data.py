@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SpecError
+from .files import read_input
 from .spec import Network
 
 BUILTIN = ("xor", "linreg", "digits", "iris")
@@ -208,20 +209,9 @@ def load_data(
 
 def _read_bytes(path: Path) -> bytes:
     where = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(
-            f"{where}: no such file; check the path, or use a built-in data set ({', '.join(BUILTIN)})"
-        ) from None
-    except PermissionError:
-        raise SpecError(
-            f"{where}: cannot be read (permission denied); check its permissions"
-        ) from None
-    except OSError as exc:
-        raise SpecError(
-            f"{where}: cannot be read ({exc.strerror or exc}); check the path"
-        ) from None
+    data = read_input(
+        path, missing=f"check the path, or use a built-in data set ({', '.join(BUILTIN)})"
+    )
     if not data.strip():
         raise SpecError(f"{where}: the file is empty; it needs one row per example")
     return data

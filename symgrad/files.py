@@ -1,9 +1,11 @@
-"""Atomic file writing: readers see the old file or the whole new one, never a part.
+"""Reading input files with clear errors, and atomic writing.
 
-Every file symgrad writes (generated modules, derivations, pages, plots, weights) goes through
-:func:`atomic_write`: a temporary file in the same folder, flushed to disk, then renamed over
-the target. The new file gets the usual permissions (``0o666`` less the umask), not the private
-``0o600`` of a temporary file.
+Input files (specs, data) are read by :func:`read_input`, which turns every OS error into one
+:class:`~symgrad.errors.SpecError` line naming the file and the fix. Every file symgrad writes
+(generated modules, derivations, pages, plots, weights) goes through :func:`atomic_write`: a
+temporary file in the same folder, flushed to disk, then renamed over the target. The new file
+gets the usual permissions (``0o666`` less the umask), not the private ``0o600`` of a temporary
+file.
 """
 
 from __future__ import annotations
@@ -11,6 +13,32 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+
+from .errors import SpecError
+
+
+def read_input(path: str | os.PathLike[str], *, missing: str = "check the path") -> bytes:
+    """The bytes of an input file; a missing, unreadable or folder path is a SpecError.
+
+    Args:
+        path: the file.
+        missing: the fix suggested when the file does not exist.
+    """
+    where = str(path)
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"{where}: no such file; {missing}") from None
+    except IsADirectoryError:
+        raise SpecError(f"{where}: is a folder, not a file; give the path of a file") from None
+    except PermissionError:
+        raise SpecError(
+            f"{where}: cannot be read (permission denied); check its permissions"
+        ) from None
+    except OSError as exc:
+        raise SpecError(
+            f"{where}: cannot be read ({exc.strerror or exc}); check the path"
+        ) from None
 
 
 def _umask() -> int:

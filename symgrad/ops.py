@@ -8,6 +8,7 @@ User formulas come in through :mod:`symgrad.formula` (a whitelist parser, never 
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -224,11 +225,27 @@ def make_activation(
             f"activation {name!r} is piecewise constant; gradient descent cannot learn through it: "
             "use a smooth one such as sigmoid(z) or tanh(z)"
         )
+    _check_real(name, expr)
     if probability is None:
         probability = _in_unit_interval(expr)
     if derivative is None:
         derivative = forward_form(expr, df)
     return Activation(name, expr, derivative, latex, probability, formula)
+
+
+def _check_real(name: str, expr: sp.Expr) -> None:
+    """An activation must give a real number for every real z (``sqrt(z)`` does not)."""
+    fn = sp.lambdify(z, expr, "math")
+    for v in (-10.0, -2.5, -1.0, -0.5, 0.5, 1.0, 2.5, 10.0):
+        try:
+            value = fn(v)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            value = None
+        if not isinstance(value, float | int) or not math.isfinite(value):
+            raise SpecError(
+                f"activation {name!r} = {expr} is not a real number at z = {v:g}; an activation "
+                "must be defined for every real z (try softplus(z) or abs(z) inside it)"
+            )
 
 
 def _in_unit_interval(expr: sp.Expr) -> bool:

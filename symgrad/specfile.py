@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
+from .files import read_input
 from .ops import ACTIVATIONS, COSTS, Activation, Cost
 from .spec import MAX_PARAMETERS, Dense, Network
 
@@ -132,25 +133,14 @@ def load_spec(path: str | Path) -> SpecFile:
     """Read and check a TOML spec file; every problem is a :class:`SpecError` naming the field."""
     path = Path(path)
     where = str(path)
-    try:
-        if path.is_dir():
-            raise SpecError(f"{where}: is a folder, not a spec file; give the path of a .toml file")
-        size = path.stat().st_size
-        if size > MAX_SPEC_BYTES:
-            raise SpecError(
-                f"{where}: the file is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,}"
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"{where}: no such file; check the path") from None
-    except PermissionError:
+    if path.is_dir():
+        raise SpecError(f"{where}: is a folder, not a spec file; give the path of a .toml file")
+    size = path.stat().st_size if path.is_file() else 0
+    if size > MAX_SPEC_BYTES:  # checked before reading: a spec is never that large
         raise SpecError(
-            f"{where}: cannot be read (permission denied); check its permissions"
-        ) from None
-    except OSError as exc:
-        raise SpecError(
-            f"{where}: cannot be read ({exc.strerror or exc}); check the path"
-        ) from None
+            f"{where}: the file is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,}"
+        )
+    raw = read_input(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -177,7 +177,7 @@ BAD_SPECS = [
     ),
     (
         "[network]\nsizes = [2, 1]\n[activations]\nfoo = 'z**0.5'",
-        "[activations] foo: 'z**0.5' cannot be differentiated",
+        "[activations] foo: activation 'foo' = z**0.5 is not a real number at z = -10",
     ),
     (
         "[network]\nsizes = [2, 1]\n[activations]\nfoo = 3",
