@@ -368,7 +368,9 @@ class Derivation:
         """``dC/da^(l)_j`` as ordered factors: along the chain when one path leads to C (w, f', ..., dC/da)."""
         factors: list[sp.Expr] = []
         unit = j
-        while l < self.net.L and self.net.sizes[l + 1] == 1 and not self.net.layers[l].act.is_softmax:
+        while (
+            l < self.net.L and self.net.sizes[l + 1] == 1 and not self.net.layers[l].act.is_softmax
+        ):
             factors += [self.sym.w(l + 1, 0, unit), self.fprime(l + 1, 0)]
             l, unit = l + 1, 0
         return [*factors, self.dC_da(l, unit, memo)]
