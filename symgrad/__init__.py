@@ -17,7 +17,7 @@ from .runtime import History, Model
 from .spec import Dense, Network
 from .specfile import SpecFile, load_spec
 from .steps import Step
-from .teach import descend, nudge
+from .descent import descend, nudge
 
 __version__ = "0.1.0"
 

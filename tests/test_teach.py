@@ -11,7 +11,8 @@ import pytest
 
 import symgrad as sg
 from symgrad import numeric
-from symgrad.teach import Descent, Explanation, descend, nudge
+from symgrad.descent import Descent, descend, nudge
+from symgrad.teach import Explanation
 
 # 3Blue1Brown's chain: one unit per layer, x -> a^(1) -> a^(2) -> a^(3) -> C
 CHAIN_PARAMS = {
