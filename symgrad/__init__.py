@@ -10,6 +10,7 @@ from __future__ import annotations
 from .codegen import GeneratedModule, compile, generate
 from .data import Dataset, load_data
 from .derive import Derivation, Partial, derive
+from .descent import descend, nudge
 from .errors import CodegenError, DerivationError, DivergenceError, SpecError, SymgradError
 from .ops import ACTIVATIONS, COSTS, Activation, Cost
 from .optim import SGD, Adam, Momentum
@@ -17,7 +18,6 @@ from .runtime import History, Model
 from .spec import Dense, Network
 from .specfile import SpecFile, load_spec
 from .steps import Step
-from .descent import descend, nudge
 
 __version__ = "0.1.0"
 
