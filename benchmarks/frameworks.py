@@ -1,0 +1,115 @@
+"""symgrad through its public API, and the table of every runner the harness knows.
+
+``symgrad`` is ``sg.compile(net, optimizer=sg.SGD(lr), dtype)`` (the shape the generator picks),
+then per run ``model.set_params(initial)`` and ``model.fit(X, Y, epochs, batch_size,
+shuffle=False, progress=False)``; ``symgrad-<shape>`` forces one emitted shape.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from baselines import JaxRunner, NumpyRunner, Runner, TorchRunner
+from workloads import Case
+
+
+def symgrad_status() -> str:
+    """'' when ``sg.compile`` is usable, else why not."""
+    try:
+        import symgrad as sg
+    except Exception as exc:  # pragma: no cover - reported, never fatal
+        return f"import symgrad failed: {exc}"
+    if not hasattr(sg, "compile"):
+        return "symgrad has no compile() yet"
+    return ""
+
+
+class SymgradRunner(Runner):
+    """``sg.compile`` + ``Model.fit``: the generated code through the public API only."""
+
+    def __init__(self, case: Case, shape: str = "auto") -> None:
+        super().__init__(case)
+        import symgrad as sg
+
+        w = self.w
+        self.name = "symgrad" if shape == "auto" else f"symgrad-{shape}"
+        layers = [
+            sg.Dense(w.sizes[l - 1], w.sizes[l], w.acts[l - 1], bias=w.bias)
+            for l in range(1, len(w.sizes))
+        ]
+        net = sg.Network(layers, cost=w.cost)
+        self.model = sg.compile(net, optimizer=sg.SGD(lr=w.lr), dtype=case.dtype, shape=shape)
+        self.shape = getattr(getattr(self.model, "module", None), "SHAPE", shape)
+
+    def run(self) -> Any:
+        w, case, model = self.w, self.case, self.model
+        model.set_params(case.params)
+        model.fit(
+            case.X, case.Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False
+        )
+        return model.params
+
+
+def available() -> dict[str, bool]:
+    """Which optional frameworks can be imported here."""
+    return {
+        "torch": importlib.util.find_spec("torch") is not None,
+        "jax": importlib.util.find_spec("jax") is not None,
+        "symgrad": symgrad_status() == "",
+    }
+
+
+def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[], Runner]]]:
+    """(name, constructor) of the runners asked for that apply to this case."""
+    from prototypes import MlpRunner, UnrolledRunner
+
+    w = case.workload
+    have = available()
+    n_params = sum(w.sizes[l] * (w.sizes[l - 1] + w.bias) for l in range(1, len(w.sizes)))
+    # unrolled: one line per weight; measured on this machine, 16-32-8 (808 weights) took 137 s
+    # to compile and ran 2.7x slower than plain loops, 8-16-4 (212) already lost at batch 32
+    tiny = w.cost != "cross_entropy" and n_params <= 250
+    out: list[tuple[str, Callable[[], Runner]]] = []
+    for name in which:
+        if name == "symgrad" and have["symgrad"]:
+            out.append(("symgrad", lambda: SymgradRunner(case)))
+        elif name == "symgrad-unrolled" and have["symgrad"] and tiny:
+            out.append(("symgrad-unrolled", lambda: SymgradRunner(case, "unrolled")))
+        elif name == "numpy":
+            out.append(("numpy", lambda: NumpyRunner(case)))
+        elif name == "torch" and have["torch"]:
+            out.append(("torch", lambda: TorchRunner(case)))
+        elif name == "jax" and have["jax"]:
+            out.append(("jax", lambda: JaxRunner(case)))
+        elif name == "numba-unrolled" and tiny:
+            out.append((name, lambda: UnrolledRunner(case)))
+        elif name == "numba-unrolled-per-epoch" and tiny and w.epochs > 1:
+            out.append((name, lambda: UnrolledRunner(case, per_epoch=True)))
+        elif name in ("numba-blas", "numba-gemm", "numba-loops", "numba-mixed"):
+            if name in ("numba-loops", "numba-mixed") and w.sizes[0] * w.sizes[1] > 100_000:
+                continue  # plain-loop products at this width take minutes: not a candidate shape
+            shape = name.split("-", 1)[1]
+            out.append((name, lambda shape=shape: MlpRunner(case, shape)))  # type: ignore[misc]
+    return out
+
+
+FRAMEWORKS = [
+    "symgrad",
+    "symgrad-unrolled",
+    "numpy",
+    "torch",
+    "jax",
+    "numba-unrolled",
+    "numba-unrolled-per-epoch",
+    "numba-loops",
+    "numba-mixed",
+    "numba-blas",
+    "numba-gemm",
+]
+
+
+def as_numpy(params: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in params.items()}

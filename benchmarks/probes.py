@@ -1,0 +1,132 @@
+"""Measurements that need a fresh process: compile and cache-load times, memory, allocations.
+
+Run by ``run.py`` as ``python benchmarks/probes.py compile|generate|memory WORKLOAD DTYPE``
+with the cache folders in the environment; prints one JSON object on its last line.
+
+* ``compile``: time to import symgrad, then ``sg.compile`` and the first training step (one
+  batch). Run twice on the same cache folders: the first process compiles, the second loads.
+* ``generate``: ``sg.derive`` + ``sg.generate`` of the network (no Numba).
+* ``memory``: peak resident memory of the whole training run against the budget (data,
+  parameters, optimiser state, one batch of activations, the runtime's own baseline, + 20 %),
+  and Numba runtime allocations per batch (``NUMBA_NRT_STATS=1``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+T_START = time.perf_counter()
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _hwm_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def main() -> None:
+    mode, wname, dtype = sys.argv[1:4]
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    sys.path.insert(1, os.path.dirname(here))  # symgrad from this checkout when not installed
+    from workloads import WORKLOADS
+
+    w = WORKLOADS[wname]
+    t0 = time.perf_counter()
+    import numpy as np
+
+    import symgrad as sg
+
+    t_import = time.perf_counter() - t0
+    layers = [
+        sg.Dense(w.sizes[l - 1], w.sizes[l], w.acts[l - 1], bias=w.bias)
+        for l in range(1, len(w.sizes))
+    ]
+    net = sg.Network(layers, cost=w.cost)
+    opt = sg.SGD(lr=w.lr)
+    out: dict[str, object] = {"mode": mode, "workload": wname, "dtype": dtype}
+    if mode == "generate":
+        t0 = time.perf_counter()
+        sg.derive(net)
+        t1 = time.perf_counter()
+        sg.generate(net, optimizer=opt, dtype=dtype)
+        t2 = time.perf_counter()
+        out.update(derive_s=t1 - t0, generate_s=t2 - t1, total_s=t2 - t0)
+    elif mode == "compile":
+        rng = np.random.default_rng(0)
+        x = rng.random((w.batch, w.sizes[0])).astype(dtype)
+        y = rng.random((w.batch, w.sizes[-1])).astype(dtype)
+        t0 = time.perf_counter()
+        model = sg.compile(net, optimizer=opt, dtype=dtype)
+        t1 = time.perf_counter()
+        model.fit(x, y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
+        t2 = time.perf_counter()
+        out.update(
+            import_s=t_import,
+            compile_s=t1 - t0,
+            first_step_s=t2 - t1,
+            to_first_step_s=t2 - t0,
+            process_to_first_step_s=t2 - T_START,
+        )
+    elif mode == "memory":
+        from numba.core.runtime import rtsys
+
+        itemsize = np.dtype(dtype).itemsize
+        model = sg.compile(net, optimizer=opt, dtype=dtype)
+        small = np.zeros((w.batch + 1, w.sizes[0]), dtype)  # two batches, one short: compiles all
+        model.fit(
+            small,
+            np.zeros((w.batch + 1, w.sizes[-1]), dtype),
+            epochs=1,
+            batch_size=w.batch,
+            shuffle=False,
+            progress=False,
+        )
+        baseline = _rss_bytes()
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        with open("/proc/self/clear_refs", "w") as f:  # reset the peak (VmHWM) to now
+            f.write("5")
+        rng = np.random.default_rng(0)
+        X = rng.random((w.n_samples, w.sizes[0]), dtype=np.float32).astype(dtype, copy=False)
+        Y = np.zeros((w.n_samples, w.sizes[-1]), dtype)
+        Y[np.arange(w.n_samples), rng.integers(0, w.sizes[-1], w.n_samples)] = 1
+        n_params = sum(int(np.prod(net.param_shape(p))) for p in net.param_names)
+        s0 = rtsys.get_allocation_stats()
+        model.fit(X, Y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
+        s1 = rtsys.get_allocation_stats()
+        rss_one_epoch = _rss_bytes()
+        model.fit(X, Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False)
+        peak = _hwm_bytes()  # peak resident since the reset: data and training only
+        acts = w.batch * sum(w.sizes[1:]) * itemsize
+        need = baseline + X.nbytes + Y.nbytes + n_params * itemsize + acts
+        out.update(
+            baseline_bytes=baseline,
+            data_bytes=X.nbytes + Y.nbytes,
+            param_bytes=n_params * itemsize,
+            optimizer_bytes=0,
+            activation_bytes=acts,
+            budget_bytes=int(1.2 * need),
+            peak_bytes=peak,
+            peak_before_data_bytes=peak_before,
+            rss_after_one_epoch_bytes=rss_one_epoch,
+            rss_end_bytes=_rss_bytes(),
+            nrt_allocs_one_epoch=s1.alloc - s0.alloc,
+            batches_per_epoch=w.n_batches,
+            allocs_per_batch=(s1.alloc - s0.alloc) / w.n_batches,
+        )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
