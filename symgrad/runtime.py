@@ -1,8 +1,9 @@
 """The runtime: a :class:`Model` holds the parameters and drives a generated module.
 
 Data are checked here, at the edge (shapes, dtypes, finiteness, class labels), so that the
-compiled functions may assume well-formed arrays. :meth:`Model.fit` calls the compiled
-``train_epoch`` once per epoch; :meth:`Model.save` and :meth:`Model.load` keep the weights, the
+compiled functions may assume well-formed arrays. :meth:`Model.fit` runs many epochs in one
+call of the compiled ``train_epochs`` (chunks that grow to a fraction of a second, so that the
+progress bar still moves); :meth:`Model.save` and :meth:`Model.load` keep the weights, the
 optimiser state and the network's declaration together in one ``.npz`` file.
 """
 
@@ -12,6 +13,7 @@ import io
 import json
 import math
 import sys
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,8 @@ class Model:
         self.optimizer = optimizer
         self.dtype = np.dtype(dtype)
         self.step = 0
+        self._seconds_per_row: dict[int, float] = {}  # by batch size: sizes fit's calls
+        self._shapes = {name: net.param_shape(name) for name in net.param_names}
         self._params: dict[str, Array] = {}
         self._state: dict[str, Array] = {}
         self.init(0)
@@ -102,6 +106,11 @@ class Model:
         self.step = 0
 
     @property
+    def shape(self) -> str:
+        """The emitted shape of the generated module: ``"blas"`` or ``"unrolled"``."""
+        return str(self.module.SHAPE)
+
+    @property
     def params(self) -> dict[str, Array]:
         """Copies of the parameters, ``{"W1": (n1, n0), "b1": (n1,), ...}``."""
         return {name: arr.copy() for name, arr in self._params.items()}
@@ -130,13 +139,13 @@ class Model:
             )
         out: dict[str, Array] = {}
         for name in names:
-            shape = self.net.param_shape(name.split("_")[-1])
+            shape = self._shapes[name.split("_")[-1]]
             arr = np.asarray(arrays[name])
             if arr.shape != shape:
                 raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
-            if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
                 raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
-            if not np.all(np.isfinite(arr)):
+            if not np.isfinite(arr).all():
                 raise SpecError(f"{what} {name} contains NaN or infinity")
             out[name] = np.ascontiguousarray(arr, dtype=self.dtype).copy()
         return out
@@ -223,7 +232,7 @@ class Model:
         progress: bool | None = None,
         validation: tuple[Any, Any] | None = None,
     ) -> History:
-        """Train by mini-batch steps of the optimiser; one compiled call per epoch.
+        """Train by mini-batch steps of the optimiser; many epochs per compiled call.
 
         Args:
             X: inputs, shape (n_samples, n_in).
@@ -233,7 +242,8 @@ class Model:
             shuffle: visit the rows in a new random order each epoch (else in order).
             seed: seed of the shuffling (numpy's default_rng).
             progress: show a progress bar with the running loss; None: only on a terminal.
-            validation: ``(X_val, Y_val)``, whose mean cost is recorded after each epoch.
+            validation: ``(X_val, Y_val)``, whose mean cost is recorded after each epoch
+                (then each epoch is its own compiled call).
 
         Raises:
             DivergenceError: an epoch's loss or weights became NaN or infinite; the weights
@@ -252,28 +262,42 @@ class Model:
             val = (xv, self._targets(validation[1], xv.shape[0], "Y_val"))
         rows = x.shape[0]
         batch = min(int(batch_size), rows)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if shuffle else None
         history = History()
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = _progress(int(epochs), show, self.net.name)
+        in_order = np.empty((0, rows), np.int64)
+        losses = np.empty(0)
+        done = 0
+        per_row = self._seconds_per_row.get(batch)
+        chunk = 1 if per_row is None else _chunk(per_row * rows, rows)
         try:
-            for epoch in range(1, int(epochs) + 1):
-                order = rng.permutation(rows) if shuffle else np.arange(rows)
-                saved = (self.params, self.optimizer_state)
-                total, step = self.module.train_epoch(
-                    x,
-                    y,
-                    order.astype(np.int64),
-                    batch,
-                    *self._args(),
-                    *self._state_args(),
-                    self.step,
+            while done < epochs:
+                # validation is measured between epochs, in Python: one epoch per call then
+                k = 1 if val is not None else min(chunk, int(epochs) - done)
+                # a permutation per epoch: the same numbers as k calls of rng.permutation(rows)
+                if rng is not None:
+                    orders = np.tile(np.arange(rows, dtype=np.int64), (k, 1))
+                    rng.permuted(orders, axis=1, out=orders)
+                else:
+                    orders = in_order
+                if losses.size < k:
+                    losses = np.empty(k)
+                started = time.perf_counter()
+                completed, step = self.module.train_epochs(
+                    x, y, orders, k, batch, *self._args(), *self._state_args(), self.step, losses
                 )
-                mean = float(total) / rows
-                if not math.isfinite(mean) or not all(
-                    np.all(np.isfinite(p)) for p in self._params.values()
-                ):
-                    self._restore(*saved)
+                elapsed = time.perf_counter() - started
+                completed, self.step = int(completed), int(step)
+                history.loss += losses[:completed].tolist()
+                if val is not None and completed:
+                    history.val_loss.append(float(self.module.loss(val[0], val[1], *self._args())))
+                if bar is not None and completed:
+                    bar.update(completed)
+                    bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
+                if completed < k:
+                    epoch = done + completed + 1
+                    mean = float(losses[completed])
                     exc = DivergenceError(
                         f"training diverged in epoch {epoch}: the loss became {mean}; the weights from "
                         f"before epoch {epoch} were put back. Try a smaller learning rate.",
@@ -281,25 +305,13 @@ class Model:
                     )
                     exc.history = history  # type: ignore[attr-defined]
                     raise exc
-                self.step = int(step)
-                history.loss.append(mean)
-                if val is not None:
-                    history.val_loss.append(float(self.module.loss(val[0], val[1], *self._args())))
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{mean:.4g}")
+                done += k
+                self._seconds_per_row[batch] = elapsed / (k * rows)
+                chunk = _chunk(elapsed / k, rows)
         finally:
             if bar is not None:
                 bar.close()
         return history
-
-    def _restore(self, params: dict[str, Array], state: dict[str, Any]) -> None:
-        for name, arr in params.items():
-            self._params[name][...] = arr  # in place: the arrays the compiled code wrote into
-        for name, arr in state.items():
-            if name != "step":
-                self._state[name][...] = arr
-        self.step = int(state["step"])
 
     # ----------------------------------------------------------------------------------------
     # Files
@@ -314,6 +326,7 @@ class Model:
             "network": self.net.to_dict(),
             "optimizer": self.optimizer.to_dict(),
             "dtype": self.dtype.name,
+            "shape": self.shape,
             "step": self.step,
             "symgrad": __version__,
         }
@@ -353,6 +366,7 @@ class Model:
             net = Network.from_dict(meta["network"])
             optimizer = optimizer_from_dict(meta["optimizer"])
             dtype, step = meta["dtype"], meta["step"]
+            shape = meta.get("shape", "auto")
         except (json.JSONDecodeError, KeyError, TypeError, SpecError) as exc:
             raise SpecError(f"{path}: the symgrad declaration is malformed ({exc})") from None
         if (
@@ -360,11 +374,13 @@ class Model:
             or isinstance(step, bool)
             or not isinstance(step, int)
             or step < 0
+            or shape not in ("auto", "blas", "unrolled")
         ):
             raise SpecError(
-                f"{path}: the symgrad declaration is malformed (dtype {dtype!r}, step {step!r})"
+                f"{path}: the symgrad declaration is malformed "
+                f"(dtype {dtype!r}, step {step!r}, shape {shape!r})"
             )
-        model = generate(net, optimizer, dtype).compile()
+        model = generate(net, optimizer, dtype, shape=shape).compile()
         state_names = [f"{s}_{p}" for s in optimizer.state for p in net.param_names]
         for name, arr in arrays.items():
             if arr.dtype != np.dtype(dtype):
@@ -388,16 +404,39 @@ class Model:
         return model
 
     def __repr__(self) -> str:
-        return f"<Model {self.net.describe()}, {self.optimizer.describe()}, {self.dtype.name}, step {self.step}>"
+        return (
+            f"<Model {self.net.describe()}, {self.optimizer.describe()}, {self.dtype.name}, "
+            f"{self.shape}, step {self.step}>"
+        )
 
 
 def _check_numeric(arr: Array, what: str) -> None:
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+    kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex
+    if kind not in "biufc":
         raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
+    if kind == "c":
         raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
-    if not np.all(np.isfinite(arr)):
+    if not np.isfinite(arr).all():
         raise SpecError(f"{what} contains NaN or infinity: remove or fill those entries")
+
+
+CHUNK_SECONDS = 0.2
+"""Aim of one compiled call of ``train_epochs`` in :meth:`Model.fit`: the progress bar (and
+Ctrl-C, which waits for the compiled call) answers a few times per second."""
+MAX_ORDER_ENTRIES = 1 << 22
+"""At most this many row indices of shuffled orders are made for one call (32 MiB)."""
+
+
+def _chunk(epoch_seconds: float, rows: int) -> int:
+    """Epochs for the next call of ``train_epochs``, from the time of one epoch so far.
+
+    The first call of a model runs one epoch (it may include loading or compiling the
+    module); later calls aim at :data:`CHUNK_SECONDS`.
+    """
+    most = max(1, MAX_ORDER_ENTRIES // max(rows, 1))
+    if epoch_seconds <= 0:
+        return most
+    return max(1, min(most, int(CHUNK_SECONDS / epoch_seconds)))
 
 
 def _progress(epochs: int, show: bool, name: str) -> Any:

@@ -16,13 +16,14 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad import numeric
-from symgrad.codegen import cache_dir, choose_shape
+from symgrad.codegen import UNROLL_MAX_PARAMS, cache_dir, choose_shape, n_params
 from symgrad.errors import CodegenError
 from symgrad.ops import a, y, z
 from symgrad.printer import numba_code, sigmoid, softplus, stabilise
 
 ROOT = Path(__file__).resolve().parent.parent
 RUFF_RULES = "E,F,W,I,B,UP,SIM,RUF"
+SHAPES = ("blas", "unrolled")
 
 
 def xor_net() -> sg.Network:
@@ -60,14 +61,14 @@ def _corpus() -> dict[str, sg.Network]:
 
 
 CORPUS = _corpus()
-_MODELS: dict[str, sg.Model] = {}
+_MODELS: dict[tuple[str, str], sg.Model] = {}
 
 
-def compiled(name: str) -> sg.Model:
-    """Each corpus network compiled once per test run."""
-    if name not in _MODELS:
-        _MODELS[name] = sg.compile(CORPUS[name])
-    return _MODELS[name]
+def compiled(name: str, shape: str) -> sg.Model:
+    """Each corpus network compiled once per test run and shape."""
+    if (name, shape) not in _MODELS:
+        _MODELS[name, shape] = sg.compile(CORPUS[name], shape=shape)
+    return _MODELS[name, shape]
 
 
 def batch(
@@ -111,21 +112,51 @@ def test_printer_refuses_what_numba_cannot_run() -> None:
 def test_generate_defaults_and_header() -> None:
     code = sg.generate(xor_net())
     assert isinstance(code, sg.GeneratedModule)
-    assert code.optimizer == sg.SGD(lr=0.1) and code.dtype == "float64" and code.shape == "blas"
-    head = code.source.splitlines()[:12]
-    assert any("Network: xor (2 -> 2 tanh -> 1 sigmoid), cost: mse" in line for line in head)
-    assert any("Shape: blas" in line for line in head)
-    assert any("Regenerate" in line for line in head)
-    for name in ("z2", "a2", "delta2", "dW2", "db1"):
-        assert name in code.source
-    for label in ("# BP1", "# BP2", "# BP3", "# BP4"):
-        assert label in code.source
+    assert code.optimizer == sg.SGD(lr=0.1) and code.dtype == "float64"
+    assert code.shape == "unrolled"  # 9 parameters: see choose_shape
+    for shape in SHAPES:
+        code = sg.generate(xor_net(), shape=shape)
+        head = code.source.splitlines()[:12]
+        assert any("Network: xor (2 -> 2 tanh -> 1 sigmoid), cost: mse" in line for line in head)
+        assert any(f"Shape: {shape}" in line for line in head)
+        assert any("Regenerate" in line for line in head)
+        for name in ("z2", "a2", "delta2", "dW2", "db1", "def train_epochs("):
+            assert name in code.source
+        comments = [line for line in code.source.splitlines() if line.strip().startswith("#")]
+        for label in ("BP1", "BP2", "BP3", "BP4"):
+            assert any(label in line for line in comments), (shape, label)
+
+
+def test_unrolled_source_reads_like_the_derivation() -> None:
+    source = sg.generate(xor_net(), shape="unrolled").source
+    for line in (
+        "z2_0 = w2_0_0*a1_0 + w2_0_1*a1_1 + b2_0",
+        "a1_1 = math.tanh(z1_1)",
+        "delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)",
+        "delta1_1 = (1 - a1_1**2)*(w2_0_1*delta2_0)",
+        "dC_dw1_1_0 += delta1_1*x_0",
+        "w2_0_1 -= LR*dC_dw2_0_1",
+        "# BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i",
+    ):
+        assert line in source, line
+    # softmax without its fused cost: the sum over the outputs is one shared term (CSE)
+    soft = sg.generate(CORPUS["softmax-mse"], shape="unrolled").source
+    assert "# shared terms (common subexpressions)" in soft and "_tmp0 = " in soft
+    assert "z_max = max(z2_0, z2_1, z2_2)" in soft
+    assert (
+        "lse = z_max + math.log(sum_exp)"
+        in sg.generate(CORPUS["softmax-cross_entropy"], shape="unrolled").source
+    )
 
 
 def test_generated_module_imports_only_numpy_numba_and_stdlib() -> None:
-    for name in ("xor", "softmax-quadratic", "user-swish-logcosh"):
+    for name, shape in (
+        ("xor", "blas"),
+        ("softmax-quadratic", "unrolled"),
+        ("user-swish-logcosh", "blas"),
+    ):
         net = xor_net() if name == "xor" else CORPUS[name]
-        tree = ast.parse(sg.generate(net, sg.Adam()).source)
+        tree = ast.parse(sg.generate(net, sg.Adam(), shape=shape).source)
         imported = {
             alias.name.split(".")[0]
             for node in ast.walk(tree)
@@ -148,8 +179,9 @@ def test_generation_is_deterministic_and_content_addressed() -> None:
         sg.generate(xor_net(), sg.SGD(lr=0.2)).key,
         sg.generate(xor_net(), sg.Momentum(0.1, 0.9)).key,
         sg.generate(sg.Network.mlp([2, 2, 1], "tanh", "sigmoid", "quadratic", name="xor")).key,
+        sg.generate(xor_net(), shape="blas").key,
     }
-    assert one.key not in others and len(others) == 4
+    assert one.key not in others and len(others) == 5
 
 
 def test_bad_arguments_are_spec_errors() -> None:
@@ -157,8 +189,6 @@ def test_bad_arguments_are_spec_errors() -> None:
         sg.generate(xor_net(), dtype="float16")
     with pytest.raises(sg.SpecError, match="shape"):
         sg.generate(xor_net(), shape="gpu")
-    with pytest.raises(sg.SpecError, match="'unrolled' is not implemented"):
-        sg.generate(xor_net(), shape="unrolled")
     with pytest.raises(sg.SpecError, match="optimizer"):
         sg.generate(xor_net(), optimizer="sgd")  # type: ignore[arg-type]
     with pytest.raises(sg.SpecError, match="lr"):
@@ -167,13 +197,33 @@ def test_bad_arguments_are_spec_errors() -> None:
         sg.Momentum(lr=0.1, beta=1.0)
 
 
-def test_auto_shape_is_blas() -> None:
-    assert choose_shape(xor_net()) == "blas"
-    assert sg.generate(xor_net(), shape="auto").shape == "blas"
+def test_auto_shape_by_parameter_count() -> None:
+    assert n_params(xor_net()) == 9 and choose_shape(xor_net()) == "unrolled"
+    assert sg.generate(xor_net(), shape="auto").shape == "unrolled"
+    edge = sg.Network.mlp([1, 10, 4], hidden="tanh", output="identity", cost="mse")
+    assert n_params(edge) == UNROLL_MAX_PARAMS and choose_shape(edge, sg.SGD()) == "unrolled"
+    # the optimiser's state counts too: Momentum up to 48 parameters, Adam up to 32
+    assert choose_shape(edge, sg.Momentum()) == "blas" == choose_shape(edge, sg.Adam())
+    adam_edge = sg.Network.mlp([3, 5, 2], hidden="tanh", output="identity", cost="mse")
+    assert n_params(adam_edge) == 32 and sg.generate(adam_edge, sg.Adam()).shape == "unrolled"
+    assert (
+        choose_shape(sg.Network.mlp([3, 5, 3], output="softmax", cost="cross_entropy"), sg.Adam())
+        == "blas"
+    )
+    wider = sg.Network.mlp([3, 7, 5, 2], hidden="tanh", output="identity", cost="mse")
+    assert n_params(wider) == 80 and choose_shape(wider) == "blas"
+    digits = sg.Network.mlp([64, 32, 10], output="softmax", cost="cross_entropy")
+    assert sg.generate(digits).shape == "blas"
 
 
 def test_golden_module(golden) -> None:
-    golden("xor_module.py", sg.generate(xor_net(), sg.SGD(lr=0.5)).source)
+    golden("xor_module.py", sg.generate(xor_net(), sg.SGD(lr=0.5), shape="blas").source)
+
+
+def test_golden_unrolled_module(golden) -> None:
+    golden(
+        "xor_unrolled_module.py", sg.generate(xor_net(), sg.SGD(lr=0.5), shape="unrolled").source
+    )
 
 
 def test_generated_sources_pass_ruff(tmp_path: Path) -> None:
@@ -185,7 +235,9 @@ def test_generated_sources_pass_ruff(tmp_path: Path) -> None:
     for i, net in enumerate([xor_net(), *CORPUS.values()]):
         opt = [sg.SGD(), sg.Momentum(), sg.Adam()][i % 3]
         dtype = "float32" if i % 2 else "float64"
-        paths.append(sg.generate(net, opt, dtype).write(tmp_path / f"module_{i}.py"))
+        for shape in SHAPES:
+            code = sg.generate(net, opt, dtype, shape=shape)
+            paths.append(code.write(tmp_path / f"module_{i}_{shape}.py"))
     result = subprocess.run(
         [
             *cmd,
@@ -213,10 +265,27 @@ def test_write_is_atomic_and_standalone(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Compiled numbers: gradients vs finite differences, Numba vs Python
 # ---------------------------------------------------------------------------------------------
+# The unrolled shape on every activation and every kind of output layer (generic cost, fused
+# softplus, fused log-sum-exp, softmax through its Jacobian, user formulas); the other softmax
+# and cross-entropy pairs take the same code paths.
+UNROLLED_FD = sorted(
+    set(CORPUS)
+    - {
+        "sigmoid-cross_entropy",
+        "softmax-quadratic",
+        "softmax-half_quadratic",
+        "softmax-binary_cross_entropy",
+    }
+)
+FD_CASES = [(name, "blas") for name in sorted(CORPUS)] + [(n, "unrolled") for n in UNROLLED_FD]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(CORPUS))
-def test_gradients_match_finite_differences(name: str, rng: np.random.Generator) -> None:
-    model = compiled(name)
+@pytest.mark.parametrize(("name", "shape"), FD_CASES)
+def test_gradients_match_finite_differences(
+    name: str, shape: str, rng: np.random.Generator
+) -> None:
+    model = compiled(name, shape)
     net = CORPUS[name]
     model.set_params(numeric.init_params(net, seed=3))
     X, Y = batch(net, rng)
@@ -245,7 +314,7 @@ PY_FUNC_CASES = {
 def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator) -> None:
     name, opt = PY_FUNC_CASES[case]
     net = CORPUS[name]
-    model = sg.compile(net, opt)
+    model = sg.compile(net, opt, shape="blas")
     mod, names = model.module, net.param_names
     model.set_params(numeric.init_params(net, seed=5))
     X, Y = batch(net, rng, rows=6)
@@ -279,7 +348,12 @@ def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator)
         else:
             out = fn(X, Y, np.arange(6)[::-1].copy(), 4, *ps, *st, 2)
         runs.append((out, ps, st))
-    for (out1, ps1, st1), (out2, ps2, st2) in (runs[:2], runs[2:]):
+    for fn in (mod.train_epochs, mod.train_epochs.py_func):  # two epochs, shuffled
+        ps, st, losses = [p.copy() for p in params], [s.copy() for s in state], np.empty(2)
+        orders = np.array([[5, 3, 1, 0, 2, 4], [0, 1, 2, 3, 4, 5]])
+        out = fn(X, Y, orders, 2, 4, *ps, *st, 2, losses)
+        runs.append(((losses[0], out[1]), ps, st))
+    for (out1, ps1, st1), (out2, ps2, st2) in (runs[:2], runs[2:4], runs[4:]):
         assert (out1 is None) == (out2 is None)
         if out1 is not None:
             assert out1[0] == pytest.approx(out2[0], rel=1e-13) and out1[1] == out2[1]
@@ -287,14 +361,91 @@ def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator)
             np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.slow
+def test_unrolled_functions_equal_their_python(rng: np.random.Generator) -> None:
+    # three layers, one without bias, a user activation and cost, an optimiser with state
+    net, opt = CORPUS["user-swish-logcosh"], sg.Momentum(0.1, 0.9)
+    model = sg.compile(net, opt, shape="unrolled")
+    mod, names = model.module, net.param_names
+    model.set_params(numeric.init_params(net, seed=5))
+    X, Y = batch(net, rng, rows=6)
+    params = [model.params[p] for p in names]
+    out, py_out = np.empty((6, net.sizes[-1])), np.empty((6, net.sizes[-1]))
+    np.testing.assert_array_equal(
+        mod.forward(X, *params, out), mod.forward.py_func(X, *params, py_out)
+    )
+    for fn in (mod.gradients, mod.loss, mod.predict):
+        args = (X, Y, *params) if fn is not mod.predict else (X, *params)
+        for got, want in zip(_listed(fn(*args)), _listed(fn.py_func(*args)), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    grads = [np.empty_like(p) for p in params]
+    py_grads = [np.empty_like(p) for p in params]
+    mod.backward(X, Y, *params, *grads)
+    mod.backward.py_func(X, Y, *params, *py_grads)
+    for got, want in zip(grads, py_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    state = [np.full_like(p, 0.1) for _ in opt.state for p in params]
+    orders = np.array([[5, 3, 1, 0, 2, 4], [0, 1, 2, 3, 4, 5]])
+    runs = []
+    for fn in (mod.update, mod.update.py_func, mod.train_epochs, mod.train_epochs.py_func):
+        ps, st, losses = [p.copy() for p in params], [s.copy() for s in state], np.empty(2)
+        if fn in (mod.update, mod.update.py_func):
+            fn(*ps, *grads, *st, 3)
+            runs.append(((0.0, 0), ps, st))
+        else:
+            done, t = fn(X, Y, orders, 2, 4, *ps, *st, 2, losses)
+            runs.append(((losses[1], (done, t)), ps, st))
+    for fn in (mod.train_epoch, mod.train_epoch.py_func):
+        ps, st = [p.copy() for p in params], [s.copy() for s in state]
+        runs.append((fn(X, Y, orders[0].copy(), 4, *ps, *st, 2), ps, st))
+    assert runs[2][0][1] == (2, 6)  # two epochs of batches 4 + 2, steps 3..6
+    for (out1, ps1, st1), (out2, ps2, st2) in (runs[:2], runs[2:4], runs[4:]):
+        assert out1[0] == pytest.approx(out2[0], rel=1e-13) and out1[1] == out2[1]
+        for got, want in zip(ps1 + st1, ps2 + st2, strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", SHAPES)
+def test_train_epochs_allocates_nothing_per_batch_or_epoch(shape: str) -> None:
+    from numba.core.runtime import _nrt_python, rtsys
+
+    net = CORPUS["softmax-cross_entropy"]
+    model = compiled("softmax-cross_entropy", shape)
+    mod = model.module
+    rng = np.random.default_rng(0)
+    X, Y = batch(net, rng, rows=40)
+    args = model._args()
+    losses, in_order = np.empty(8), np.empty((0, 40), np.int64)
+    orders = np.stack([rng.permutation(40) for _ in range(8)])
+    was_on = _nrt_python.memsys_stats_enabled()
+    _nrt_python.memsys_enable_stats()
+    try:
+        counts = []
+        for order, epochs, batch_size in ((in_order, 1, 40), (in_order, 8, 1), (orders, 8, 3)):
+            mod.train_epochs(X, Y, order, epochs, batch_size, *args, 0, losses)  # compiled
+            before = rtsys.get_allocation_stats()
+            mod.train_epochs(X, Y, order, epochs, batch_size, *args, 0, losses)
+            after = rtsys.get_allocation_stats()
+            counts.append((after.alloc - before.alloc, after.free - before.free))
+    finally:
+        if not was_on:
+            _nrt_python.memsys_disable_stats()
+    # 1 batch x 1 epoch, 40 batches x 8 epochs, 14 batches x 8 epochs: the same allocations
+    assert counts[0] == counts[1] == counts[2], counts
+    assert counts[0][0] == counts[0][1]  # and all freed
+
+
 def _listed(out: object) -> list[object]:
     return list(out) if isinstance(out, tuple) else [out]
 
 
 @pytest.mark.slow
-def test_float32_module_agrees_with_float64(rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_float32_module_agrees_with_float64(shape: str, rng: np.random.Generator) -> None:
     net = CORPUS["softmax-cross_entropy"]
-    m64, m32 = compiled("softmax-cross_entropy"), sg.compile(net, dtype="float32")
+    m64 = compiled("softmax-cross_entropy", shape)
+    m32 = sg.compile(net, dtype="float32", shape=shape)
     params = numeric.init_params(net, seed=1)
     m64.set_params(params)
     m32.set_params(params)

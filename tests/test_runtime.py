@@ -18,20 +18,19 @@ pytestmark = pytest.mark.slow
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([[0.0], [1.0], [1.0], [0.0]])
+SHAPES = ("blas", "unrolled")
+CLF = sg.Network.mlp([3, 5, 3], hidden="relu", output="softmax", cost="cross_entropy", name="clf")
 
 
-@pytest.fixture(scope="module")
-def xor_model() -> sg.Model:
+@pytest.fixture(scope="module", params=SHAPES)
+def xor_model(request: pytest.FixtureRequest) -> sg.Model:
     net = sg.Network.mlp([2, 4, 1], hidden="tanh", output="sigmoid", cost="quadratic", name="xor")
-    return sg.compile(net, sg.SGD(lr=0.5))
+    return sg.compile(net, sg.SGD(lr=0.5), shape=request.param)
 
 
-@pytest.fixture(scope="module")
-def clf_model() -> sg.Model:
-    net = sg.Network.mlp(
-        [3, 5, 3], hidden="relu", output="softmax", cost="cross_entropy", name="clf"
-    )
-    return sg.compile(net, sg.Adam(lr=0.01))
+@pytest.fixture(scope="module", params=SHAPES)
+def clf_model(request: pytest.FixtureRequest) -> sg.Model:
+    return sg.compile(CLF, sg.Adam(lr=0.01), shape=request.param)
 
 
 @pytest.fixture
@@ -169,37 +168,87 @@ def test_progress_bar_shows_the_running_loss(
     assert capsys.readouterr().err == ""
 
 
-def test_divergence_raises_and_keeps_finite_weights() -> None:
+@pytest.mark.parametrize(
+    ("shape", "optimizer"), [("blas", sg.SGD(lr=3.0)), ("unrolled", sg.Momentum(lr=1.0, beta=0.5))]
+)
+def test_divergence_raises_and_keeps_finite_weights(
+    shape: str, optimizer: sg.optim.Optimizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     net = sg.Network.mlp([1, 1], output="identity", cost="quadratic", name="line")
-    model = sg.compile(net, sg.SGD(lr=3.0))
+    model = sg.compile(net, optimizer, shape=shape)
+    calls: list[tuple[int, int]] = []  # (epochs asked for, epochs completed) of each call
+    train_epochs = model.module.train_epochs
+
+    def recorded(*args: object) -> tuple[int, int]:
+        done, t = train_epochs(*args)
+        calls.append((int(args[3]), int(done)))  # type: ignore[call-overload]
+        return done, t
+
+    monkeypatch.setattr(model.module, "train_epochs", recorded)
+    monkeypatch.setattr(sg.runtime, "_chunk", lambda seconds, rows: 1000)  # calls of 1, 499
     X = np.linspace(-10, 10, 50).reshape(-1, 1)
     with pytest.raises(sg.DivergenceError, match="diverged in epoch") as info:
         model.fit(X, 3 * X, epochs=500, batch_size=50, shuffle=False)
     epoch = info.value.epoch
     assert 1 < epoch < 500
+    assert calls == [(1, 1), (499, epoch - 2)] and epoch > 2  # in the middle of the second call
     assert all(np.all(np.isfinite(p)) for p in model.params.values())
     assert model.step == epoch - 1  # the steps of the last finite epoch, one per epoch
     assert len(info.value.history.loss) == epoch - 1  # type: ignore[attr-defined]
-    # the weights put back are those after epoch - 1: replaying gives the same
-    replay = sg.compile(net, sg.SGD(lr=3.0))
+    # the weights and optimiser state put back are those after epoch - 1: replaying gives the same
+    monkeypatch.undo()
+    replay = sg.compile(net, optimizer, shape=shape)
     replay.fit(X, 3 * X, epochs=epoch - 1, batch_size=50, shuffle=False)
     for p, w in model.params.items():
         np.testing.assert_array_equal(w, replay.params[p])
+    for k, v in model.optimizer_state.items():
+        np.testing.assert_array_equal(v, replay.optimizer_state[k])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_many_epochs_per_call_equal_one_epoch_per_call(
+    clf_model: sg.Model, dtype: str, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if dtype == "float64":
+        model = clf_model
+    elif clf_model.shape == "unrolled":  # float64 scalars inside, float32 between epochs
+        small = sg.Network.mlp([3, 3, 3], hidden="relu", output="softmax", cost="cross_entropy")
+        model = sg.compile(small, sg.Adam(0.01), dtype, shape="unrolled")
+    else:
+        pytest.skip("the blas shape keeps no state outside its arrays")
+    X, labels = clf_data(rng, rows=23)
+    monkeypatch.setattr(sg.runtime, "_chunk", lambda seconds, rows: 3)  # calls of at most 3 epochs
+    model.init(0)
+    chunked = model.fit(X, labels, epochs=12, batch_size=5, seed=4)
+    weights, state = model.params, model.optimizer_state
+    model.init(0)  # validation data make fit call the compiled code once per epoch
+    single = model.fit(X, labels, epochs=12, batch_size=5, seed=4, validation=(X[:3], labels[:3]))
+    assert chunked.loss == single.loss and len(single.val_loss) == 12
+    for p, w in weights.items():
+        np.testing.assert_array_equal(w, model.params[p])
+    for k, v in state.items():
+        np.testing.assert_array_equal(v, model.optimizer_state[k])
+    assert state["step"] == 12 * 5
 
 
 # ---------------------------------------------------------------------------------------------
 # Numerical safety
 # ---------------------------------------------------------------------------------------------
-def test_saturated_units_give_finite_losses_and_gradients() -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_saturated_units_give_finite_losses_and_gradients(shape: str) -> None:
     sig = sg.compile(
-        sg.Network.mlp([1, 1], output="sigmoid", cost="binary_cross_entropy", name="bce")
+        sg.Network.mlp([1, 1], output="sigmoid", cost="binary_cross_entropy", name="bce"),
+        shape=shape,
     )
     sig.set_params({"W1": np.array([[1.0]]), "b1": np.array([0.0])})
     X, Y = np.array([[-800.0], [800.0], [40.0]]), np.array([[1.0], [0.0], [1.0]])
     np.testing.assert_array_equal(sig.predict(X)[:2, 0], [0.0, 1.0])
     assert sig.loss(X, Y) == pytest.approx((800 + 800 + math.log1p(math.exp(-40))) / 3, rel=1e-12)
     assert all(np.all(np.isfinite(g)) for g in sig.gradients(X, Y).values())
-    soft = sg.compile(sg.Network.mlp([2, 3], output="softmax", cost="cross_entropy", name="lse"))
+    assert np.isfinite(sig.fit(X, Y, epochs=2, batch_size=2, shuffle=False).loss[-1])
+    soft = sg.compile(
+        sg.Network.mlp([2, 3], output="softmax", cost="cross_entropy", name="lse"), shape=shape
+    )
     soft.set_params({"W1": np.array([[1000.0, 0.0], [0.0, 1000.0], [0.0, 0.0]]), "b1": np.zeros(3)})
     Xs = np.array([[1.0, 0.0], [0.0, 1.0]])
     assert soft.loss(Xs, np.array([1, 2])) == pytest.approx(1000.0, rel=1e-12)
@@ -218,7 +267,7 @@ def test_save_load_round_trip_and_resume(
     assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]
     loaded = sg.Model.load(path)
     assert loaded.net.to_dict() == clf.net.to_dict() and loaded.optimizer == clf.optimizer
-    assert loaded.step == clf.step and loaded.dtype == clf.dtype
+    assert loaded.step == clf.step and loaded.dtype == clf.dtype and loaded.shape == clf.shape
     for p, w in clf.params.items():
         np.testing.assert_array_equal(w, loaded.params[p])
     for k, v in clf.optimizer_state.items():
@@ -292,10 +341,7 @@ def _rewrite_pickled(path: Path, change: dict[str, object]) -> None:
 
 
 def test_float32_model_trains(rng: np.random.Generator) -> None:
-    net = sg.Network.mlp(
-        [3, 5, 3], hidden="relu", output="softmax", cost="cross_entropy", name="clf"
-    )
-    model = sg.compile(net, sg.Adam(lr=0.01), dtype="float32")
+    model = sg.compile(CLF, sg.Adam(lr=0.01), dtype="float32", shape="blas")
     X, labels = clf_data(rng, rows=60)
     history = model.fit(X, labels, epochs=30, batch_size=16)
     assert history.loss[-1] < history.loss[0]

@@ -102,10 +102,17 @@ RANDOM_NETS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(RANDOM_NETS))
-def test_gradients_equal_autograd(name: str) -> None:
+# every net in the blas shape; those small enough for scalar code in the unrolled shape too
+GRADIENT_CASES = [(name, "blas") for name in sorted(RANDOM_NETS)] + [
+    (name, "unrolled")
+    for name in ("leaky-softplus-quadratic", "sigmoid-quadratic", "silu-sigmoid-bce")
+]
+
+
+@pytest.mark.parametrize(("name", "shape"), GRADIENT_CASES)
+def test_gradients_equal_autograd(name: str, shape: str) -> None:
     net = RANDOM_NETS[name]
-    model = sg.compile(net)
+    model = sg.compile(net, shape=shape)
     rng = np.random.default_rng(sorted(RANDOM_NETS).index(name))
     for trial in range(3):
         model.init(seed=trial)
@@ -144,15 +151,30 @@ FIT_NETS = {
 }
 
 
-@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("name", sorted(FIT_NETS))
-def test_fit_follows_torch_optim(name: str, opt: str) -> None:
-    net = FIT_NETS[name]
+# the unrolled shape on small nets of the same kinds (its compile time grows with the size)
+FIT_NETS_SMALL = {
+    "small-sigmoid-mse": sg.Network.mlp(
+        [3, 3, 2, 2], hidden="sigmoid", output="identity", cost="mse"
+    ),
+    "small-softmax-ce": sg.Network.mlp(
+        [3, 3, 3], hidden="tanh", output="softmax", cost="cross_entropy"
+    ),
+}
+FIT_CASES = (
+    [(name, opt, "blas") for name in sorted(FIT_NETS) for opt in sorted(OPTIMIZERS)]
+    + [("small-sigmoid-mse", opt, "unrolled") for opt in sorted(OPTIMIZERS)]
+    + [("small-softmax-ce", "adam", "unrolled")]
+)
+
+
+@pytest.mark.parametrize(("name", "opt", "shape"), FIT_CASES)
+def test_fit_follows_torch_optim(name: str, opt: str, shape: str) -> None:
+    net = {**FIT_NETS, **FIT_NETS_SMALL}[name]
     ours, make_torch_opt = OPTIMIZERS[opt]
     rng = np.random.default_rng(7)
     rows, batch, epochs = 22, 8, 6  # batches of 8, 8, 6: the last one short
     X, Y = rng.normal(0.0, 1.0, (rows, net.sizes[0])), targets(net, rng, rows)
-    model = sg.compile(net, ours).init(seed=3)
+    model = sg.compile(net, ours, shape=shape).init(seed=3)
     layers, forward = torch_net(net, model.params)
     torch_opt = make_torch_opt([p for lin in layers for p in lin.parameters()])
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)

@@ -11,7 +11,7 @@
 #                    dtype=DTYPE_NAME, shape=SHAPE).write(path)
 # -----------------------------------------------------------------------------
 # ruff: noqa: E501
-"""Training code for the network xor: forward, backward, update, train_epoch."""
+"""Training code for the network xor: forward, backward, update, train_epochs."""
 
 import math
 
@@ -44,11 +44,9 @@ LR = 0.5
 
 @numba.njit(cache=True)
 def _sigmoid(u):
-    """1 / (1 + exp(-u)) without overflow: exp is only taken of a non-positive number."""
-    if u >= 0:
-        return 1.0 / (1.0 + math.exp(-u))
-    e = math.exp(u)
-    return e / (1.0 + e)
+    """1 / (1 + exp(-u)) without overflow: exp is only taken of -|u|, and no branch."""
+    e = math.exp(-abs(u))
+    return (1.0 if u >= 0 else e) / (1.0 + e)
 
 
 @numba.njit(cache=True)
@@ -133,12 +131,37 @@ def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
 
 
 @numba.njit(cache=True)
-def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
-    """One epoch: the mini-batches X[order[i:i + batch_size]] in turn, each followed by a step.
+def _copy(dst, src):
+    """dst[...] = src, element by element (no temporary array)."""
+    d = dst.reshape(-1)
+    s = src.reshape(-1)
+    for i in range(d.size):
+        d[i] = s[i]
 
-    Returns the sum of C_x over the epoch (each example at the weights before its batch's
-    step) and the step count t after the epoch. Work arrays are allocated once, here.
+
+@numba.njit(cache=True)
+def _finite(w):
+    """True when every entry of w is finite: a sum with a NaN or an infinity in it is not."""
+    total = 0.0
+    flat = w.reshape(-1)
+    for i in range(flat.size):
+        total += flat[i]
+    return np.isfinite(total)
+
+
+@numba.njit(cache=True)
+def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+    """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
+
+    An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
+    in the order of the rows of X when orders has no rows), each followed by one step. The
+    cost of an example is taken at the weights before its batch's step. Stops at the first
+    epoch whose mean cost or weights are not finite, with the weights and optimiser state
+    from before that epoch put back. Returns (epochs completed, step count t after them).
+    Work arrays are allocated once per call, nothing per batch.
     """
+    shuffled = orders.shape[0] > 0
+    n = orders.shape[1] if shuffled else X.shape[0]
     x = np.empty((batch_size, 2), DTYPE)
     y = np.empty((batch_size, 1), DTYPE)
     z1 = np.empty((batch_size, 2), DTYPE)
@@ -151,24 +174,52 @@ def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
     db1 = np.empty_like(b1)
     dW2 = np.empty_like(W2)
     db2 = np.empty_like(b2)
-    total = 0.0
-    for start in range(0, order.shape[0], batch_size):
-        rows = min(batch_size, order.shape[0] - start)
-        for s in range(rows):
-            r = order[start + s]
-            for k in range(2):
-                x[s, k] = X[r, k]
-            for j in range(1):
-                y[s, j] = Y[r, j]
-        forward(x[:rows], W1, b1, W2, b2, z1[:rows], a1[:rows], z2[:rows], a2[:rows])
-        total += cost_sum(y[:rows], z2[:rows], a2[:rows])
-        backward(
-            x[:rows], y[:rows], W1, b1, W2, b2,
-            z1[:rows], a1[:rows], z2[:rows], a2[:rows], delta1[:rows], delta2[:rows], dW1, db1, dW2, db2,
-        )
-        t += 1
-        update(W1, b1, W2, b2, dW1, db1, dW2, db2, t)
-    return total, t
+    # the weights and optimiser state from before the current epoch, put back if it diverges
+    saved_W1 = np.empty_like(W1)
+    saved_b1 = np.empty_like(b1)
+    saved_W2 = np.empty_like(W2)
+    saved_b2 = np.empty_like(b2)
+    for e in range(epochs):
+        _copy(saved_W1, W1)
+        _copy(saved_b1, b1)
+        _copy(saved_W2, W2)
+        _copy(saved_b2, b2)
+        t_before = t
+        total = 0.0
+        for start in range(0, n, batch_size):
+            rows = min(batch_size, n - start)
+            for s in range(rows):
+                r = orders[e, start + s] if shuffled else start + s
+                for k in range(2):
+                    x[s, k] = X[r, k]
+                for j in range(1):
+                    y[s, j] = Y[r, j]
+            forward(x[:rows], W1, b1, W2, b2, z1[:rows], a1[:rows], z2[:rows], a2[:rows])
+            total += cost_sum(y[:rows], z2[:rows], a2[:rows])
+            backward(
+                x[:rows], y[:rows], W1, b1, W2, b2,
+                z1[:rows], a1[:rows], z2[:rows], a2[:rows], delta1[:rows], delta2[:rows], dW1, db1, dW2, db2,
+            )
+            t += 1
+            update(W1, b1, W2, b2, dW1, db1, dW2, db2, t)
+        losses[e] = total / n
+        if not (np.isfinite(losses[e]) and _finite(W1) and _finite(b1) and _finite(W2) and _finite(b2)):
+            _copy(W1, saved_W1)
+            _copy(b1, saved_b1)
+            _copy(W2, saved_W2)
+            _copy(b2, saved_b2)
+            return e, t_before
+    return epochs, t
+
+
+@numba.njit(cache=True)
+def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
+    """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
+    losses = np.empty(1)
+    _, t = train_epochs(
+        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses
+    )
+    return losses[0] * order.shape[0], t
 
 
 @numba.njit(cache=True)

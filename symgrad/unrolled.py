@@ -1,0 +1,325 @@
+"""Template data of the "unrolled" shape: every unit and every weight a scalar line of code.
+
+For tiny networks the generated module handles one example at a time with the parameters held
+in scalar locals (``w2_0_1`` is ``W2[0, 1]``), so there are no arrays to index and no calls into
+BLAS. The lines come from the derivation's own quantities (:meth:`Derivation.delta_out`,
+:meth:`Derivation.fprime`, the placeholder names ``dC/dz2_0``): BP1 and BP2 give the per-unit
+deltas, shared terms are factored out by ``sympy.cse``, and BP3/BP4 accumulate the gradient of
+each parameter. :func:`unrolled_data` returns the lines; ``templates/unrolled.py.jinja`` places
+them in the functions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import sympy as sp
+
+from .derive import Derivation, derive
+from .ops import a as A_SYM
+from .ops import y as Y_SYM
+from .ops import z as Z_SYM
+from .optim import Optimizer, g, m, t, v, w
+from .printer import numba_code, stabilise
+from .spec import Network
+
+WRAP = 8
+"""Names per line in the long sums the template writes over several lines."""
+
+
+def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
+    """The lines of the unrolled module of ``net`` trained by ``opt`` (see the module docstring)."""
+    d = derive(net)
+    params = _scalar_params(net)
+    state = [(f"{s}_{name}", f"{s}_{entry}") for s in opt.state for _, name, entry in params]
+    inputs = [f"x_{k} = X[r, {k}]" for k in range(net.sizes[0])]
+    targets = [f"y_{j} = Y[r, {j}]" for j in range(net.sizes[-1])]
+    outputs = [f"out[r, {j}] = a{net.L}_{j}" for j in range(net.sizes[-1])]
+    forward, cost, backward = _forward_lines(net), _cost_lines(net), _backward_lines(d)
+    return {
+        "load_params": [f"{name} = {entry}" for _, name, entry in params],
+        "store_params": [f"{entry} = {name}" for _, name, entry in params],
+        "load_state": [f"{scalar} = {entry}" for scalar, entry in state],
+        "store_state": [f"{entry} = {scalar}" for scalar, entry in state],
+        "predict": _live(inputs + forward + outputs),
+        "loss": _live(inputs + targets + forward + cost),
+        "backward": _live(inputs + targets + forward + backward),
+        "train": _live(inputs + targets + forward + cost + backward),
+        "zero_grads": [f"{_grad(name)} = 0.0" for _, name, _ in params],
+        "mean_grads": [f"{_grad(name)} *= inv_b" for _, name, _ in params],
+        "store_grads": [f"d{entry} = {_grad(name)}" for _, name, entry in params],
+        "optimizer_step": _update_lines(opt, [name for _, name, _ in params]),
+        "params_sum": _wrapped_sum([name for _, name, _ in params]),
+        "n_scalars": len(params),
+    }
+
+
+def _live(lines: list[str]) -> list[str]:
+    """The lines of one example's work that matter: assignments nobody reads are dropped.
+
+    A block is straight-line code run once per example; what it leaves behind is in the
+    gradient sums (``dC_d...``), ``total`` and array entries (``out[r, j]``). An assignment to
+    another name that no later line reads is dead (e.g. ``a2_0`` when the cost is written in
+    ``z2_0``), and so is a comment left with nothing under it.
+    """
+    chunks: list[tuple[list[str], list[str]]] = []  # (comments, the code under them)
+    for line in lines:
+        if line.startswith("#") and (not chunks or chunks[-1][1]):
+            chunks.append(([line], []))
+        elif line.startswith("#"):
+            chunks[-1][0].append(line)
+        elif chunks:
+            chunks[-1][1].append(line)
+        else:
+            chunks.append(([], [line]))
+    kept: list[str] = []
+    needed: set[str] = set()
+    for comments, code in reversed(chunks):
+        live: list[str] = []
+        for line in reversed(code):
+            target, _, value = line.partition(" = ") if " = " in line else _augmented(line)
+            name = target.strip()
+            if name.isidentifier() and not name.startswith("dC_d") and name != "total":
+                if name not in needed:
+                    continue
+                needed.discard(name)
+            needed |= set(_NAME.findall(value))
+            if not name.isidentifier() or " = " not in line:
+                needed |= set(_NAME.findall(target))
+            live.insert(0, line)
+        if live:
+            kept[:0] = comments + live
+    return kept
+
+
+def _augmented(line: str) -> tuple[str, str, str]:
+    """``"a /= b"`` -> ``("a", "/=", "b")``."""
+    target, op, value = line.split(" ", 2)
+    return target, op, value
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _scalar_params(net: Network) -> list[tuple[str, str, str]]:
+    """``(array, scalar, array entry)`` of every parameter: ``("W2", "w2_0_1", "W2[0, 1]")``."""
+    out = []
+    for l, layer in enumerate(net.layers, start=1):
+        for j in range(layer.n_out):
+            out += [(f"W{l}", f"w{l}_{j}_{k}", f"W{l}[{j}, {k}]") for k in range(layer.n_in)]
+        if layer.bias:
+            out += [(f"b{l}", f"b{l}_{j}", f"b{l}[{j}]") for j in range(layer.n_out)]
+    return out
+
+
+def _grad(scalar: str) -> str:
+    """The gradient accumulator of a scalar parameter: ``w2_0_1`` -> ``dC_dw2_0_1``."""
+    return f"dC_d{scalar}"
+
+
+def _wrapped_sum(names: list[str]) -> list[str]:
+    """``a + b + ...`` split into lines of :data:`WRAP` names (the template parenthesises)."""
+    rows = [names[i : i + WRAP] for i in range(0, len(names), WRAP)]
+    return [("" if i == 0 else "+ ") + " + ".join(row) for i, row in enumerate(rows)]
+
+
+# --------------------------------------------------------------------------------------------
+# Forward and cost
+# --------------------------------------------------------------------------------------------
+def _forward_lines(net: Network) -> list[str]:
+    lines: list[str] = []
+    prev = [f"x_{k}" for k in range(net.sizes[0])]
+    for l, layer in enumerate(net.layers, start=1):
+        act = layer.act
+        below = "x_k" if l == 1 else f"a{l - 1}_k"
+        bias = f" + b{l}_j" if layer.bias else ""
+        shown = "softmax(z)_j" if act.is_softmax else str(act.expr)
+        lines.append(
+            f"# layer {l}: z{l}_j = sum_k w{l}_j_k*{below}{bias}, a{l}_j = {act.name}(z{l}_j) = {shown}"
+        )
+        for j in range(layer.n_out):
+            terms = [f"w{l}_{j}_{k}*{prev[k]}" for k in range(layer.n_in)]
+            if layer.bias:
+                terms.append(f"b{l}_{j}")
+            lines.append(f"z{l}_{j} = " + " + ".join(terms))
+            if not act.is_softmax:
+                lines.append(f"a{l}_{j} = " + numba_code(act.expr, {Z_SYM: f"z{l}_{j}"}))
+        if act.is_softmax:
+            zs = [f"z{l}_{j}" for j in range(layer.n_out)]
+            lines.append("# softmax shifted by max_j z_j, so that exp cannot overflow")
+            lines.append(f"z_max = max({', '.join(zs)})")
+            lines += [f"a{l}_{j} = math.exp(z{l}_{j} - z_max)" for j in range(layer.n_out)]
+            lines.append("sum_exp = " + " + ".join(f"a{l}_{j}" for j in range(layer.n_out)))
+            lines += [f"a{l}_{j} /= sum_exp" for j in range(layer.n_out)]
+        prev = [f"a{l}_{j}" for j in range(layer.n_out)]
+    return lines
+
+
+def _cost_lines(net: Network) -> list[str]:
+    """Lines adding this example's cost C_x to ``total`` (stable forms as in the blas shape)."""
+    L, n = net.L, net.sizes[-1]
+    out, cost = net.layers[-1].act, net.cost
+    fused = out.name in cost.fused
+    if fused and out.is_softmax:
+        terms = " + ".join(f"y_{j}*(z{L}_{j} - lse)" for j in range(n))
+        return [
+            "# log-sum-exp: C_x = -sum_j y_j log a_j = -sum_j y_j (z_j - log sum_i exp(z_i))",
+            "lse = z_max + math.log(sum_exp)",
+            f"total -= {terms}",
+        ]
+    if fused:
+        terms = " + ".join(f"_softplus(z{L}_{j}) - y_{j}*z{L}_{j}" for j in range(n))
+        return [
+            "# -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - y z",
+            f"total += {terms}",
+        ]
+    scale = sp.Rational(1, n) if cost.mean_over_units else sp.Integer(1)
+    units = [numba_code(cost.expr, {A_SYM: f"a{L}_{j}", Y_SYM: f"y_{j}"}) for j in range(n)]
+    summed = " + ".join(f"({u})" if len(units) > 1 and scale != 1 else u for u in units)
+    head = "" if scale == 1 else f"{numba_code(scale)}*"
+    body = f"{head}({summed})" if head and len(units) > 1 else f"{head}{summed}"
+    shown = "" if scale == 1 else f"{scale} "
+    return [f"# C_x = {shown}sum_j {cost.expr}", f"total += {body}"]
+
+
+# --------------------------------------------------------------------------------------------
+# Backward: BP1/BP2 per unit, CSE for shared terms, BP3/BP4 accumulated
+# --------------------------------------------------------------------------------------------
+def _backward_lines(d: Derivation) -> list[str]:
+    net, L = d.net, d.net.L
+    temps = sp.numbered_symbols("_tmp", real=True)
+    lines: list[str] = []
+    out_act, cost = net.layers[-1].act, net.cost
+    n_out = net.sizes[-1]
+    # BP1 at the output layer
+    if d.fused:
+        lines.append(
+            f"# BP1, fused ({out_act.name} with {cost.name}): the derivative of the output "
+            "cancels against the cost's"
+        )
+        notes = [f"delta{L}_{j} = dC/dz{L}_{j} = {d.delta_out(j)}" for j in range(n_out)]
+    elif out_act.is_softmax:
+        dcost = d.scale * cost.dC_da.xreplace(
+            {A_SYM: sp.Symbol(f"a{L}_i", real=True), Y_SYM: sp.Symbol("y_i", real=True)}
+        )
+        lines.append(
+            f"# BP1 through the softmax: delta{L}_j = dC/dz{L}_j = sum_i da{L}_i/dz{L}_j * dC/da{L}_i"
+        )
+        lines.append(
+            f"#   = a{L}_j*(dC/da{L}_j - sum_i a{L}_i*dC/da{L}_i), with dC/da{L}_i = {sp.factor(dcost)}"
+        )
+        notes = ["" for _ in range(n_out)]
+    else:
+        notes = [
+            f"BP1: delta{L}_{j} = dC/dz{L}_{j} = da{L}_{j}/dz{L}_{j} * dC/da{L}_{j}\n"
+            f"     = ({d.fprime(L, j)}) * ({d.dcost(j)})"
+            for j in range(n_out)
+        ]
+    exprs = [d.delta_out(j) for j in range(n_out)]
+    lines += _assign(exprs, [f"delta{L}_{j}" for j in range(n_out)], notes, temps, d.fused)
+    lines += _accumulate(d, L)
+    for l in range(L - 1, 0, -1):
+        n_next = net.sizes[l + 1]
+        fprimes = [stabilise(d.fprime(l, k)) for k in range(net.sizes[l])]
+        shared, reduced = sp.cse(fprimes, symbols=temps, order="none")
+        if shared:
+            lines.append("# shared terms (common subexpressions)")
+            lines += [f"{sym} = {numba_code(expr)}" for sym, expr in shared]
+        for k, fprime in enumerate(reduced):
+            lines.append(
+                f"# BP2: delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * sum_i dz{l + 1}_i/da{l}_{k}"
+                f" * dC/dz{l + 1}_i"
+            )
+            lines.append(f"#      = ({d.fprime(l, k)}) * sum_i w{l + 1}_i_{k}*delta{l + 1}_i")
+            paths = " + ".join(f"w{l + 1}_{i}_{k}*delta{l + 1}_{i}" for i in range(n_next))
+            if fprime == 1:
+                lines.append(f"delta{l}_{k} = {paths}")
+            else:
+                lines.append(f"delta{l}_{k} = {_factor(numba_code(fprime))}*({paths})")
+        lines += _accumulate(d, l)
+    return lines
+
+
+def _factor(code: str) -> str:
+    """``code`` as a factor of a product: parenthesised unless it is one name, number or call."""
+    depth = 0
+    for i, ch in enumerate(code):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-*/ " and i > 0:
+            return f"({code})"
+    return code
+
+
+def _assign(
+    exprs: list[sp.Expr],
+    names: list[str],
+    notes: list[str],
+    temps: Iterator[sp.Symbol],
+    notes_first: bool,
+) -> list[str]:
+    """``name = expr`` lines after common subexpressions are pulled out into ``_tmp`` lines."""
+    shared, reduced = sp.cse([stabilise(e) for e in exprs], symbols=temps, order="none")
+    lines: list[str] = []
+    if notes_first:
+        lines += [f"# {part}" for note in notes for part in note.split("\n")]
+        notes = ["" for _ in notes]
+    if shared:
+        lines.append("# shared terms (common subexpressions)")
+        lines += [f"{sym} = {numba_code(expr)}" for sym, expr in shared]
+    for name, expr, note in zip(names, reduced, notes, strict=True):
+        if note:
+            lines += [f"# {part}" for part in note.split("\n")]
+        lines.append(f"{name} = {numba_code(expr)}")
+    return lines
+
+
+def _accumulate(d: Derivation, l: int) -> list[str]:
+    """BP3 and BP4 of layer ``l``: add this example's dC_x/db and dC_x/dw to the sums."""
+    layer = d.net.layers[l - 1]
+    lines: list[str] = []
+    for j in range(layer.n_out):
+        below = "x_k" if l == 1 else f"a{l - 1}_k"
+        if layer.bias:
+            lines.append(f"# BP3: dC/db{l}_{j} = dz{l}_{j}/db{l}_{j} * dC/dz{l}_{j} = delta{l}_{j}")
+            lines.append(f"{_grad(f'b{l}_{j}')} += delta{l}_{j}")
+        lines.append(
+            f"# BP4: dC/dw{l}_{j}_k = dz{l}_{j}/dw{l}_{j}_k * dC/dz{l}_{j} = delta{l}_{j}*{below}"
+        )
+        for k in range(layer.n_in):
+            below_k = f"x_{k}" if l == 1 else f"a{l - 1}_{k}"
+            lines.append(f"{_grad(f'w{l}_{j}_{k}')} += delta{l}_{j}*{below_k}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------------
+# The optimiser's step on scalars
+# --------------------------------------------------------------------------------------------
+def _update_lines(opt: Optimizer, scalars: list[str]) -> list[str]:
+    """Each rule printed once with placeholders, then written out for every scalar parameter."""
+    holders = {w: "__w__", g: "__g__", m: "__m__", v: "__v__", t: "t"}
+    names: dict[sp.Symbol, str] = {sym: sym.name.upper() for sym in opt.constants()}
+    names.update(holders)
+    names.update({sym: sym.name for sym, _ in opt.scalars()})
+    rules = [
+        f"{holders[r.target]} {'-=' if r.decrement else '='} {numba_code(r.expr, names)}"
+        for r in opt.rules()
+    ]
+    lines = [f"# {opt.describe()}, for every parameter:"]
+    lines += [
+        f"#   {r.target} <- {r.target} - {r.expr}" if r.decrement else f"#   {r.target} <- {r.expr}"
+        for r in opt.rules()
+    ]
+    for scalar in scalars:
+        for rule in rules:
+            lines.append(
+                rule.replace("__w__", scalar)
+                .replace("__g__", _grad(scalar))
+                .replace("__m__", f"m_{scalar}")
+                .replace("__v__", f"v_{scalar}")
+            )
+    return lines
+
+
+__all__ = ["unrolled_data"]
