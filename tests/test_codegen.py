@@ -302,6 +302,34 @@ def test_gradients_match_finite_differences(
         )
 
 
+def _output_pairs() -> list[tuple[str, str]]:
+    """Every output activation with every cost it supports (BP1 is where the two meet)."""
+    pairs = []
+    for act, activation in sg.ACTIVATIONS.items():
+        if act == "swish":  # the same object as silu
+            continue
+        for cost, c in sg.COSTS.items():
+            if not c.needs_probability or activation.probability:
+                pairs.append((act, cost))
+    return pairs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("act", "cost"), _output_pairs(), ids=lambda v: str(v))
+def test_every_output_activation_with_every_cost(act: str, cost: str) -> None:
+    """One-layer nets, so each pair compiles in a moment: gradients equal finite differences."""
+    net = sg.Network.mlp([2, 3], hidden=act, output=act, cost=cost)
+    model = sg.compile(net)
+    rng = np.random.default_rng(7)
+    model.set_params(numeric.init_params(net, seed=5))
+    X, Y = batch(net, rng, rows=4)
+    grads = model.gradients(X, Y)
+    fd = numeric.finite_differences(net, model.params, X, Y, eps=1e-6)
+    assert model.loss(X, Y) == pytest.approx(numeric.cost(net, model.params, X, Y), rel=1e-12)
+    for p in net.param_names:
+        np.testing.assert_allclose(grads[p], fd[p], rtol=1e-6, atol=1e-8, err_msg=f"{p}")
+
+
 PY_FUNC_CASES = {
     "softmax-mse-adam": ("softmax-mse", sg.Adam(0.01)),
     "user-swish-logcosh-momentum": ("user-swish-logcosh", sg.Momentum(0.1, 0.9)),
