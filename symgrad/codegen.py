@@ -17,7 +17,6 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +28,7 @@ import jinja2
 import sympy as sp
 
 from .errors import CodegenError, SpecError
+from .files import atomic_write
 from .ops import a as A_SYM
 from .ops import y as Y_SYM
 from .ops import z as Z_SYM
@@ -420,22 +420,7 @@ def cache_dir() -> Path:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` so that readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text)
 
 
 def import_path(path: Path, module_name: str) -> ModuleType:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DivergenceError, SpecError
+from .files import atomic_write
 from .optim import Optimizer, optimizer_from_dict
 from .spec import Network
 
@@ -319,7 +320,6 @@ class Model:
     def save(self, path: str | Path) -> Path:
         """Write weights, optimiser state and the network's declaration to one ``.npz`` file."""
         from . import __version__
-        from .codegen import atomic_write_bytes
 
         meta = {
             "format": FORMAT,
@@ -338,7 +338,7 @@ class Model:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         target = Path(path)
-        atomic_write_bytes(target, buf.getvalue())
+        atomic_write(target, buf.getvalue())
         return target
 
     @classmethod
