@@ -33,7 +33,7 @@ from .ops import a as A_SYM
 from .ops import y as Y_SYM
 from .ops import z as Z_SYM
 from .optim import SGD, Optimizer, g, m, t, v, w
-from .printer import helpers_used, numba_code
+from .printer import as_factor, helpers_used, numba_code
 from .spec import Network
 from .unrolled import unrolled_data
 
@@ -150,18 +150,8 @@ def _layer_data(net: Network, l: int) -> dict[str, Any]:
         "fprime_code": numba_code(fprime, at),
         "fprime_formula": str(fprime),
         "fprime_one": fprime == 1,
-        "fprime_factor": _factor(numba_code(fprime, at)),
+        "fprime_factor": as_factor(numba_code(fprime, at)),
     }
-
-
-def _factor(code: str) -> str:
-    """``code`` as a factor of a product: parenthesised unless it already is one piece."""
-    depth = 0
-    for i, ch in enumerate(code):
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
-        if depth == 0 and ch in "+-*/ " and i > 0:
-            return f"({code})"
-    return code
 
 
 def _output_data(net: Network) -> dict[str, Any]:
@@ -189,7 +179,7 @@ def _output_data(net: Network) -> dict[str, Any]:
         "scale_code": numba_code(scale),
         "scale_one": scale == 1,
         "dcda_code": numba_code(dcda, at),
-        "dcda_factor": _factor(numba_code(dcda, at)),
+        "dcda_factor": as_factor(numba_code(dcda, at)),
         "dcda_formula": str(dcda),
         "cost_code": numba_code(cost.expr, at),
         "cost_formula": str(cost.expr),

@@ -141,3 +141,13 @@ __all__ = [
     "softplus",
     "stabilise",
 ]
+
+
+def as_factor(code: str) -> str:
+    """``code`` as a factor of a product: parenthesised unless it is one name, number or call."""
+    depth = 0
+    for i, ch in enumerate(code):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if depth == 0 and ch in "+-*/ " and i > 0:
+            return f"({code})"
+    return code

@@ -22,7 +22,7 @@ from .ops import a as A_SYM
 from .ops import y as Y_SYM
 from .ops import z as Z_SYM
 from .optim import Optimizer, g, m, t, v, w
-from .printer import numba_code, stabilise
+from .printer import as_factor, numba_code, stabilise
 from .spec import Network
 
 WRAP = 8
@@ -237,19 +237,9 @@ def _backward_lines(d: Derivation) -> list[str]:
             if fprime == 1:
                 lines.append(f"delta{l}_{k} = {paths}")
             else:
-                lines.append(f"delta{l}_{k} = {_factor(numba_code(fprime))}*({paths})")
+                lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*({paths})")
         lines += _accumulate(d, l)
     return lines
-
-
-def _factor(code: str) -> str:
-    """``code`` as a factor of a product: parenthesised unless it is one name, number or call."""
-    depth = 0
-    for i, ch in enumerate(code):
-        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
-        if depth == 0 and ch in "+-*/ " and i > 0:
-            return f"({code})"
-    return code
 
 
 def _assign(
