@@ -151,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --explain: weights saved by 'symgrad train --save' (default: random, --seed)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="with --explain and no --weights: random weights' seed"
+        "--seed",
+        type=_seed,
+        default=0,
+        help="with --explain and no --weights: random weights' seed",
     )
     p.add_argument("--param", metavar="NAME", help="only this parameter array, e.g. W2 or b1")
     p.add_argument(
