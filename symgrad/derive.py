@@ -518,5 +518,4 @@ def derive(net: Network) -> Derivation:
     return Derivation(net)
 
 
-Numeric = Callable[..., Any]
 __all__ = ["Derivation", "Form", "Partial", "derive"]
