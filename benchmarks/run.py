@@ -329,7 +329,7 @@ def report(
         f"scikit-learn {m['sklearn']} |"
     ]
     for b in m["blas"]:
-        use = {"numpy": " (NumPy's)", "scipy": " (SciPy's: the one np.dot in Numba calls)"}
+        use = {"numpy": " (NumPy's)", "scipy": " (SciPy's: the one Numba and symgrad call)"}
         L += [
             f"| BLAS / threads | {b['what']}, {b['threads']} threads"
             f"{use.get(b['owner'], ' (' + b['owner'] + ')' if b['owner'] else '')} |"

@@ -3,7 +3,7 @@
 The printer (:mod:`symgrad.printer`) turns each element-wise formula into a line of Python
 (the activation, its derivative in forward terms, ``dC/da``, the optimiser's rules); the Jinja
 templates in ``templates/`` place those lines in the module skeleton and the loops. Two shapes
-of module: "blas" (whole mini-batches through ``np.dot``) and "unrolled" (one example at a time,
+of module: "blas" (whole mini-batches through BLAS ``?gemm``) and "unrolled" (one example at a time,
 every unit and parameter a scalar line, from :mod:`symgrad.unrolled`); :func:`choose_shape`
 picks one by the measurements in its docstring. :meth:`GeneratedModule.compile` writes the
 source into a content-addressed cache folder (atomically), imports it by path and wraps it in a
@@ -45,7 +45,7 @@ SHAPES = ("auto", "blas", "unrolled")
 MAX_LINE = 100
 """Longest line before the generated module declares ``# ruff: noqa: E501``."""
 SHAPE_NOTES = {
-    "blas": "np.dot on whole mini-batches (BLAS), element-wise work in fused loops",
+    "blas": "BLAS ?gemm on whole mini-batches, element-wise work in fused loops",
     "unrolled": "fully unrolled scalar code, one example at a time",
 }
 
@@ -113,7 +113,7 @@ def choose_shape(net: Network, optimizer: Optimizer | None = None) -> str:
         4-8-2 (58)         Adam                                 12.4 s / 6.7 s
 
     Scalar code wins by far where a batch holds few rows (no BLAS call or loop set-up per
-    batch) and stays even at batch 32 up to about 60 parameters; beyond that ``np.dot`` on
+    batch) and stays even at batch 32 up to about 60 parameters; beyond that BLAS on
     whole batches wins at ordinary batch sizes. Numba's compile time of straight-line code
     grows faster than linearly with its length, and each parameter brings a line per rule of
     the optimiser (Adam's three, with a square root), so the limit counts the optimiser's
@@ -292,7 +292,7 @@ class GeneratedModule:
     key: str
 
     def write(self, path: str | os.PathLike[str]) -> Path:
-        """Write the source to ``path`` atomically (a standalone module: numpy and numba only)."""
+        """Write the source to ``path`` atomically (a standalone module: NumPy, Numba and its SciPy BLAS)."""
         target = Path(path)
         atomic_write_text(target, self.source)
         return target

@@ -37,18 +37,21 @@ DTYPE_NAME = "float64"
 DTYPE = np.float64
 SHAPE = "unrolled"
 
+# Every function is compiled once and cached on disk. Division follows NumPy (x / 0 is inf or
+# NaN, no check per division): train_epochs' guard then stops a diverging run.
+jit = numba.njit(cache=True, error_model="numpy")
+
 # Optimiser hyperparameters (SGD(lr=0.5))
 LR = 0.5
 
 
-@numba.njit(cache=True)
+@jit
 def _sigmoid(u):
-    """1 / (1 + exp(-u)) without overflow: exp is only taken of -|u|, and no branch."""
-    e = math.exp(-abs(u))
-    return (1.0 if u >= 0 else e) / (1.0 + e)
+    """1 / (1 + exp(-u)); where exp(-u) overflows to inf the quotient is 0, the right limit."""
+    return 1.0 / (1.0 + math.exp(-u))
 
 
-@numba.njit(cache=True)
+@jit
 def forward(X, W1, b1, W2, b2, out):
     """The outputs a^(2) of the rows of X into out, shape (B, 1); returns out."""
     # the parameters as scalars: w{l}_{j}_{k} is W{l}[j, k]
@@ -76,13 +79,13 @@ def forward(X, W1, b1, W2, b2, out):
     return out
 
 
-@numba.njit(cache=True)
+@jit
 def predict(X, W1, b1, W2, b2):
     """The network's outputs a^(2) for the rows of X."""
     return forward(X, W1, b1, W2, b2, np.empty((X.shape[0], 1), DTYPE))
 
 
-@numba.njit(cache=True)
+@jit
 def loss(X, Y, W1, b1, W2, b2):
     """The mean of C_x (mse) over the rows of X and Y."""
     w1_0_0 = W1[0, 0]
@@ -112,7 +115,7 @@ def loss(X, Y, W1, b1, W2, b2):
     return total / X.shape[0]
 
 
-@numba.njit(cache=True)
+@jit
 def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
     """Gradients of the mean cost over the rows of X and Y into dW1, db1, dW2, db2 (in place)."""
     w1_0_0 = W1[0, 0]
@@ -191,7 +194,7 @@ def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
     db2[0] = dC_db2_0
 
 
-@numba.njit(cache=True)
+@jit
 def gradients(X, Y, W1, b1, W2, b2):
     """Gradients of the mean cost over the rows of X and Y: (dW1, db1, dW2, db2)."""
     dW1 = np.empty_like(W1)
@@ -202,7 +205,7 @@ def gradients(X, Y, W1, b1, W2, b2):
     return dW1, db1, dW2, db2
 
 
-@numba.njit(cache=True)
+@jit
 def _step(w, g):
     """One sgd step on a flattened parameter array w with gradient g (in place)."""
     for i in range(w.size):
@@ -210,7 +213,7 @@ def _step(w, g):
         w[i] -= LR*g[i]
 
 
-@numba.njit(cache=True)
+@jit
 def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
     """One sgd step on every parameter, in place; t counts the steps from 1."""
     _step(W1.reshape(-1), dW1.reshape(-1))
@@ -219,7 +222,7 @@ def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
     _step(b2.reshape(-1), db2.reshape(-1))
 
 
-@numba.njit(cache=True)
+@jit
 def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
 
@@ -349,7 +352,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     return epochs, t
 
 
-@numba.njit(cache=True)
+@jit
 def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
     losses = np.empty(1)
