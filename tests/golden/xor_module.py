@@ -65,27 +65,29 @@ _GEMM = numba.types.ExternalFunction(
         _PTR, numba.types.intp,  # c, ldc
     ),
 )
+KIND = ord("d")  # ?gemm's precision: s (float32) or d (float64)
+TRANS, NO_TRANS = ord("t"), ord("n")  # op(X) = X^T, op(X) = X
 ONE = np.ones(1, DTYPE)
 ZERO = np.zeros(1, DTYPE)
 
 
 @jit
 def gemm(trans_a, trans_b, alpha, A, B, beta, C):
-    """C <- alpha op(A) op(B) + beta C, op(X) = X^T when trans_x; alpha and beta are arrays of one.
+    """C <- alpha op(A) op(B) + beta C; trans_x is TRANS or NO_TRANS; alpha, beta: arrays of one.
 
     Every matrix must have rows of unit stride (C order, or rows of one). BLAS reads such an
     (m, n) matrix as its column-major transpose, so C = op(A) op(B) is asked for as
     C^T = op(B)^T op(A)^T: the operands swap.
     """
     m, n = C.shape
-    k = A.shape[0] if trans_a else A.shape[1]
+    k = A.shape[0] if trans_a == TRANS else A.shape[1]
     if m == 0 or n == 0:
         return
     size = C.itemsize
     if A.strides[1] != size or B.strides[1] != size or C.strides[1] != size:
         raise ValueError("gemm takes matrices whose rows have unit stride (np.ascontiguousarray)")
     status = _GEMM(
-        ord("d"), ord("t" if trans_b else "n"), ord("t" if trans_a else "n"), n, m, k,
+        KIND, trans_b, trans_a, n, m, k,
         alpha.ctypes, B.ctypes, max(1, B.strides[0] // size), A.ctypes, max(1, A.strides[0] // size),
         beta.ctypes, C.ctypes, max(1, C.strides[0] // size),
     )
@@ -97,14 +99,14 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
 def forward(x, W1, b1, W2, b2, z1, a1, z2, a2):
     """Forward pass of a batch x of shape (B, 2); fills z{l}, a{l} in place, returns a2."""
     # z^(1) = W^(1) a^(0) + b^(1), all rows at once: z1 = x W1^T
-    gemm(False, True, ONE, x, W1, ZERO, z1)
+    gemm(NO_TRANS, TRANS, ONE, x, W1, ZERO, z1)
     for s in range(x.shape[0]):
         for j in range(2):
             z1[s, j] += b1[j]
             # a^(1) = tanh(z^(1)) = tanh(z)
             a1[s, j] = math.tanh(z1[s, j])
     # z^(2) = W^(2) a^(1) + b^(2), all rows at once: z2 = a1 W2^T
-    gemm(False, True, ONE, a1, W2, ZERO, z2)
+    gemm(NO_TRANS, TRANS, ONE, a1, W2, ZERO, z2)
     for s in range(x.shape[0]):
         for j in range(1):
             z2[s, j] += b2[j]
@@ -136,20 +138,20 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
             # BP1: delta^(2)_j = dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
             delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
     # BP4: dC/dW^(2) = delta^(2) a^(1)^T, summed over the batch: dW2 = delta2^T a1
-    gemm(True, False, ONE, delta2, a1, ZERO, dW2)
+    gemm(TRANS, NO_TRANS, ONE, delta2, a1, ZERO, dW2)
     # BP3: dC/db^(2) = delta^(2), summed over the batch
     db2[:] = 0.0
     for s in range(x.shape[0]):
         for j in range(1):
             db2[j] += delta2[s, j]
     # BP2: delta^(1) = (W^(2)^T delta^(2)) * f'(z^(1)), rows at once: delta1 = delta2 W2
-    gemm(False, False, ONE, delta2, W2, ZERO, delta1)
+    gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
     for s in range(x.shape[0]):
         for j in range(2):
             # f'(z^(1)) = 1 - a**2 (tanh)
             delta1[s, j] *= 1 - a1[s, j]**2
     # BP4: dC/dW^(1) = delta^(1) a^(0)^T, summed over the batch: dW1 = delta1^T x
-    gemm(True, False, ONE, delta1, x, ZERO, dW1)
+    gemm(TRANS, NO_TRANS, ONE, delta1, x, ZERO, dW1)
     # BP3: dC/db^(1) = delta^(1), summed over the batch
     db1[:] = 0.0
     for s in range(x.shape[0]):
@@ -176,20 +178,17 @@ def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
 
 @jit
 def _copy(dst, src):
-    """dst[...] = src, element by element (no temporary array)."""
-    d = dst.reshape(-1)
-    s = src.reshape(-1)
-    for i in range(d.size):
-        d[i] = s[i]
+    """dst[:] = src for flat arrays, element by element (no temporary array)."""
+    for i in range(dst.size):
+        dst[i] = src[i]
 
 
 @jit
 def _finite(w):
-    """True when every entry of w is finite: a sum with a NaN or an infinity in it is not."""
+    """True when every entry of a flat array w is finite: a sum with a NaN or an infinity is not."""
     total = 0.0
-    flat = w.reshape(-1)
-    for i in range(flat.size):
-        total += flat[i]
+    for i in range(w.size):
+        total += w[i]
     return np.isfinite(total)
 
 
@@ -224,10 +223,10 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     saved_W2 = np.empty_like(W2)
     saved_b2 = np.empty_like(b2)
     for e in range(epochs):
-        _copy(saved_W1, W1)
-        _copy(saved_b1, b1)
-        _copy(saved_W2, W2)
-        _copy(saved_b2, b2)
+        _copy(saved_W1.reshape(-1), W1.reshape(-1))
+        _copy(saved_b1.reshape(-1), b1.reshape(-1))
+        _copy(saved_W2.reshape(-1), W2.reshape(-1))
+        _copy(saved_b2.reshape(-1), b2.reshape(-1))
         t_before = t
         total = 0.0
         for start in range(0, n, batch_size):
@@ -251,11 +250,11 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
             t += 1
             update(W1, b1, W2, b2, dW1, db1, dW2, db2, t)
         losses[e] = total / n
-        if not (np.isfinite(losses[e]) and _finite(W1) and _finite(b1) and _finite(W2) and _finite(b2)):
-            _copy(W1, saved_W1)
-            _copy(b1, saved_b1)
-            _copy(W2, saved_W2)
-            _copy(b2, saved_b2)
+        if not (np.isfinite(losses[e]) and _finite(W1.reshape(-1)) and _finite(b1.reshape(-1)) and _finite(W2.reshape(-1)) and _finite(b2.reshape(-1))):
+            _copy(W1.reshape(-1), saved_W1.reshape(-1))
+            _copy(b1.reshape(-1), saved_b1.reshape(-1))
+            _copy(W2.reshape(-1), saved_W2.reshape(-1))
+            _copy(b2.reshape(-1), saved_b2.reshape(-1))
             return e, t_before
     return epochs, t
 
