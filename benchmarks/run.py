@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated names")
     p.add_argument("--dtypes", default="float32,float64", help="comma-separated dtypes")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated runners")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats after warm-up")
+    p.add_argument("--repeats", type=int, default=9, help="timed repeats after warm-up")
     p.add_argument(
         "--budget",
         type=float,
@@ -185,7 +185,10 @@ def measure_case(case: Any, names: list[str], args: argparse.Namespace) -> list[
         rec["times"] = []
         live.append((rec, runner))
     for i in range(max((r["repeats_planned"] for r, _ in live), default=0)):
-        for rec, runner in live:
+        # each round starts one runner later, so no runner always follows the same one (a BLAS
+        # pool still spinning after its last call, a cold cache) and that cost falls on all alike
+        turn = i % len(live)
+        for rec, runner in live[turn:] + live[:turn]:
             if i < rec["repeats_planned"]:
                 t0 = time.perf_counter()
                 runner.run()
@@ -356,7 +359,8 @@ def report(
             "The machine is shared; spread = (slowest - fastest) / median over the repeats of "
             f"one row. Median spread {statistics.median(spreads):.0%}, largest "
             f"{max(spreads):.0%}. Ratios are of medians measured side by side (repeats taken "
-            "round-robin), so load falls on every framework alike.",
+            "round-robin, each round starting one runner later), so load falls on every "
+            "framework alike.",
             "",
         ]
     L += ["## Results", ""]

@@ -70,7 +70,8 @@ class Model:
         self.dtype = np.dtype(dtype)
         self.step = 0
         self._seconds_per_row: dict[int, float] = {}  # by batch size: sizes fit's calls
-        self._shapes = {name: net.param_shape(name) for name in net.param_names}
+        self._names = net.param_names
+        self._shapes = {name: net.param_shape(name) for name in self._names}
         self._params: dict[str, Array] = {}
         self._state: dict[str, Array] = {}
         self.init(0)
@@ -118,7 +119,7 @@ class Model:
 
     def set_params(self, params: dict[str, Any]) -> None:
         """Replace every parameter (validated; the optimiser state is kept)."""
-        self._params = self._checked(params, self.net.param_names, "parameter")
+        self._params = self._checked(params, self._names, "parameter")
 
     @property
     def optimizer_state(self) -> dict[str, Any]:
@@ -146,16 +147,16 @@ class Model:
                 raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
             if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
                 raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
-            if not np.isfinite(arr).all():
+            if not _all_finite(arr):
                 raise SpecError(f"{what} {name} contains NaN or infinity")
-            out[name] = np.ascontiguousarray(arr, dtype=self.dtype).copy()
+            out[name] = np.array(arr, dtype=self.dtype, order="C")  # always a copy
         return out
 
     def _args(self) -> list[Array]:
-        return [self._params[n] for n in self.net.param_names]
+        return [self._params[n] for n in self._names]
 
     def _state_args(self) -> list[Array]:
-        return [self._state[f"{s}_{p}"] for s in self.optimizer.state for p in self.net.param_names]
+        return [self._state[f"{s}_{p}"] for s in self.optimizer.state for p in self._names]
 
     # ----------------------------------------------------------------------------------------
     # Data at the edge
@@ -416,8 +417,13 @@ def _check_numeric(arr: Array, what: str) -> None:
         raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
     if kind == "c":
         raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
-    if not np.isfinite(arr).all():
+    if not _all_finite(arr):
         raise SpecError(f"{what} contains NaN or infinity: remove or fill those entries")
+
+
+def _all_finite(arr: Array) -> bool:
+    """True when no entry of arr is NaN or infinite (integers and booleans always are finite)."""
+    return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
 
 
 CHUNK_SECONDS = 0.2
