@@ -64,7 +64,7 @@ def available() -> dict[str, bool]:
 
 def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[], Runner]]]:
     """(name, constructor) of the runners asked for that apply to this case."""
-    from prototypes import MlpRunner, UnrolledRunner
+    from prototypes import MatmulRunner, MlpRunner, UnrolledRunner
 
     w = case.workload
     have = available()
@@ -88,6 +88,8 @@ def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[
             out.append((name, lambda: UnrolledRunner(case)))
         elif name == "numba-unrolled-per-epoch" and tiny and w.epochs > 1:
             out.append((name, lambda: UnrolledRunner(case, per_epoch=True)))
+        elif name == "matmul-1024" and w.name == "wide":
+            out.append((name, lambda: MatmulRunner(case)))
         elif name in ("numba-blas", "numba-gemm", "numba-loops", "numba-mixed"):
             if name in ("numba-loops", "numba-mixed") and w.sizes[0] * w.sizes[1] > 100_000:
                 continue  # plain-loop products at this width take minutes: not a candidate shape
@@ -108,6 +110,7 @@ FRAMEWORKS = [
     "numba-mixed",
     "numba-blas",
     "numba-gemm",
+    "matmul-1024",
 ]
 
 

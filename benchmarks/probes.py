@@ -6,9 +6,12 @@ with the cache folders in the environment; prints one JSON object on its last li
 * ``compile``: time to import symgrad, then ``sg.compile`` and the first training step (one
   batch). Run twice on the same cache folders: the first process compiles, the second loads.
 * ``generate``: ``sg.derive`` + ``sg.generate`` of the network (no Numba).
+* ``floor``: Numba's own start-up, ``import numba`` and the first call of a one-line cached
+  function (``probes.py floor FOLDER``, run twice: compiled, then loaded from the cache).
 * ``memory``: peak resident memory of the whole training run against the budget (data,
   parameters, optimiser state, one batch of activations, the runtime's own baseline, + 20 %),
-  and Numba runtime allocations per batch (``NUMBA_NRT_STATS=1``).
+  and Numba runtime allocations per batch (``NUMBA_NRT_STATS=1``): those of an epoch of all
+  the batches less those of an epoch of two, over the batches between.
 """
 
 from __future__ import annotations
@@ -35,6 +38,36 @@ def _hwm_bytes() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
+FLOOR_MODULE = """import numba
+
+
+@numba.njit(cache=True)
+def one_more(x):
+    return x + 1
+"""
+
+
+def numba_floor(folder: str) -> dict[str, object]:
+    """Numba's own cost in a fresh process: ``import numba``, then the first call of a one-line
+    cached function (compiled by the first process, loaded from the cache by the next)."""
+    import importlib
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "floor_probe.py")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(FLOOR_MODULE)
+    sys.path.insert(0, folder)
+    t0 = time.perf_counter()
+    import numba  # noqa: F401
+
+    t1 = time.perf_counter()
+    probe = importlib.import_module("floor_probe")
+    probe.one_more(1)
+    t2 = time.perf_counter()
+    return {"mode": "floor", "import_numba_s": t1 - t0, "first_call_s": t2 - t1}
+
+
 def main() -> None:
     mode, wname, dtype = sys.argv[1:4]
     here = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +75,9 @@ def main() -> None:
     sys.path.insert(1, os.path.dirname(here))  # symgrad from this checkout when not installed
     from workloads import WORKLOADS
 
+    if mode == "floor":
+        print(json.dumps(numba_floor(wname)))
+        return
     w = WORKLOADS[wname]
     t0 = time.perf_counter()
     import numpy as np
@@ -106,6 +142,12 @@ def main() -> None:
         model.fit(X, Y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
         s1 = rtsys.get_allocation_stats()
         rss_one_epoch = _rss_bytes()
+        # the same call on two batches: what grows with the batches is the difference
+        model.fit(
+            X[: 2 * w.batch], Y[: 2 * w.batch], batch_size=w.batch, shuffle=False, progress=False
+        )
+        s2 = rtsys.get_allocation_stats()
+        allocs_two = s2.alloc - s1.alloc
         model.fit(X, Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False)
         peak = _hwm_bytes()  # peak resident since the reset: data and training only
         acts = w.batch * sum(w.sizes[1:]) * itemsize
@@ -122,8 +164,9 @@ def main() -> None:
             rss_after_one_epoch_bytes=rss_one_epoch,
             rss_end_bytes=_rss_bytes(),
             nrt_allocs_one_epoch=s1.alloc - s0.alloc,
+            nrt_allocs_two_batches=allocs_two,
             batches_per_epoch=w.n_batches,
-            allocs_per_batch=(s1.alloc - s0.alloc) / w.n_batches,
+            allocs_per_batch=(s1.alloc - s0.alloc - allocs_two) / (w.n_batches - 2),
         )
     print(json.dumps(out))
 

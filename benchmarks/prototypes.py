@@ -430,3 +430,24 @@ def matmul_rate(m: int, n: int, k: int, dtype: str = "float32", min_time: float 
             np.matmul(a, b, out=c)
         best = min(best, (time.perf_counter() - t0) / reps)
     return 2.0 * m * n * k / best / 1e9
+
+
+class MatmulRunner(Runner):
+    """The machine's reference rate, timed in the same rounds as the frameworks: float32
+    ``np.matmul`` of 1024 x 1024 matrices, as many products as the workload has GEMM FLOPs."""
+
+    trains = False
+
+    def __init__(self, case: Case) -> None:
+        super().__init__(case)
+        self.name = "matmul-1024"
+        self.count = max(1, round(self.w.gemm_flops() / (2 * 1024**3)))
+        self.flops = 2 * 1024**3 * self.count
+        rng = np.random.default_rng(0)
+        self.a = rng.random((1024, 1024), dtype=np.float32)
+        self.b = rng.random((1024, 1024), dtype=np.float32)
+        self.c = np.empty((1024, 1024), np.float32)
+
+    def run(self) -> None:
+        for _ in range(self.count):
+            np.matmul(self.a, self.b, out=self.c)
