@@ -2,9 +2,11 @@
 
 Only the element-wise formulas go through here (an activation, its derivative in forward
 terms, ``dC/da``, an optimiser's update rule); the loops and the linear algebra live in the
-templates. :func:`stabilise` first rewrites the forms that overflow in floating point
-(``1/(1 + exp(-u))`` becomes ``sigmoid(u)``, ``log(1 + exp(u))`` becomes ``softplus(u)``),
-and the printer emits those as calls to small helpers defined in every generated module.
+templates. :func:`stabilise` first names two forms (``1/(1 + exp(-u))`` becomes ``sigmoid(u)``,
+``log(1 + exp(u))`` becomes ``softplus(u)``), and the printer emits them as calls to small
+helpers defined in every generated module. ``softplus`` needs its helper: ``log(1 + exp(u))``
+overflows to inf for large u. ``sigmoid`` is one named line: IEEE arithmetic already gives its
+limits (``1/(1 + inf) = 0``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .errors import CodegenError
 
 
 class sigmoid(sp.Function):  # type: ignore[misc]  # lower case, like SymPy's own functions
-    """``1 / (1 + exp(-u))``, printed as the overflow-free helper ``_sigmoid(u)``."""
+    """``1 / (1 + exp(-u))``, printed as the helper ``_sigmoid(u)``."""
 
     nargs = 1
 

@@ -97,3 +97,17 @@ def test_same_start_for_every_framework() -> None:
         np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-6)
     assert a.X.shape == (1797, 64) and float(a.X.max()) == 1.0
     assert a.batches()[-1] == (1792, 1797)  # the last batch is short
+
+
+def test_exp_share_takes_every_exp_out_of_the_forward_pass() -> None:
+    import exp_share
+
+    import symgrad as sg
+
+    net = sg.Network.mlp([4, 3, 2], "sigmoid", "softmax", cost="cross_entropy")
+    source = sg.generate(net, sg.SGD(0.5), "float32", shape="blas").source
+    cheap = exp_share.without_exp(source)
+    compile(cheap, "cheap.py", "exec")
+    forward = cheap.split("def _sigmoid", 1)[1].split("def cost_sum", 1)[0]
+    assert "math.exp" in source and "math.exp" not in forward
+    assert exp_share.CHEAP_SIGMOID in cheap

@@ -255,6 +255,25 @@ def test_saturated_units_give_finite_losses_and_gradients(shape: str) -> None:
     assert np.all(np.isfinite(soft.predict(Xs)))
 
 
+def test_blas_gemm_takes_flags_strides_and_accumulates(clf_model: sg.Model) -> None:
+    if clf_model.shape != "blas":
+        pytest.skip("the unrolled shape calls no BLAS")
+    gemm, mod = clf_model.module.gemm, clf_model.module
+    rng = np.random.default_rng(3)
+    big = rng.random((7, 9))
+    A = big[:4, :6]  # rows of unit stride, leading dimension 9: no copy needed
+    B = rng.random((5, 6))
+    C = rng.random((4, 5))
+    expect = 2.0 * A @ B.T + C
+    gemm(mod.NO_TRANS, mod.TRANS, np.array([2.0]), A, B, mod.ONE, C)
+    np.testing.assert_allclose(C, expect, rtol=1e-13)
+    D = np.empty((6, 6))
+    gemm(mod.TRANS, mod.NO_TRANS, mod.ONE, A, A, mod.ZERO, D)
+    np.testing.assert_allclose(D, A.T @ A, rtol=1e-13)
+    with pytest.raises(ValueError, match="unit stride"):
+        gemm(mod.NO_TRANS, mod.NO_TRANS, mod.ONE, big[:, ::2], B, mod.ZERO, np.empty((7, 6)))
+
+
 # ---------------------------------------------------------------------------------------------
 # save / load
 # ---------------------------------------------------------------------------------------------
