@@ -33,7 +33,7 @@ from .ops import a as A_SYM
 from .ops import y as Y_SYM
 from .ops import z as Z_SYM
 from .optim import SGD, Optimizer, g, m, t, v, w
-from .printer import as_factor, helpers_used, numba_code
+from .printer import as_factor, helpers_used, numba_code, number, numbers_for
 from .spec import Network
 from .unrolled import unrolled_data
 
@@ -209,7 +209,7 @@ def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
     return {
         "name": opt.name,
         "describe": opt.describe(),
-        "constants": [(names[sym], repr(val)) for sym, val in consts.items()],
+        "constants": [(names[sym], number(repr(val))) for sym, val in consts.items()],
         "scalars": [
             (sym.name, numba_code(expr, names), f"{sym} = {expr}") for sym, expr in scalars
         ],
@@ -249,6 +249,8 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "opt": optim,
         "helpers": sorted(helpers),
         "buffers": [name for l in range(1, net.L + 1) for name in (f"z{l}", f"a{l}")],
+        "one": number("1.0"),  # in the module's dtype (see printer.numbers_for)
+        "zero": number("0.0"),
         "deltas": [f"delta{l}" for l in range(1, net.L + 1)],
     }
 
@@ -361,8 +363,9 @@ def generate(
     if shape == "auto":
         shape = choose_shape(net, optimizer)
     env = jinja_env(Path(template_dir).resolve() if template_dir is not None else None)
-    data = _module_data(net, optimizer, dtype, shape)
-    data["u"] = unrolled_data(net, optimizer) if shape == "unrolled" else None
+    with numbers_for(dtype):  # float32 modules keep their arithmetic in float32
+        data = _module_data(net, optimizer, dtype, shape)
+        data["u"] = unrolled_data(net, optimizer) if shape == "unrolled" else None
     try:
         template = env.get_template("module.py.jinja")
         # Render once to see what the body needs (math, long lines), then render for real.

@@ -11,12 +11,43 @@ limits (``1/(1 + inf) = 0``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from .errors import CodegenError
+
+_NARROW: ContextVar[bool] = ContextVar("symgrad_narrow_numbers", default=False)
+
+
+@contextmanager
+def numbers_for(dtype: str) -> Iterator[None]:
+    """Within the block, code is printed for a module of ``dtype``.
+
+    Numba, like NumPy's scalars, widens ``float32`` arithmetic to ``float64`` as soon as a
+    Python number takes part (``1 - a`` is a float64 for a float32 ``a``). For ``float32``
+    every number is therefore printed as ``DTYPE(...)`` (the module's dtype), so that the
+    arithmetic stays in float32; integer exponents stay plain (``a**2`` keeps the dtype).
+    """
+    token = _NARROW.set(dtype == "float32")
+    try:
+        yield
+    finally:
+        _NARROW.reset(token)
+
+
+def number(text: str) -> str:
+    """A number for the module's arithmetic: ``1.0``, or ``DTYPE(1.0)`` in a float32 module.
+
+    The sign stays outside (``-DTYPE(1)``), where the printers of sums look for it.
+    """
+    if not _NARROW.get():
+        return text
+    return f"-DTYPE({text[1:]})" if text.startswith("-") else f"DTYPE({text})"
 
 
 class sigmoid(sp.Function):  # type: ignore[misc]  # lower case, like SymPy's own functions
@@ -86,6 +117,30 @@ class NumbaPrinter(PythonCodePrinter):  # type: ignore[misc]
             tail = value if cond == sp.true else f"({value} if {self._print(cond)} else {tail})"
         return tail
 
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return number(str(super()._print_Integer(expr)))
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        if _NARROW.get():
+            return number(f"{expr.p}/{expr.q}")
+        return str(super()._print_Rational(expr))
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return number(str(super()._print_Float(expr)))
+
+    def _print_Half(self, expr: sp.Rational) -> str:
+        return self._print_Rational(expr)
+
+    def _print_Zero(self, expr: sp.Integer) -> str:
+        return self._print_Integer(expr)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if _NARROW.get() and expr.exp.is_Integer and expr.exp != -1:
+            base = self.parenthesize(expr.base, sp.printing.precedence.precedence(expr))
+            exp = int(expr.exp)
+            return f"{base}**{exp}" if exp >= 0 else f"{base}**({exp})"
+        return str(super()._print_Pow(expr, rational=rational))
+
     def _print_sigmoid(self, expr: sp.Function) -> str:
         return f"{HELPERS['sigmoid']}({self._print(expr.args[0])})"
 
@@ -139,6 +194,8 @@ __all__ = [
     "NumbaPrinter",
     "helpers_used",
     "numba_code",
+    "number",
+    "numbers_for",
     "sigmoid",
     "softplus",
     "stabilise",

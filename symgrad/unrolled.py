@@ -22,7 +22,7 @@ from .ops import a as A_SYM
 from .ops import y as Y_SYM
 from .ops import z as Z_SYM
 from .optim import Optimizer, g, m, t, v, w
-from .printer import as_factor, numba_code, stabilise
+from .printer import as_factor, numba_code, number, stabilise
 from .spec import Network
 
 WRAP = 8
@@ -47,7 +47,7 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
         "loss": _live(inputs + targets + forward + cost),
         "backward": _live(inputs + targets + forward + backward),
         "train": _live(inputs + targets + forward + cost + backward),
-        "zero_grads": [f"{_grad(name)} = 0.0" for _, name, _ in params],
+        "zero_grads": [f"{_grad(name)} = {number('0.0')}" for _, name, _ in params],
         "mean_grads": [f"{_grad(name)} *= inv_b" for _, name, _ in params],
         "store_grads": [f"d{entry} = {_grad(name)}" for _, name, entry in params],
         "optimizer_step": _update_lines(opt, [name for _, name, _ in params]),

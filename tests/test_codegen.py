@@ -91,6 +91,36 @@ def test_printer_piecewise_is_a_conditional_expression() -> None:
     )
 
 
+def test_float32_formulas_stay_float32() -> None:
+    """Numba widens float32 to float64 when a Python number joins in: float32 modules print
+    every number in the module's dtype, and every built-in formula then types as float32."""
+    import math
+
+    import numba
+
+    from symgrad.printer import numbers_for
+
+    with numbers_for("float32"):
+        assert numba_code(1 - a**2) == "DTYPE(1) - a**2"
+        assert (
+            numba_code(a - 3) == "a - DTYPE(3)" and numba_code(-sp.Rational(1, 3)) == "-DTYPE(1/3)"
+        )
+        codes = [numba_code(act.expr) for act in sg.ACTIVATIONS.values() if not act.is_softmax]
+        codes += [numba_code(act.derivative) for act in sg.ACTIVATIONS.values()]
+        codes += [numba_code(c.expr) for c in sg.COSTS.values()]
+        codes += [numba_code(c.dC_da) for c in sg.COSTS.values()]
+    assert numba_code(1 - a**2) == "1 - a**2"  # float64 modules: plain numbers
+    scope = {"DTYPE": np.float32, "math": math}  # what the printed code calls
+    scope["_sigmoid"] = numba.njit(lambda u: np.float32(1) / (np.float32(1) + math.exp(-u)))
+    scope["_softplus"] = numba.njit(lambda u: max(u, np.float32(0)) + math.log1p(math.exp(-abs(u))))
+    one = np.float32(0.25)
+    for code in codes:
+        exec(f"def f(z, a, y):\n    return {code}", scope)
+        f = numba.njit(scope["f"])
+        f(one, one, one)
+        assert f.nopython_signatures[0].return_type == numba.float32, code
+
+
 def test_printer_emits_safe_sigmoid_and_softplus() -> None:
     assert stabilise(1 / (1 + sp.exp(-z))) == sigmoid(z)
     assert stabilise(sp.log(1 + sp.exp(z))) == softplus(z)

@@ -132,7 +132,7 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
 
     delta{l} holds delta^(l) / B: the 1/B of the batch mean is applied once, in BP1.
     """
-    inv_b = 1.0 / x.shape[0]
+    inv_b = DTYPE(1.0 / x.shape[0])
     for s in range(x.shape[0]):
         for j in range(1):
             # BP1: delta^(2)_j = dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))

@@ -173,7 +173,7 @@ def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
         dC_dw1_1_0 += delta1_1*x_0
         dC_dw1_1_1 += delta1_1*x_1
     # the mean over the batch: dC/dw = (1/B) sum_x dC_x/dw
-    inv_b = 1.0 / X.shape[0]
+    inv_b = DTYPE(1.0 / X.shape[0])
     dC_dw1_0_0 *= inv_b
     dC_dw1_0_1 *= inv_b
     dC_dw1_1_0 *= inv_b
@@ -229,14 +229,14 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
     in the order of the rows of X when orders has no rows), each followed by one step. The
     cost of an example is taken at the weights before its batch's step. The parameters and
-    the optimiser state live in scalar locals (float64 arithmetic) for the whole call and
+    the optimiser state live in scalar locals (in float64) for the whole call and
     are written back to the arrays at the start of every epoch and at the end. Stops at the
     first epoch whose mean cost or weights are not finite, leaving in the arrays the weights
     and state from before that epoch. Returns (epochs completed, step count t after them).
     """
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
-    inv_batch = 1.0 / batch_size
+    inv_batch = DTYPE(1.0 / batch_size)
     # the parameters as scalars: w{l}_{j}_{k} is W{l}[j, k]
     w1_0_0 = W1[0, 0]
     w1_0_1 = W1[0, 1]
@@ -311,7 +311,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                 dC_dw1_1_0 += delta1_1*x_0
                 dC_dw1_1_1 += delta1_1*x_1
             # the mean over the batch: dC/dw = (1/B) sum_x dC_x/dw
-            inv_b = inv_batch if rows == batch_size else 1.0 / rows
+            inv_b = inv_batch if rows == batch_size else DTYPE(1.0 / rows)
             dC_dw1_0_0 *= inv_b
             dC_dw1_0_1 *= inv_b
             dC_dw1_1_0 *= inv_b
