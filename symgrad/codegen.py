@@ -283,7 +283,7 @@ class GeneratedModule:
         dtype: ``"float64"`` or ``"float32"``.
         shape: the emitted shape (``"blas"`` or ``"unrolled"``).
         source: the module's Python source.
-        key: content hash naming the module in the cache.
+        key: content hash naming the module in the cache (see :func:`compile`).
     """
 
     net: Network
@@ -301,7 +301,7 @@ class GeneratedModule:
 
     def cache_path(self) -> Path:
         """Where :meth:`compile` keeps this module: ``<cache dir>/<name>_<hash>.py``."""
-        return cache_dir() / f"{_safe_stem(self.net.name)}_{self.key[:20]}.py"
+        return _cache_path(self.net, self.key)
 
     def load(self) -> ModuleType:
         """Write into the cache (once) and import by path; later calls reuse the import."""
@@ -347,22 +347,9 @@ def generate(
             ``"unrolled"``.
         template_dir: another folder of templates to render instead of symgrad's own.
     """
-    from . import __version__
-
-    if not isinstance(net, Network):
-        raise SpecError(f"generate() takes a Network, got {type(net).__name__}")
-    optimizer = SGD() if optimizer is None else optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise SpecError(
-            f"optimizer must be sg.SGD, sg.Momentum or sg.Adam, got {type(optimizer).__name__}"
-        )
-    if dtype not in DTYPES:
-        raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if shape not in SHAPES:
-        raise SpecError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
-    if shape == "auto":
-        shape = choose_shape(net, optimizer)
-    env = jinja_env(Path(template_dir).resolve() if template_dir is not None else None)
+    optimizer, shape = _checked_recipe(net, optimizer, dtype, shape)
+    folder = Path(template_dir).resolve() if template_dir is not None else _template_dir()
+    env = jinja_env(folder)
     with numbers_for(dtype):  # float32 modules keep their arithmetic in float32
         data = _module_data(net, optimizer, dtype, shape)
         data["u"] = unrolled_data(net, optimizer) if shape == "unrolled" else None
@@ -376,22 +363,92 @@ def generate(
         source = template.render(**data)
     except jinja2.TemplateError as exc:
         raise CodegenError(f"rendering the module template failed: {exc}") from exc
-    spec = {
-        "network": net.to_dict(),
-        "optimizer": optimizer.to_dict(),
-        "dtype": dtype,
-        "shape": shape,
-        "version": __version__,
-    }
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode() + b"\n" + source.encode())
-    return GeneratedModule(net, optimizer, dtype, shape, source, digest.hexdigest())
+    key = _recipe_key(net, optimizer, dtype, shape, folder)
+    return GeneratedModule(net, optimizer, dtype, shape, source, key)
 
 
 def compile(
     net: Network, optimizer: Optimizer | None = None, dtype: str = "float64", *, shape: str = "auto"
 ) -> Model:
-    """``generate(net, ...).compile()``: a ready :class:`~symgrad.runtime.Model`."""
-    return generate(net, optimizer, dtype, shape=shape).compile()
+    """``generate(net, ...).compile()``: a ready :class:`~symgrad.runtime.Model`.
+
+    A module already in the cache is imported without generating it again (no SymPy work):
+    its file name holds :func:`_recipe_key`, which changes with the network, the optimiser,
+    the dtype, the shape and the generator's own code.
+    """
+    from .runtime import Model
+
+    optimizer, resolved = _checked_recipe(net, optimizer, dtype, shape)
+    key = _recipe_key(net, optimizer, dtype, resolved, _template_dir())
+    path = _cache_path(net, key)
+    with _LOCK:
+        module = _LOADED.get(str(path))
+        if module is None and path.is_file():
+            module = import_path(path, f"symgrad_generated_{key[:20]}")
+            _LOADED[str(path)] = module
+    if module is None:
+        return generate(net, optimizer, dtype, shape=resolved).compile()
+    return Model(module, net, optimizer, dtype)
+
+
+def _checked_recipe(
+    net: Network, optimizer: Optimizer | None, dtype: str, shape: str
+) -> tuple[Optimizer, str]:
+    """The optimiser (default SGD) and the shape ("auto" resolved), after checking them all."""
+    if not isinstance(net, Network):
+        raise SpecError(f"generate() takes a Network, got {type(net).__name__}")
+    optimizer = SGD() if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise SpecError(
+            f"optimizer must be sg.SGD, sg.Momentum or sg.Adam, got {type(optimizer).__name__}"
+        )
+    if dtype not in DTYPES:
+        raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if shape not in SHAPES:
+        raise SpecError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    return optimizer, choose_shape(net, optimizer) if shape == "auto" else shape
+
+
+def _recipe_key(
+    net: Network, optimizer: Optimizer, dtype: str, shape: str, template_dir: Path
+) -> str:
+    """The content hash that names a module: its recipe and the generator that follows it."""
+    from . import __version__
+
+    recipe = {
+        "network": net.to_dict(),
+        "optimizer": optimizer.to_dict(),
+        "dtype": dtype,
+        "shape": shape,
+        "version": __version__,
+        "generator": _generator_fingerprint(template_dir),
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def _generator_fingerprint(template_dir: Path) -> str:
+    """A hash of symgrad's own source files and of the templates: everything besides the
+    recipe that shapes a generated module, so that no cached module outlives a change to them.
+
+    The files are read again whenever one of them has a new size or modification time.
+    """
+    here = Path(__file__).resolve().parent
+    paths = sorted(here.glob("*.py")) + sorted(template_dir.glob("*.jinja"))
+    stamps = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
+    return _hash_files(stamps)
+
+
+@cache
+def _hash_files(stamps: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, _, _ in stamps:
+        path = Path(name)
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _cache_path(net: Network, key: str) -> Path:
+    return cache_dir() / f"{_safe_stem(net.name)}_{key[:20]}.py"
 
 
 # --------------------------------------------------------------------------------------------

@@ -345,7 +345,7 @@ class Model:
     @classmethod
     def load(cls, path: str | Path) -> Model:
         """Read a file written by :meth:`save`: validated, then compiled (from the cache if there)."""
-        from .codegen import generate
+        from .codegen import compile as compile_model
 
         path = Path(path)
         try:
@@ -381,7 +381,7 @@ class Model:
                 f"{path}: the symgrad declaration is malformed "
                 f"(dtype {dtype!r}, step {step!r}, shape {shape!r})"
             )
-        model = generate(net, optimizer, dtype, shape=shape).compile()
+        model = compile_model(net, optimizer, dtype, shape=shape)
         state_names = [f"{s}_{p}" for s in optimizer.state for p in net.param_names]
         for name, arr in arrays.items():
             if arr.dtype != np.dtype(dtype):

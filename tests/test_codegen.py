@@ -538,6 +538,37 @@ def test_compile_writes_one_file_per_hash_and_reuses_it() -> None:
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
+def test_a_cached_module_is_imported_without_generating(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from symgrad import codegen
+
+    first = sg.compile(xor_net(), sg.SGD(lr=0.5))
+    monkeypatch.setattr(codegen, "_LOADED", {})  # as in a new process: only the file is left
+
+    def no_generation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("generate() was called for a cached module")
+
+    monkeypatch.setattr(codegen, "generate", no_generation)
+    again = sg.compile(xor_net(), sg.SGD(lr=0.5))
+    assert again.module.__file__ == first.module.__file__
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(again.predict(X), first.predict(X))
+
+
+def test_the_key_follows_the_templates(tmp_path: Path) -> None:
+    from symgrad.codegen import _template_dir
+
+    shutil.copytree(_template_dir(), tmp_path / "t")
+    same = sg.generate(xor_net(), template_dir=tmp_path / "t")
+    assert same.key == sg.generate(xor_net()).key
+    module = tmp_path / "t" / "module.py.jinja"
+    module.write_text(module.read_text() + "# a local change\n")
+    changed = sg.generate(xor_net(), template_dir=tmp_path / "t")
+    assert changed.key != same.key and changed.source.endswith("# a local change\n")
+
+
 _COMPILE_SNIPPET = """
 import numpy as np, symgrad as sg
 net = sg.Network.mlp([3, 5, 2], hidden="tanh", output="softmax", cost="cross_entropy", name="race")
