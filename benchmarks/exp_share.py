@@ -10,6 +10,7 @@ measuring device: it trains to a different loss.
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import tempfile
@@ -22,13 +23,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))  # symgrad from this checkout when it is not installed
 
-CHEAP_SIGMOID = "return min(max(0.5 + 0.25 * u, 0.0), 1.0)"
-CHEAP_EXP = "max(1.0 + ({arg}), 0.001)"
+CHEAP_SIGMOID = "return min(max(DTYPE(0.5) + DTYPE(0.25) * u, DTYPE(0.0)), DTYPE(1.0))"
+CHEAP_EXP = "max(DTYPE(1.0) + ({arg}), DTYPE(0.001))"
 
 
 def without_exp(source: str) -> str:
-    """The module with ``_sigmoid`` and the softmax's ``math.exp(...)`` made arithmetic only."""
-    out = source.replace("return 1.0 / (1.0 + math.exp(-u))", CHEAP_SIGMOID)
+    """The module with ``_sigmoid`` and the softmax's ``math.exp(...)`` made arithmetic only
+    (in the module's dtype, as the generated arithmetic is)."""
+    out = re.sub(r"return \S+ / \(\S+ \+ math\.exp\(-u\)\)", CHEAP_SIGMOID, source)
     head, sep, rest = out.partition("= math.exp(")
     while sep:  # every assignment from math.exp(<arg>) in the forward pass
         arg, _, tail = rest.partition(")\n")

@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated names")
     p.add_argument("--dtypes", default="float32,float64", help="comma-separated dtypes")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated runners")
-    p.add_argument("--repeats", type=int, default=9, help="timed repeats after warm-up")
+    p.add_argument("--repeats", type=int, default=15, help="timed repeats after warm-up")
     p.add_argument(
         "--budget",
         type=float,
@@ -213,8 +213,15 @@ def measure_case(case: Any, names: list[str], args: argparse.Namespace) -> list[
     sym = next((r for r in recs if r["framework"] == "symgrad" and "median_s" in r), None)
     for rec in recs:
         if sym is not None and "median_s" in rec:
-            rec["vs_symgrad"] = rec["median_s"] / sym["median_s"]
+            rec["vs_symgrad"] = paired_ratio(rec["times"], sym["times"])
     return recs
+
+
+def paired_ratio(times: list[float], ref_times: list[float]) -> float:
+    """Median over the rounds of ``times[i] / ref_times[i]``: the two times of each ratio come
+    from the same round, so a change of the machine's load between rounds cancels out."""
+    n = min(len(times), len(ref_times))
+    return statistics.median(times[i] / ref_times[i] for i in range(n))
 
 
 def matmul_rates(wide: Any) -> dict[str, Any]:
@@ -372,7 +379,8 @@ def report(
     L += [
         "Time of the whole training run (all epochs); median of the repeats after one warm-up. "
         "`first call` is the first run including compilation (JIT, tracing), apart. "
-        "`x symgrad` is this row's median over symgrad's: above 1 means symgrad is faster. "
+        "`x symgrad` is the median over the rounds of this row's time over symgrad's in the "
+        "same round: above 1 means symgrad is faster. "
         "`loss` is the final mean training cost recomputed in float64 from the final "
         f"weights; it must agree with NumPy's within rtol {RTOL['float32']:g} (float32) / "
         f"{RTOL['float64']:g} (float64).",
@@ -418,13 +426,21 @@ def _median(recs: list[dict[str, Any]], wname: str, dtype: str, fw: str) -> floa
     return None
 
 
+def _times(recs: list[dict[str, Any]], wname: str, dtype: str, fw: str) -> list[float] | None:
+    for r in recs:
+        if (r["workload"], r["dtype"], r["framework"]) == (wname, dtype, fw) and r.get("times"):
+            return list(r["times"])
+    return None
+
+
 def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]:
     L = [
         "## Targets",
         "",
-        "How many times faster symgrad is (other's median / symgrad's), against the target; "
-        "`best prototype` is the fastest hand-written Numba shape, to show what the "
-        "generated code could reach on this machine.",
+        "How many times faster symgrad is, against the target: the median over the rounds "
+        "of the other's time over symgrad's in the same round (as in the `x symgrad` columns "
+        "above). `best prototype` is the fastest hand-written Numba shape (by median), to "
+        "show what the generated code could reach on this machine.",
         "",
         "| workload | dtype | vs torch (target) | vs jax (target) | symgrad-unrolled vs torch | "
         "symgrad-unrolled vs jax | best prototype vs torch | best prototype vs jax |",
@@ -432,12 +448,12 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
     ]
     for wname, tg in TARGETS.items():
         for dtype in ("float32", "float64"):
-            sym = _median(recs, wname, dtype, "symgrad")
-            unr = _median(recs, wname, dtype, "symgrad-unrolled")
-            torch_t = _median(recs, wname, dtype, "torch")
-            jax_t = _median(recs, wname, dtype, "jax")
+            sym = _times(recs, wname, dtype, "symgrad")
+            unr = _times(recs, wname, dtype, "symgrad-unrolled")
+            torch_t = _times(recs, wname, dtype, "torch")
+            jax_t = _times(recs, wname, dtype, "jax")
             protos = [
-                (r["median_s"], r["framework"])
+                (r["median_s"], r["framework"], r["times"])
                 for r in recs
                 if r["workload"] == wname
                 and r["dtype"] == dtype
@@ -448,19 +464,21 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
             if torch_t is None and jax_t is None:
                 continue
 
-            def cell(t: float | None, ref: float | None, target: float | None = None) -> str:
+            def cell(
+                t: list[float] | None, ref: list[float] | None, target: float | None = None
+            ) -> str:
                 if t is None or ref is None:
                     return "-"
-                r = t / ref
+                r = paired_ratio(t, ref)
                 mark = "" if target is None else (" ok" if r >= target else " **missed**")
                 return f"{_ratio(r)}{mark}" + (f" ({_ratio(target)})" if target else "")
 
-            best = min(protos) if protos else (None, "")
+            _, best_name, best = min(protos) if protos else (None, "", None)
             L += [
                 f"| {wname} | {dtype} | {cell(torch_t, sym, tg['torch'])} | "
                 f"{cell(jax_t, sym, tg['jax'])} | {cell(torch_t, unr)} | {cell(jax_t, unr)} | "
-                f"{cell(torch_t, best[0])} {best[1]} | "
-                f"{cell(jax_t, best[0])} |"
+                f"{cell(torch_t, best)} {best_name} | "
+                f"{cell(jax_t, best)} |"
             ]
     return [*L, ""]
 
@@ -489,11 +507,19 @@ def wide_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]
     ]
     ref = next((r for r in recs if r["framework"] == "matmul-1024" and "median_s" in r), None)
     side = ref["flops"] / ref["median_s"] / 1e9 if ref else None
+
+    def frac(r: dict[str, Any]) -> float:
+        """This framework's GEMM rate over matmul-1024's, per round (median over rounds)."""
+        assert ref is not None
+        return paired_ratio(ref["times"], r["times"]) * flops / ref["flops"]
+
     if side:
         L += [
             f"The same rate timed side by side, in the rounds of the wide runs: {ref['flops']:,} "
             f"FLOPs of 1024^3 products (as many as the workload's) in a median "
-            f"{_ms(ref['median_s'])}: {side:.1f} GFLOP/s. This is the rate the target is "
+            f"{_ms(ref['median_s'])}: {side:.1f} GFLOP/s. The side-by-side fraction is the "
+            "median over the rounds of a framework's rate over this one's in the same round; "
+            "it is the one the target is "
             "judged against; the figures above were taken alone, before.",
             "",
         ]
@@ -507,7 +533,7 @@ def wide_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]
             g = flops / r["median_s"] / 1e9
             L += [
                 f"| {r['framework']} | {_ms(r['median_s'])} | {g:.1f} | "
-                f"{f'{g / side:.2f}' if side else '-'} | "
+                f"{f'{frac(r):.2f}' if side else '-'} | "
                 f"{g / mm['square_1024']:.2f} | {g / mm['workload_mix']:.2f} |"
             ]
     L += ["", "Target: symgrad at 0.85 or more of the machine's rate.", ""]
