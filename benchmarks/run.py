@@ -371,8 +371,9 @@ def report(
             "",
             "The machine is shared; spread = (slowest - fastest) / median over the repeats of "
             f"one row. Median spread {statistics.median(spreads):.0%}, largest "
-            f"{max(spreads):.0%}. Ratios are of medians measured side by side (repeats taken "
-            "round-robin, each round in a new order), so load falls on every framework alike.",
+            f"{max(spreads):.0%}. The repeats are taken in rounds, every runner once per "
+            "round in a new order, and a ratio is the median over the rounds of the two times "
+            "of one round: load that changes between rounds cancels out.",
             "",
         ]
     L += ["## Results", ""]
