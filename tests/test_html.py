@@ -15,27 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chain_case import CHAIN_PARAMS, CHAIN_X, CHAIN_Y, chain_net
 
 import symgrad as sg
 from symgrad.html import to_html, write_html
 
-CHAIN_PARAMS = {
-    "W1": np.array([[0.8]]),
-    "b1": np.array([0.1]),
-    "W2": np.array([[-0.4]]),
-    "b2": np.array([0.2]),
-    "W3": np.array([[1.2]]),
-    "b3": np.array([-0.3]),
-}
-
 
 @pytest.fixture(scope="module")
 def chain_page() -> str:
-    net = sg.Network.mlp(
-        [1, 1, 1, 1], hidden="sigmoid", output="sigmoid", cost="quadratic", name="chain"
-    )
-    d = sg.derive(net)
-    return to_html(d, d.explain([1.5], [1.0], CHAIN_PARAMS, param="W1"))
+    d = sg.derive(chain_net())
+    return to_html(d, d.explain([CHAIN_X], [CHAIN_Y], CHAIN_PARAMS, param="W1"))
 
 
 @pytest.fixture(scope="module")

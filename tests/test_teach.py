@@ -8,22 +8,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from chain_case import CHAIN_PARAMS, CHAIN_X, CHAIN_Y, chain_net
 
 import symgrad as sg
 from symgrad import numeric
 from symgrad.descent import Descent, descend, nudge
 from symgrad.teach import Explanation
-
-# 3Blue1Brown's chain: one unit per layer, x -> a^(1) -> a^(2) -> a^(3) -> C
-CHAIN_PARAMS = {
-    "W1": np.array([[0.8]]),
-    "b1": np.array([0.1]),
-    "W2": np.array([[-0.4]]),
-    "b2": np.array([0.2]),
-    "W3": np.array([[1.2]]),
-    "b3": np.array([-0.3]),
-}
-CHAIN_X, CHAIN_Y = 1.5, 1.0
 
 
 def sigmoid(t: float) -> float:
@@ -32,10 +22,7 @@ def sigmoid(t: float) -> float:
 
 @pytest.fixture(scope="module")
 def chain() -> tuple[sg.Derivation, Explanation]:
-    net = sg.Network.mlp(
-        [1, 1, 1, 1], hidden="sigmoid", output="sigmoid", cost="quadratic", name="chain"
-    )
-    d = sg.derive(net)
+    d = sg.derive(chain_net())
     return d, d.explain([CHAIN_X], [CHAIN_Y], CHAIN_PARAMS)
 
 
