@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING
 
 from .errors import SpecError
 from .files import atomic_write
+from .layout import (
+    Equation,
+    latex_rows,
+    rule_pieces,
+)
 from .render import (
     MAX_PARTIALS,
-    _build,
-    _Builder,
-    _Equation,
-    _latex_rows,
-    _rule_pieces,
+    DocumentBuilder,
+    build_document,
 )
 
 if TYPE_CHECKING:
@@ -87,7 +89,7 @@ def to_html(
     from latex2mathml.converter import convert
 
     if explain is None:
-        doc = _build(d, HTML_WIDTH, param=param, layer=layer, index=index, expand=expand,
+        doc = build_document(d, HTML_WIDTH, param=param, layer=layer, index=index, expand=expand,
                      equations=equations, max_partials=max_partials)  # fmt: skip
         title, sections = doc.title, list(doc.sections)
     else:
@@ -99,7 +101,7 @@ def to_html(
             raise SpecError(
                 f"equations must be True, False, 'index' or 'matrix', got {equations!r}"
             )
-        b = _Builder(d, HTML_WIDTH)
+        b = DocumentBuilder(d, HTML_WIDTH)
         sections = [b.forward(), b.cost(), *explained(explain, HTML_WIDTH)]
         if equations:
             sections.append(b.equations("index" if equations is True else str(equations)))
@@ -166,17 +168,17 @@ def write_html(
 def _rule(rule: str, convert: ToMath) -> str:
     """Prose escaped, the symbols in it as inline MathML."""
     return "".join(
-        convert(tex) if is_math else html.escape(text) for is_math, text, tex in _rule_pieces(rule)
+        convert(tex) if is_math else html.escape(text) for is_math, text, tex in rule_pieces(rule)
     )
 
 
-def _item(item: str | _Equation, convert: ToMath) -> str:
+def _item(item: str | Equation, convert: ToMath) -> str:
     """A paragraph, or an equation as a table aligned on its ``=`` signs."""
     if isinstance(item, str):
         return f"<p>{_rule(item, convert)}</p>"
     out = [f'<p class="rule">{_rule(item.rule, convert)}</p>'] if item.rule else []
     out.append('<table class="eq">')
-    for row in _latex_rows(item.lhs, item.rhss, HTML_WIDTH):
+    for row in latex_rows(item.lhs, item.rhss, HTML_WIDTH):
         left, right = row.split("&", 1)
         right = right.strip()
         lhs = f"{convert(left)}" if left.strip() else ""

@@ -22,21 +22,23 @@ import sympy as sp
 
 from . import numeric
 from .errors import DerivationError, SpecError
-from .render import (
+from .layout import (
     MATH_WIDTH,
-    MAX_PARTIALS,
     TEXT_WIDTH,
-    _Chunk,
-    _Equation,
-    _latex_rows,
-    _Math,
-    _Section,
-    _select,
-    _text_equation,
+    Chunk,
+    Equation,
+    Math,
+    Section,
     latex_escape,
+    latex_rows,
     rule_latex,
     rule_markdown,
     rule_text,
+    text_equation,
+)
+from .render import (
+    MAX_PARTIALS,
+    select_partials,
 )
 from .spec import Network
 from .steps import Form, Step
@@ -393,7 +395,7 @@ def explain(
     """
     values = check_params(d.net, params)
     xs, ys = one_example(d.net, x, y)
-    selection = _select(d, param, layer, index, max_partials)
+    selection = select_partials(d, param, layer, index, max_partials)
     partials = selection.partials
     ev = _Evaluator(d, xs, ys, values)
     for p in partials:
@@ -427,25 +429,25 @@ def number(v: float | None, digits: int = 6) -> str:
     return "?" if v is None else format(v + 0.0, f".{digits}g")
 
 
-def _numbers(values: Values, digits: int) -> list[_Chunk]:
+def _numbers(values: Values, digits: int) -> list[Chunk]:
     """The numbers of a form laid out like it, one chunk per factor, negatives in parentheses."""
     many = sum(len(t) for t in values) > 1
-    chunks: list[_Chunk] = []
+    chunks: list[Chunk] = []
     for n, term in enumerate(values):
         for i, v in enumerate(term):
             s = number(v, digits)
             if n and not i:  # a later term joins with its sign: "+ 0.2", "- 0.3"
                 sign, s = (" - ", s[1:]) if s.startswith("-") else (" + ", s)
-                chunks.append(_Chunk(sign + s, sign + s))
+                chunks.append(Chunk(sign + s, sign + s))
                 continue
             t = f"({s})" if many and s.startswith("-") else s
             join = (" * ", " \\cdot ") if i else ("", "")
-            chunks.append(_Chunk(join[0] + t, join[1] + t))
+            chunks.append(Chunk(join[0] + t, join[1] + t))
     return chunks
 
 
 def _equation(
-    m: _Math,
+    m: Math,
     lhs: sp.Basic,
     forms: Sequence[Form],
     numbers: Sequence[Values],
@@ -453,7 +455,7 @@ def _equation(
     digits: int,
     width: int,
     rule: str = "",
-) -> _Equation:
+) -> Equation:
     """``lhs = form = ... = numbers = value``, each distinct line once."""
     rhss = [tuple(m.form(f, width)) for f in forms]
     seen = {"".join(c.text for c in r) for r in rhss}
@@ -466,14 +468,14 @@ def _equation(
                 rhss.append(chunks)
         last = number(value, digits)
         if last not in seen:
-            rhss.append((_Chunk(last, last),))
-    return _Equation(m.both(lhs), tuple(rhss), rule)
+            rhss.append((Chunk(last, last),))
+    return Equation(m.both(lhs), tuple(rhss), rule)
 
 
-def _example_section(ex: Explanation, m: _Math, width: int) -> _Section:
+def _example_section(ex: Explanation, m: Math, width: int) -> Section:
     """The forward pass at the example: each z as its sum with numbers, each a, then C."""
     d, s, dg = ex.derivation, ex.derivation.sym, ex.digits
-    items: list[str | _Equation] = []
+    items: list[str | Equation] = []
     shown = ", ".join(f"{m.text(s.x(k))} = {number(v, dg)}" for k, v in enumerate(ex.x))
     target = ", ".join(f"{m.text(s.y(j))} = {number(v, dg)}" for j, v in enumerate(ex.y))
     items.append(f"the training example: {shown}; its target: {target}")
@@ -501,42 +503,42 @@ def _example_section(ex: Explanation, m: _Math, width: int) -> _Section:
             )
             act, zt, zl = layer.act, m.text(z), m.latex(z)
             if act.is_softmax:
-                f = _Chunk(
+                f = Chunk(
                     f"softmax(z^({l}))_{j}",
                     f"\\operatorname{{softmax}}\\left(z^{{({l})}}\\right)_{{{j}}}",
                 )
             else:
-                f = _Chunk(f"{act.name}({zt})", f"{act.latex}\\left({zl}\\right)")
+                f = Chunk(f"{act.name}({zt})", f"{act.latex}\\left({zl}\\right)")
             a_val = number(float(ex.a[l][j]), dg)
-            items.append(_Equation(m.both(s.a(l, j)), ((f,), (_Chunk(a_val, a_val),)), ""))
+            items.append(Equation(m.both(s.a(l, j)), ((f,), (Chunk(a_val, a_val),)), ""))
     items.append(
         _equation(m, s.C, [((d.cost(),),)], [], ex.cost, dg, width, "the cost of this example")
     )
-    return _Section(
-        _Chunk("Forward pass at one example", "Forward pass at one example"), 1, tuple(items)
+    return Section(
+        Chunk("Forward pass at one example", "Forward pass at one example"), 1, tuple(items)
     )
 
 
-def _partial_section(ex: Explanation, pn: PartialNumbers, m: _Math, width: int) -> _Section:
-    items: list[str | _Equation] = []
+def _partial_section(ex: Explanation, pn: PartialNumbers, m: Math, width: int) -> Section:
+    items: list[str | Equation] = []
     for sn in pn.steps:
         st = sn.step
         items.append(_equation(m, st.lhs, st.forms, sn.values, sn.value, ex.digits, width, st.rule))
     head = m.both(pn.steps[0].step.lhs)
     value = number(pn.value, ex.digits)
-    return _Section(_Chunk(f"{head.text} = {value}", f"{head.latex} = {value}"), 2, tuple(items))
+    return Section(Chunk(f"{head.text} = {value}", f"{head.latex} = {value}"), 2, tuple(items))
 
 
-def sections(ex: Explanation, width: int = MATH_WIDTH) -> list[_Section]:
+def sections(ex: Explanation, width: int = MATH_WIDTH) -> list[Section]:
     """The example's forward pass, then each explained partial, as :mod:`symgrad.render` sections."""
-    m = _Math(ex.derivation, {})
+    m = Math(ex.derivation, {})
     n = len(ex.partials)
     intro = (
         f"{n} partial derivative{'s' if n != 1 else ''} at this example: the steps of each, every "
         "local derivative with its value, their product, and the value of the partial derivative."
     )
     items = (intro, ex.hint) if ex.hint else (intro,)
-    head = _Section(_Chunk("Partial derivatives", "Partial derivatives"), 1, items)
+    head = Section(Chunk("Partial derivatives", "Partial derivatives"), 1, items)
     return [
         _example_section(ex, m, width),
         head,
@@ -577,8 +579,8 @@ def _render(ex: Explanation, fmt: str) -> str:
                 if rule:
                     out += textwrap.wrap(rule_text(rule), width, initial_indent=margin,
                                          subsequent_indent=margin, break_on_hyphens=False)  # fmt: skip
-                if isinstance(item, _Equation):
-                    out += _text_equation(item.lhs, item.rhss, width, "  ")
+                if isinstance(item, Equation):
+                    out += text_equation(item.lhs, item.rhss, width, "  ")
                 continue
             if rule or isinstance(item, str):
                 out += _block(rows, fmt)
@@ -588,8 +590,8 @@ def _render(ex: Explanation, fmt: str) -> str:
                     "",
                     text if isinstance(item, str) else f"*{text}*" if fmt == "markdown" else text,
                 ]
-            if isinstance(item, _Equation):
-                rows += _latex_rows(item.lhs, item.rhss, width)
+            if isinstance(item, Equation):
+                rows += latex_rows(item.lhs, item.rhss, width)
         out += _block(rows, fmt)
     return "\n".join(out) + "\n"
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import symgrad as sg
-from symgrad.render import latex_escape, rule_latex, rule_text, text_name
+from symgrad.layout import latex_escape, rule_latex, rule_text, text_name
 
 
 @pytest.fixture(scope="module")
