@@ -420,18 +420,19 @@ def report(
     return "\n".join(L) + "\n"
 
 
+def _record(recs: list[dict[str, Any]], wname: str, dtype: str, fw: str) -> dict[str, Any]:
+    """The record of one runner on one case ({} when it did not run)."""
+    return next(
+        (r for r in recs if (r["workload"], r["dtype"], r["framework"]) == (wname, dtype, fw)), {}
+    )
+
+
 def _median(recs: list[dict[str, Any]], wname: str, dtype: str, fw: str) -> float | None:
-    for r in recs:
-        if (r["workload"], r["dtype"], r["framework"]) == (wname, dtype, fw):
-            return r.get("median_s")
-    return None
+    return _record(recs, wname, dtype, fw).get("median_s")
 
 
 def _times(recs: list[dict[str, Any]], wname: str, dtype: str, fw: str) -> list[float] | None:
-    for r in recs:
-        if (r["workload"], r["dtype"], r["framework"]) == (wname, dtype, fw) and r.get("times"):
-            return list(r["times"])
-    return None
+    return _record(recs, wname, dtype, fw).get("times") or None
 
 
 def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]:

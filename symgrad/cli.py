@@ -40,14 +40,20 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str, low: int, high: int | None = None) -> int:
+    """``text`` as a whole number in ``low..high`` (no upper bound when high is None)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    if value < low or (high is not None and value > high):
+        need = f"be at least {low}" if high is None else f"lie in {low}..{high}"
+        raise argparse.ArgumentTypeError(f"{text!r} must {need}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole(text, 1)
 
 
 def _positive_float(text: str) -> float:
@@ -61,13 +67,7 @@ def _positive_float(text: str) -> float:
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"{text!r} must lie in 0..{2**32 - 1}")
-    return value
+    return _whole(text, 0, 2**32 - 1)
 
 
 def _index(text: str) -> tuple[int, ...]:

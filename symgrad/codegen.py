@@ -305,14 +305,8 @@ class GeneratedModule:
 
     def load(self) -> ModuleType:
         """Write into the cache (once) and import by path; later calls reuse the import."""
-        path = self.cache_path()
-        with _LOCK:
-            module = _LOADED.get(str(path))
-            if module is None:
-                if not path.is_file() or path.read_text(encoding="utf-8") != self.source:
-                    atomic_write_text(path, self.source)
-                module = import_path(path, f"symgrad_generated_{self.key[:20]}")
-                _LOADED[str(path)] = module
+        module = _import_cached(self.cache_path(), self.key, self.source)
+        assert module is not None  # the source was written
         return module
 
     def compile(self) -> Model:
@@ -380,15 +374,27 @@ def compile(
 
     optimizer, resolved = _checked_recipe(net, optimizer, dtype, shape)
     key = _recipe_key(net, optimizer, dtype, resolved, _template_dir())
-    path = _cache_path(net, key)
-    with _LOCK:
-        module = _LOADED.get(str(path))
-        if module is None and path.is_file():
-            module = import_path(path, f"symgrad_generated_{key[:20]}")
-            _LOADED[str(path)] = module
+    module = _import_cached(_cache_path(net, key), key)
     if module is None:
         return generate(net, optimizer, dtype, shape=resolved).compile()
     return Model(module, net, optimizer, dtype)
+
+
+def _import_cached(path: Path, key: str, source: str | None = None) -> ModuleType | None:
+    """The module at ``path``, imported once per process; with ``source``, first written there
+    unless the file already holds it. None when there is no file and no source."""
+    with _LOCK:
+        module = _LOADED.get(str(path))
+        if module is None:
+            if source is not None and (
+                not path.is_file() or path.read_text(encoding="utf-8") != source
+            ):
+                atomic_write_text(path, source)
+            if not path.is_file():
+                return None
+            module = import_path(path, f"symgrad_generated_{key[:20]}")
+            _LOADED[str(path)] = module
+    return module
 
 
 def _checked_recipe(

@@ -89,8 +89,16 @@ def to_html(
     from latex2mathml.converter import convert
 
     if explain is None:
-        doc = build_document(d, HTML_WIDTH, param=param, layer=layer, index=index, expand=expand,
-                     equations=equations, max_partials=max_partials)  # fmt: skip
+        doc = build_document(
+            d,
+            HTML_WIDTH,
+            param=param,
+            layer=layer,
+            index=index,
+            expand=expand,
+            equations=equations,
+            max_partials=max_partials,
+        )
         title, sections = doc.title, list(doc.sections)
     else:
         from .teach import sections as explained

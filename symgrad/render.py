@@ -317,8 +317,16 @@ def to_text(
         max_partials: show at most this many partials and say how many were left out.
         width: columns to wrap equations at.
     """
-    doc = build_document(d, width, param=param, layer=layer, index=index, expand=expand,
-                 equations=equations, max_partials=max_partials)  # fmt: skip
+    doc = build_document(
+        d,
+        width,
+        param=param,
+        layer=layer,
+        index=index,
+        expand=expand,
+        equations=equations,
+        max_partials=max_partials,
+    )
     out = [doc.title, "=" * len(doc.title)]
     for section in doc.sections:
         out.append("")
@@ -354,8 +362,16 @@ def to_markdown(
 
     The options are those of :func:`to_text`.
     """
-    doc = build_document(d, MATH_WIDTH, param=param, layer=layer, index=index, expand=expand,
-                 equations=equations, max_partials=max_partials)  # fmt: skip
+    doc = build_document(
+        d,
+        MATH_WIDTH,
+        param=param,
+        layer=layer,
+        index=index,
+        expand=expand,
+        equations=equations,
+        max_partials=max_partials,
+    )
     out = [f"# {doc.title}"]
     for section in doc.sections:
         out.append("")
@@ -416,8 +432,16 @@ def to_latex(
     """
     if document and jupyter:
         raise SpecError("to_latex() takes document=True or jupyter=True, not both")
-    doc = build_document(d, MATH_WIDTH, param=param, layer=layer, index=index, expand=expand,
-                 equations=equations, max_partials=max_partials)  # fmt: skip
+    doc = build_document(
+        d,
+        MATH_WIDTH,
+        param=param,
+        layer=layer,
+        index=index,
+        expand=expand,
+        equations=equations,
+        max_partials=max_partials,
+    )
     if jupyter:
         return _jupyter(doc)
     out = [f"\\section*{{{latex_escape(doc.title)}}}"]
