@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import sys
 import threading
@@ -25,6 +26,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+import numpy as np
 import sympy as sp
 
 from .errors import CodegenError, SpecError
@@ -219,6 +221,42 @@ def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
     }
 
 
+_TAYLOR_DEGREE = 13  # 0.3466^14 / 14! < 2^-57: the series' remainder on |r| <= ln2/2, float64
+_CEPHES_EXPF = ("1.9875691500e-4", "1.3981999507e-3", "8.3334519073e-3", "4.1665795894e-2",
+                "1.6666665459e-1", "5.0000001201e-1")  # fmt: skip
+"""Cephes' minimax fit of (exp(r) - 1 - r) / r^2 for float32 on |r| <= ln2/2 (near 1/7! ... 1/2!)."""
+
+
+def _exp_data(dtype: str) -> dict[str, Any]:
+    """The constants of the blas shape's vectorisable exp (templates/_exp.py.jinja), by dtype.
+
+    Checked against np.exp to within one ulp, specials included, by tests/test_codegen.py.
+    """
+    if dtype == "float64":
+        coefficients = [
+            (repr(1.0 / math.factorial(k)), f"1/{k}!") for k in range(_TAYLOR_DEGREE, -1, -1)
+        ]
+        return {
+            "low": "-746.0", "high": "710.0", "log2e": repr(1 / math.log(2)),
+            "ln2_hi": "0.6931471803691238", "ln2_lo": "1.9082149292705877e-10",
+            "round": "6755399441055744.0", "bits": int(np.float64(6755399441055744.0).view(np.int64)) - 1023,
+            "mantissa": 52, "int": "np.int64", "half": "0.5",
+            "poly_note": f"its Taylor series to r^{_TAYLOR_DEGREE}/{_TAYLOR_DEGREE}!,",
+            "coefficients": coefficients,
+        }  # fmt: skip
+    degree = len(_CEPHES_EXPF) + 1
+    fitted = [(number(c), f"~1/{degree - i}!") for i, c in enumerate(_CEPHES_EXPF)]
+    coefficients = [*fitted, (number("1.0"), "1/1!"), (number("1.0"), "1/0!")]
+    return {
+        "low": number("-104.0"), "high": number("89.0"), "log2e": number(repr(1 / math.log(2))),
+        "ln2_hi": number("0.693359375"), "ln2_lo": number("-2.12194440e-4"),
+        "round": number("12582912.0"), "bits": int(np.float32(12582912.0).view(np.int32)) - 127,
+        "mantissa": 23, "int": "np.int32", "half": number("0.5"),
+        "poly_note": f"Cephes' minimax polynomial of degree {degree} for float32,",
+        "coefficients": coefficients,
+    }  # fmt: skip
+
+
 def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[str, Any]:
     params = list(net.param_names)
     layers = [_layer_data(net, l) for l in range(1, net.L + 1)]
@@ -229,6 +267,8 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
     helpers = set(helpers_used(codes))
     if output["loss"] == "softplus":
         helpers.add("_softplus")
+    if helpers & {"_sigmoid", "_softplus"} or any(layer["softmax"] for layer in layers):
+        helpers.add("_exp")
     return {
         "net": net,
         "title": f"{net.name} ({net.describe().replace(', cost', '), cost:')}",
@@ -248,6 +288,7 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "out": output,
         "opt": optim,
         "helpers": sorted(helpers),
+        "exp": _exp_data(dtype) if shape == "blas" else None,
         "buffers": [name for l in range(1, net.L + 1) for name in (f"z{l}", f"a{l}")],
         "one": number("1.0"),  # in the module's dtype (see printer.numbers_for)
         "zero": number("0.0"),

@@ -3,10 +3,11 @@
 Only the element-wise formulas go through here (an activation, its derivative in forward
 terms, ``dC/da``, an optimiser's update rule); the loops and the linear algebra live in the
 templates. :func:`stabilise` first names two forms (``1/(1 + exp(-u))`` becomes ``sigmoid(u)``,
-``log(1 + exp(u))`` becomes ``softplus(u)``), and the printer emits them as calls to small
-helpers defined in every generated module. ``softplus`` needs its helper: ``log(1 + exp(u))``
-overflows to inf for large u. ``sigmoid`` is one named line: IEEE arithmetic already gives its
-limits (``1/(1 + inf) = 0``).
+``log(1 + exp(u))`` becomes ``softplus(u)``), and the printer emits them, and ``exp`` itself, as
+calls to small helpers defined in every generated module. ``softplus`` needs its helper:
+``log(1 + exp(u))`` overflows to inf for large u. ``sigmoid`` is one named line: IEEE arithmetic
+already gives its limits (``1/(1 + inf) = 0``). ``_exp`` is chosen by the module's shape: a
+polynomial that vectorises in the blas shape's loops, libm's ``exp`` in the unrolled shape.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ class softplus(sp.Function):  # type: ignore[misc]
     nargs = 1
 
 
-HELPERS = {"sigmoid": "_sigmoid", "softplus": "_softplus"}
-"""Printed name of each safe function; the module template defines the helpers."""
+HELPERS = {"exp": "_exp", "sigmoid": "_sigmoid", "softplus": "_softplus"}
+"""Printed name of each helper function; the module template defines them (``_exp``: by shape,
+a vectorisable polynomial in the blas shape, libm's exp in the unrolled one)."""
 
 
 def _exp_arg(expr: sp.Expr) -> sp.Expr | None:
@@ -100,7 +102,7 @@ class NumbaPrinter(PythonCodePrinter):  # type: ignore[misc]
 
     Differences from :class:`~sympy.printing.pycode.PythonCodePrinter`: a ``Piecewise`` is one
     conditional expression (``(z if z > 0 else 0.01*z)``, with NaN when no branch holds),
-    :class:`sigmoid` and :class:`softplus` print as calls to the module's safe helpers, and
+    ``exp``, :class:`sigmoid` and :class:`softplus` print as calls to the module's helpers, and
     anything the printer does not know raises instead of printing a comment.
     """
 
@@ -140,6 +142,9 @@ class NumbaPrinter(PythonCodePrinter):  # type: ignore[misc]
             exp = int(expr.exp)
             return f"{base}**{exp}" if exp >= 0 else f"{base}**({exp})"
         return str(super()._print_Pow(expr, rational=rational))
+
+    def _print_exp(self, expr: sp.exp) -> str:
+        return f"{HELPERS['exp']}({self._print(expr.args[0])})"
 
     def _print_sigmoid(self, expr: sp.Function) -> str:
         return f"{HELPERS['sigmoid']}({self._print(expr.args[0])})"
@@ -185,7 +190,7 @@ def _single_parens(code: str) -> str:
 
 
 def helpers_used(codes: list[str]) -> list[str]:
-    """The safe helpers (``_sigmoid``, ``_softplus``) that printed code calls, sorted."""
+    """The helpers (``_exp``, ``_sigmoid``, ``_softplus``) that printed code calls, sorted."""
     return sorted(name for name in HELPERS.values() if any(f"{name}(" in c for c in codes))
 
 

@@ -150,7 +150,7 @@ def _forward_lines(net: Network) -> list[str]:
             zs = [f"z{l}_{j}" for j in range(layer.n_out)]
             lines.append("# softmax shifted by max_j z_j, so that exp cannot overflow")
             lines.append(f"z_max = max({', '.join(zs)})")
-            lines += [f"a{l}_{j} = math.exp(z{l}_{j} - z_max)" for j in range(layer.n_out)]
+            lines += [f"a{l}_{j} = _exp(z{l}_{j} - z_max)" for j in range(layer.n_out)]
             lines.append("sum_exp = " + " + ".join(f"a{l}_{j}" for j in range(layer.n_out)))
             lines += [f"a{l}_{j} /= sum_exp" for j in range(layer.n_out)]
         prev = [f"a{l}_{j}" for j in range(layer.n_out)]

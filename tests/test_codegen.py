@@ -9,6 +9,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -111,6 +112,7 @@ def test_float32_formulas_stay_float32() -> None:
         codes += [numba_code(c.dC_da) for c in sg.COSTS.values()]
     assert numba_code(1 - a**2) == "1 - a**2"  # float64 modules: plain numbers
     scope = {"DTYPE": np.float32, "math": math}  # what the printed code calls
+    scope["_exp"] = numba.njit(lambda u: math.exp(u))
     scope["_sigmoid"] = numba.njit(lambda u: np.float32(1) / (np.float32(1) + math.exp(-u)))
     scope["_softplus"] = numba.njit(lambda u: max(u, np.float32(0)) + math.log1p(math.exp(-abs(u))))
     one = np.float32(0.25)
@@ -127,8 +129,82 @@ def test_printer_emits_safe_sigmoid_and_softplus() -> None:
     assert numba_code(sg.ACTIVATIONS["sigmoid"].expr) == "_sigmoid(z)"
     assert numba_code(sg.ACTIVATIONS["softplus"].expr) == "_softplus(z)"
     assert numba_code(sg.ACTIVATIONS["silu"].expr) == "z*_sigmoid(z)"
+    assert numba_code(sg.ACTIVATIONS["elu"].expr) == "(z if (z > 0) else _exp(z) - 1)"
     assert numba_code(sg.ACTIVATIONS["tanh"].derivative, {a: "a1[s, j]"}) == "1 - a1[s, j]**2"
     assert numba_code(sg.COSTS["half_quadratic"].dC_da, {a: "a", y: "y"}) == "a - y"
+
+
+# ---------------------------------------------------------------------------------------------
+# The blas shape's exp: a polynomial in arithmetic alone, so that the element-wise loops vectorise
+# ---------------------------------------------------------------------------------------------
+def _blas_module(dtype: str, name: str = "expnet") -> Any:
+    net = sg.Network.mlp([3, 32, 10], "sigmoid", "softmax", cost="cross_entropy", name=name)
+    return sg.compile(net, sg.SGD(0.1), dtype, shape="blas").module
+
+
+def _exp_inputs(dtype: str, rng: np.random.Generator) -> np.ndarray:
+    """Every range of exp: random over the whole domain, close to 0, both thresholds (overflow,
+    subnormal results, underflow to 0), the halfway points of the rounding to n, and specials."""
+    info = np.finfo(dtype)
+    high, low = float(np.log(info.max)), float(np.log(info.smallest_subnormal))
+    tiny = float(np.log(info.smallest_normal))
+    halves = (np.arange(-300, 300) + 0.5) * np.log(2.0)
+    points = [
+        rng.uniform(low - 5, high + 5, 20_000),
+        rng.normal(0.0, 3.0, 5_000),
+        np.linspace(low - 1, tiny + 1, 2_000),  # subnormal results
+        np.linspace(high - 1, high + 1, 1_000),
+        halves[(halves > low) & (halves < high)],
+        [0.0, -0.0, 1e-300, -1e-300, 1e-8, -1e-8, np.inf, -np.inf, np.nan, high, low],
+    ]
+    with np.errstate(over="ignore"):
+        return np.concatenate([np.asarray(p, np.float64) for p in points]).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_blas_exp_is_within_one_ulp(dtype: str, rng: np.random.Generator) -> None:
+    """Against exp in long double (float32: float64), rounded to the dtype: at most one ulp off,
+    and inf, 0, subnormals and NaN where np.exp gives them."""
+    import numba
+
+    exp = _blas_module(dtype)._exp
+    x = _exp_inputs(dtype, rng)
+    got = np.array([exp(v) for v in x], dtype)
+    (signature,) = exp.nopython_signatures
+    assert signature.return_type == numba.from_dtype(np.dtype(dtype))  # no widening
+    wide = np.longdouble if dtype == "float64" else np.float64
+    with np.errstate(over="ignore", under="ignore"):
+        exact = np.exp(x.astype(wide))
+        want = exact.astype(dtype)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(got[~np.isfinite(want)], want[~np.isfinite(want)])
+        np.testing.assert_array_equal(got[want == 0], 0.0)
+        finite = np.isfinite(want) & (want > 0)
+        ulps = np.abs(got[finite] - exact[finite]) / np.spacing(want[finite]).astype(wide)
+    assert float(ulps.max()) <= 1.0, x[finite][np.argmax(ulps)]
+    assert float(ulps.mean()) < 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_blas_elementwise_loops_vectorise(
+    dtype: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The sigmoid and softmax loops of forward compile to vector instructions, with no call to
+    libm's exp left (a fresh cache: Numba shows no IR for code it loads from its cache)."""
+    import re
+
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))
+    module = _blas_module(dtype, name="vectorised")
+    params = {p: np.full(shape, 0.1, dtype) for p, shape in (("W1", (32, 3)), ("b1", (32,)),
+              ("W2", (10, 32)), ("b2", (10,)))}  # fmt: skip
+    buffers = [np.empty((4, n), dtype) for n in (32, 32, 10, 10)]
+    module.forward(np.ones((4, 3), dtype), *params.values(), *buffers)
+    np.testing.assert_allclose(buffers[1], 1 / (1 + np.exp(-0.4)), rtol=1e-6)
+    (ir,) = module.forward.inspect_llvm().values()
+    lanes = "4 x double" if dtype == "float64" else "8 x float"
+    assert re.search(rf"fdiv[^\n]*<{lanes}>", ir), "the sigmoid loop is not vectorised"
+    assert not re.search(r"call [^\n]*@(llvm\.)?exp", ir)
 
 
 def test_printer_refuses_what_numba_cannot_run() -> None:

@@ -46,9 +46,16 @@ LR = 0.5
 
 
 @jit
+def _exp(u):
+    """exp(u) from libm. This shape computes one value at a time, waiting on each, and libm's exp
+    is the quickest to come back; the blas shape's polynomial pays off only in vectorised loops."""
+    return math.exp(u)
+
+
+@jit
 def _sigmoid(u):
     """1 / (1 + exp(-u)); where exp(-u) overflows to inf the quotient is 0, the right limit."""
-    return 1.0 / (1.0 + math.exp(-u))
+    return 1.0 / (1.0 + _exp(-u))
 
 
 @jit
