@@ -109,7 +109,7 @@ _GEMM = numba.types.ExternalFunction(
     ),
 )
 KIND = ord("d")  # ?gemm's precision: s (float32) or d (float64)
-TRANS, NO_TRANS = ord("t"), ord("n")  # op(X) = X^T, op(X) = X
+TRANS, NO_TRANS = np.int8(ord("t")), np.int8(ord("n"))  # op(X) = X^T, op(X) = X (one type: one compile)
 ONE = np.ones(1, DTYPE)
 ZERO = np.zeros(1, DTYPE)
 
@@ -161,12 +161,12 @@ def forward(x, W1, b1, W2, b2, z1, a1, z2, a2):
 @jit
 def cost_sum(y, z2, a2):
     """Sum over the rows of the per-example cost C_x (mse)."""
-    total = 0.0
+    cost = 0.0
     for s in range(y.shape[0]):
         for j in range(1):
             # C_x = sum_j (a - y)**2
-            total += (a2[s, j] - y[s, j])**2
-    return total
+            cost += (a2[s, j] - y[s, j])**2
+    return cost
 
 
 @jit
@@ -244,18 +244,21 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     cost of an example is taken at the weights before its batch's step. Stops at the first
     epoch whose mean cost or weights are not finite, with the weights and optimiser state
     from before that epoch put back. Returns (epochs completed, step count t after them).
-    Work arrays are allocated once per call, nothing per batch.
+    Work arrays are allocated once per call, nothing per batch. The body of every step is
+    the code of forward, cost_sum, backward and update, written out here rather than called:
+    Numba then compiles it once, not once on its own and again inside this function.
     """
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
-    x = np.empty((batch_size, 2), DTYPE)
-    y = np.empty((batch_size, 1), DTYPE)
-    z1 = np.empty((batch_size, 2), DTYPE)
-    a1 = np.empty((batch_size, 2), DTYPE)
-    delta1 = np.empty((batch_size, 2), DTYPE)
-    z2 = np.empty((batch_size, 1), DTYPE)
-    a2 = np.empty((batch_size, 1), DTYPE)
-    delta2 = np.empty((batch_size, 1), DTYPE)
+    # work arrays of batch_size rows; each batch uses its first rows (x = x_work[:rows], ...)
+    x_work = np.empty((batch_size, 2), DTYPE)
+    y_work = np.empty((batch_size, 1), DTYPE)
+    z1_work = np.empty((batch_size, 2), DTYPE)
+    a1_work = np.empty((batch_size, 2), DTYPE)
+    delta1_work = np.empty((batch_size, 2), DTYPE)
+    z2_work = np.empty((batch_size, 1), DTYPE)
+    a2_work = np.empty((batch_size, 1), DTYPE)
+    delta2_work = np.empty((batch_size, 1), DTYPE)
     dW1 = np.empty_like(W1)
     db1 = np.empty_like(b1)
     dW2 = np.empty_like(W2)
@@ -274,24 +277,72 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
         total = 0.0
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
-            if shuffled:  # gather the batch's rows into x, y
+            if shuffled:  # gather the batch's rows into the work arrays
                 for s in range(rows):
                     r = orders[e, start + s]
                     for k in range(2):
-                        x[s, k] = X[r, k]
+                        x_work[s, k] = X[r, k]
                     for j in range(1):
-                        y[s, j] = Y[r, j]
-                xb, yb = x[:rows], y[:rows]
+                        y_work[s, j] = Y[r, j]
+                x, y = x_work[:rows], y_work[:rows]
             else:  # in order: the batch is a view of consecutive rows
-                xb, yb = X[start : start + rows], Y[start : start + rows]
-            forward(xb, W1, b1, W2, b2, z1[:rows], a1[:rows], z2[:rows], a2[:rows])
-            total += cost_sum(yb, z2[:rows], a2[:rows])
-            backward(
-                xb, yb, W1, b1, W2, b2,
-                z1[:rows], a1[:rows], z2[:rows], a2[:rows], delta1[:rows], delta2[:rows], dW1, db1, dW2, db2,
-            )
+                x, y = X[start : start + rows], Y[start : start + rows]
+            z1, a1, delta1 = z1_work[:rows], a1_work[:rows], delta1_work[:rows]
+            z2, a2, delta2 = z2_work[:rows], a2_work[:rows], delta2_work[:rows]
+            # forward pass (forward)
+            # z^(1) = W^(1) a^(0) + b^(1), all rows at once: z1 = x W1^T
+            gemm(NO_TRANS, TRANS, ONE, x, W1, ZERO, z1)
+            for s in range(x.shape[0]):
+                for j in range(2):
+                    z1[s, j] += b1[j]
+                    # a^(1) = tanh(z^(1)) = tanh(z)
+                    a1[s, j] = math.tanh(z1[s, j])
+            # z^(2) = W^(2) a^(1) + b^(2), all rows at once: z2 = a1 W2^T
+            gemm(NO_TRANS, TRANS, ONE, a1, W2, ZERO, z2)
+            for s in range(x.shape[0]):
+                for j in range(1):
+                    z2[s, j] += b2[j]
+                    # a^(2) = sigmoid(z^(2)) = 1/(1 + exp(-z))
+                    a2[s, j] = _sigmoid(z2[s, j])
+            # the batch's cost at the weights before its step (cost_sum)
+            cost = 0.0
+            for s in range(y.shape[0]):
+                for j in range(1):
+                    # C_x = sum_j (a - y)**2
+                    cost += (a2[s, j] - y[s, j])**2
+            total += cost
+            # backward pass (backward)
+            inv_b = DTYPE(1.0 / x.shape[0])
+            for s in range(x.shape[0]):
+                for j in range(1):
+                    # BP1: delta^(2)_j = dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
+                    delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
+            # BP4: dC/dW^(2) = delta^(2) a^(1)^T, summed over the batch: dW2 = delta2^T a1
+            gemm(TRANS, NO_TRANS, ONE, delta2, a1, ZERO, dW2)
+            # BP3: dC/db^(2) = delta^(2), summed over the batch
+            db2[:] = 0.0
+            for s in range(x.shape[0]):
+                for j in range(1):
+                    db2[j] += delta2[s, j]
+            # BP2: delta^(1) = (W^(2)^T delta^(2)) * f'(z^(1)), rows at once: delta1 = delta2 W2
+            gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
+            for s in range(x.shape[0]):
+                for j in range(2):
+                    # f'(z^(1)) = 1 - a**2 (tanh)
+                    delta1[s, j] *= 1 - a1[s, j]**2
+            # BP4: dC/dW^(1) = delta^(1) a^(0)^T, summed over the batch: dW1 = delta1^T x
+            gemm(TRANS, NO_TRANS, ONE, delta1, x, ZERO, dW1)
+            # BP3: dC/db^(1) = delta^(1), summed over the batch
+            db1[:] = 0.0
+            for s in range(x.shape[0]):
+                for j in range(2):
+                    db1[j] += delta1[s, j]
+            # one step (update)
             t += 1
-            update(W1, b1, W2, b2, dW1, db1, dW2, db2, t)
+            _step(W1.reshape(-1), dW1.reshape(-1))
+            _step(b1.reshape(-1), db1.reshape(-1))
+            _step(W2.reshape(-1), dW2.reshape(-1))
+            _step(b2.reshape(-1), db2.reshape(-1))
         losses[e] = total / n
         if not (np.isfinite(losses[e]) and _finite(W1.reshape(-1)) and _finite(b1.reshape(-1)) and _finite(W2.reshape(-1)) and _finite(b2.reshape(-1))):
             _copy(W1.reshape(-1), saved_W1.reshape(-1))
