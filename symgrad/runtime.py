@@ -15,7 +15,6 @@ import math
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,24 +35,49 @@ META_KEY = "__symgrad__"
 FORMAT = 1
 
 
-@dataclass
 class History:
     """What :meth:`Model.fit` measured, one entry per epoch.
 
     Attributes:
         loss: mean training cost of each epoch (each example at the weights before its batch's step).
         val_loss: mean cost on the validation data after each epoch (empty without validation).
+
+    ``fit`` keeps the training costs as the arrays the compiled code filled; ``loss`` makes
+    them a list of floats when first read (a run of many short epochs does not pay for it).
     """
 
-    loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.val_loss: list[float] = []
+        self._chunks: list[Array] = []
+        self._loss: list[float] = []
+
+    def _extend(self, losses: Array) -> None:
+        """Append the costs of some epochs (an array that is not changed afterwards)."""
+        self._chunks.append(losses)
+
+    @property
+    def loss(self) -> list[float]:
+        if self._chunks:
+            self._loss += np.concatenate(self._chunks).tolist()
+            self._chunks.clear()
+        return self._loss
 
     @property
     def epochs(self) -> int:
-        return len(self.loss)
+        return len(self._loss) + sum(chunk.size for chunk in self._chunks)
 
     def __len__(self) -> int:
-        return len(self.loss)
+        return self.epochs
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, History):
+            return NotImplemented
+        return self.loss == other.loss and self.val_loss == other.val_loss
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"History(loss={self.loss!r}, val_loss={self.val_loss!r})"
 
 
 class Model:
@@ -291,12 +315,12 @@ class Model:
                 )
                 elapsed = time.perf_counter() - started
                 completed, self.step = int(completed), int(step)
-                history.loss += losses[:completed].tolist()
+                history._extend(losses[:completed].copy())
                 if val is not None and completed:
                     history.val_loss.append(float(self.module.loss(val[0], val[1], *self._args())))
                 if bar is not None and completed:
                     bar.update(completed)
-                    bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
+                    bar.set_postfix(loss=f"{losses[completed - 1]:.4g}")
                 if completed < k:
                     epoch = done + completed + 1
                     mean = float(losses[completed])

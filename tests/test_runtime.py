@@ -127,7 +127,10 @@ def test_predict_loss_gradients_agree_with_numpy_reference(
 # ---------------------------------------------------------------------------------------------
 def test_fit_learns_xor(xor: sg.Model) -> None:
     history = xor.fit(XOR_X, XOR_Y, epochs=2000, batch_size=4, shuffle=False, progress=False)
-    assert isinstance(history, sg.History) and len(history.loss) == 2000 and history.val_loss == []
+    assert isinstance(history, sg.History) and len(history) == history.epochs == 2000
+    assert history._chunks and not history._loss  # kept as arrays until read
+    assert len(history.loss) == 2000 and history.val_loss == [] and not history._chunks
+    assert all(type(v) is float for v in history.loss) and history.epochs == 2000
     assert history.loss[-1] < 0.05 < history.loss[0]
     assert xor.step == 2000
     np.testing.assert_array_equal(xor.predict(XOR_X) > 0.5, XOR_Y > 0.5)
