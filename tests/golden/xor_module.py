@@ -263,16 +263,25 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     db1 = np.empty_like(b1)
     dW2 = np.empty_like(W2)
     db2 = np.empty_like(b2)
+    # each of these arrays as one flat row (a view), for the loops over all its entries
+    W1_flat = W1.reshape(-1)
+    b1_flat = b1.reshape(-1)
+    W2_flat = W2.reshape(-1)
+    b2_flat = b2.reshape(-1)
+    dW1_flat = dW1.reshape(-1)
+    db1_flat = db1.reshape(-1)
+    dW2_flat = dW2.reshape(-1)
+    db2_flat = db2.reshape(-1)
     # the weights and optimiser state from before the current epoch, put back if it diverges
-    saved_W1 = np.empty_like(W1)
-    saved_b1 = np.empty_like(b1)
-    saved_W2 = np.empty_like(W2)
-    saved_b2 = np.empty_like(b2)
+    saved_W1_flat = np.empty(W1.size, DTYPE)
+    saved_b1_flat = np.empty(b1.size, DTYPE)
+    saved_W2_flat = np.empty(W2.size, DTYPE)
+    saved_b2_flat = np.empty(b2.size, DTYPE)
     for e in range(epochs):
-        _copy(saved_W1.reshape(-1), W1.reshape(-1))
-        _copy(saved_b1.reshape(-1), b1.reshape(-1))
-        _copy(saved_W2.reshape(-1), W2.reshape(-1))
-        _copy(saved_b2.reshape(-1), b2.reshape(-1))
+        _copy(saved_W1_flat, W1_flat)
+        _copy(saved_b1_flat, b1_flat)
+        _copy(saved_W2_flat, W2_flat)
+        _copy(saved_b2_flat, b2_flat)
         t_before = t
         total = 0.0
         for start in range(0, n, batch_size):
@@ -339,16 +348,16 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                     db1[j] += delta1[s, j]
             # one step (update)
             t += 1
-            _step(W1.reshape(-1), dW1.reshape(-1))
-            _step(b1.reshape(-1), db1.reshape(-1))
-            _step(W2.reshape(-1), dW2.reshape(-1))
-            _step(b2.reshape(-1), db2.reshape(-1))
+            _step(W1_flat, dW1_flat)
+            _step(b1_flat, db1_flat)
+            _step(W2_flat, dW2_flat)
+            _step(b2_flat, db2_flat)
         losses[e] = total / n
-        if not (np.isfinite(losses[e]) and _finite(W1.reshape(-1)) and _finite(b1.reshape(-1)) and _finite(W2.reshape(-1)) and _finite(b2.reshape(-1))):
-            _copy(W1.reshape(-1), saved_W1.reshape(-1))
-            _copy(b1.reshape(-1), saved_b1.reshape(-1))
-            _copy(W2.reshape(-1), saved_W2.reshape(-1))
-            _copy(b2.reshape(-1), saved_b2.reshape(-1))
+        if not (np.isfinite(losses[e]) and _finite(W1_flat) and _finite(b1_flat) and _finite(W2_flat) and _finite(b2_flat)):
+            _copy(W1_flat, saved_W1_flat)
+            _copy(b1_flat, saved_b1_flat)
+            _copy(W2_flat, saved_W2_flat)
+            _copy(b2_flat, saved_b2_flat)
             return e, t_before
     return epochs, t
 
