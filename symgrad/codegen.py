@@ -241,7 +241,7 @@ def _exp_data(dtype: str) -> dict[str, Any]:
             "ln2_hi": "0.6931471803691238", "ln2_lo": "1.9082149292705877e-10",
             "round": "6755399441055744.0", "bits": int(np.float64(6755399441055744.0).view(np.int64)) - 1023,
             "mantissa": 52, "int": "np.int64", "half": "0.5",
-            "poly_note": f"its Taylor series to r^{_TAYLOR_DEGREE}/{_TAYLOR_DEGREE}!,",
+            "poly_note": f"its Taylor series to r^{_TAYLOR_DEGREE}/{_TAYLOR_DEGREE}!",
             "coefficients": coefficients,
         }  # fmt: skip
     degree = len(_CEPHES_EXPF) + 1
@@ -252,7 +252,7 @@ def _exp_data(dtype: str) -> dict[str, Any]:
         "ln2_hi": number("0.693359375"), "ln2_lo": number("-2.12194440e-4"),
         "round": number("12582912.0"), "bits": int(np.float32(12582912.0).view(np.int32)) - 127,
         "mantissa": 23, "int": "np.int32", "half": number("0.5"),
-        "poly_note": f"Cephes' minimax polynomial of degree {degree} for float32,",
+        "poly_note": f"Cephes' minimax polynomial of degree {degree} (float32)",
         "coefficients": coefficients,
     }  # fmt: skip
 

@@ -46,11 +46,11 @@ jit = numba.njit(cache=True, error_model="numpy")
 LR = 0.5
 
 
-# exp in arithmetic alone, so that LLVM vectorises the loops that call it: a call to libm's exp
-# keeps a loop scalar. u = n ln2 + r with n whole and |r| <= ln2/2, so exp(u) = 2^n exp(r), where
-# exp(r) is its Taylor series to r^13/13!,
-# and 2^n is written into a float's exponent bits. Within one ulp of np.exp; inf, 0 and NaN where
-# np.exp gives them, subnormal results included.
+# exp in arithmetic alone, so that LLVM vectorises the loops that call it (a call to libm's exp
+# keeps a loop scalar). With u = n ln2 + r, n whole and |r| <= ln2/2, exp(u) = 2^n exp(r):
+#   exp(r): its Taylor series to r^13/13!;
+#   2^n: written into a float's exponent bits.
+# Within one ulp of np.exp; inf, 0 and NaN where np.exp gives them, subnormal results included.
 EXP_LOW, EXP_HIGH = -746.0, 710.0  # beyond these, exp(u) is 0 or inf all the same
 EXP_LOG2E = 1.4426950408889634  # 1 / ln 2
 EXP_LN2_HI = 0.6931471803691238  # ln 2 = EXP_LN2_HI + EXP_LN2_LO; n * EXP_LN2_HI is exact
@@ -81,8 +81,8 @@ def _exp(u):
     p = p * r + 1.0  # 1/0!
     # 2^n = 2^n1 2^n2 with n1 = round(n / 2): each factor stays a normal float, and the one
     # rounding of the last product makes a subnormal result right
-    n1 = n * 0.5 + EXP_ROUND
-    n2 = (n - (n1 - EXP_ROUND)) + EXP_ROUND
+    n1 = n * 0.5 + EXP_ROUND  # EXP_ROUND + n1
+    n2 = (n - (n1 - EXP_ROUND)) + EXP_ROUND  # EXP_ROUND + n2, n2 = n - n1
     two_n1 = np.int64((DTYPE(n1).view(np.int64) - EXP_BITS) << 52).view(DTYPE)
     two_n2 = np.int64((DTYPE(n2).view(np.int64) - EXP_BITS) << 52).view(DTYPE)
     e = p * two_n1 * two_n2
