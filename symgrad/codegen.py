@@ -233,24 +233,26 @@ def _exp_data(dtype: str) -> dict[str, Any]:
     Checked against np.exp to within one ulp, specials included, by tests/test_codegen.py.
     """
     if dtype == "float64":
+        shift = 1.5 * 2.0**52  # EXP_ROUND: adding it rounds to a whole number
         coefficients = [
             (repr(1.0 / math.factorial(k)), f"1/{k}!") for k in range(_TAYLOR_DEGREE, -1, -1)
         ]
         return {
             "low": "-746.0", "high": "710.0", "log2e": repr(1 / math.log(2)),
             "ln2_hi": "0.6931471803691238", "ln2_lo": "1.9082149292705877e-10",
-            "round": "6755399441055744.0", "bits": int(np.float64(6755399441055744.0).view(np.int64)) - 1023,
+            "round": repr(shift), "bits": int(np.float64(shift).view(np.int64)) - 1023,
             "mantissa": 52, "int": "np.int64", "half": "0.5",
             "poly_note": f"its Taylor series to r^{_TAYLOR_DEGREE}/{_TAYLOR_DEGREE}!",
             "coefficients": coefficients,
         }  # fmt: skip
+    shift = 1.5 * 2.0**23
     degree = len(_CEPHES_EXPF) + 1
     fitted = [(number(c), f"~1/{degree - i}!") for i, c in enumerate(_CEPHES_EXPF)]
     coefficients = [*fitted, (number("1.0"), "1/1!"), (number("1.0"), "1/0!")]
     return {
         "low": number("-104.0"), "high": number("89.0"), "log2e": number(repr(1 / math.log(2))),
         "ln2_hi": number("0.693359375"), "ln2_lo": number("-2.12194440e-4"),
-        "round": number("12582912.0"), "bits": int(np.float32(12582912.0).view(np.int32)) - 127,
+        "round": number(repr(shift)), "bits": int(np.float32(shift).view(np.int32)) - 127,
         "mantissa": 23, "int": "np.int32", "half": number("0.5"),
         "poly_note": f"Cephes' minimax polynomial of degree {degree} (float32)",
         "coefficients": coefficients,
