@@ -259,6 +259,36 @@ def _exp_data(dtype: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+_CEPHES_TANH = {
+    # tanh(u) = u + u z P(z) / Q(z), z = u^2, |u| < 0.625 (Cephes' tanh.c; Q's leading 1 implied)
+    "float64": (("-9.64399179425052238628E-1", "-9.92877231001918586564E1",
+                 "-1.61468768441708447952E3"),
+                ("1.12811678491632931402E2", "2.23548839060100448583E3",
+                 "4.84406305325125486048E3")),
+    # tanh(u) = u + u z P(z) (Cephes' tanhf.c)
+    "float32": (("-5.70498872745E-3", "2.06390887954E-2", "-5.37397155531E-2",
+                 "1.33314422036E-1", "-3.33332819422E-1"), ()),
+}  # fmt: skip
+
+
+def _tanh_data(dtype: str) -> dict[str, Any]:
+    """The constants of the module's tanh (templates/module.py.jinja), by dtype.
+
+    Checked against tanh in long double (float32: float64) by tests/test_codegen.py.
+    """
+    numerator, denominator = _CEPHES_TANH[dtype]
+
+    def terms(coefficients: tuple[str, ...]) -> list[tuple[str, str]]:  # ("+" | "-", |c|)
+        return [("-", number(c[1:])) if c[0] == "-" else ("+", number(c)) for c in coefficients]
+
+    return {
+        "small": number("0.625"),
+        "numerator": [number(numerator[0]), *terms(numerator[1:])],
+        "denominator": terms(denominator),
+        "two": number("2.0"),
+    }
+
+
 def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[str, Any]:
     params = list(net.param_names)
     layers = [_layer_data(net, l) for l in range(1, net.L + 1)]
@@ -269,7 +299,7 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
     helpers = set(helpers_used(codes))
     if output["loss"] == "softplus":
         helpers.add("_softplus")
-    if helpers & {"_sigmoid", "_softplus"} or any(layer["softmax"] for layer in layers):
+    if helpers & {"_sigmoid", "_softplus", "_tanh"} or any(layer["softmax"] for layer in layers):
         helpers.add("_exp")
     return {
         "net": net,
@@ -291,6 +321,7 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "opt": optim,
         "helpers": sorted(helpers),
         "exp": _exp_data(dtype) if shape == "blas" else None,
+        "tanh": _tanh_data(dtype),
         "buffers": [name for l in range(1, net.L + 1) for name in (f"z{l}", f"a{l}")],
         "one": number("1.0"),  # in the module's dtype (see printer.numbers_for)
         "zero": number("0.0"),

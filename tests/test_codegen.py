@@ -115,6 +115,7 @@ def test_float32_formulas_stay_float32() -> None:
     scope["_exp"] = numba.njit(lambda u: math.exp(u))
     scope["_sigmoid"] = numba.njit(lambda u: np.float32(1) / (np.float32(1) + math.exp(-u)))
     scope["_softplus"] = numba.njit(lambda u: max(u, np.float32(0)) + math.log1p(math.exp(-abs(u))))
+    scope["_tanh"] = numba.njit(lambda u: math.tanh(u))
     one = np.float32(0.25)
     for code in codes:
         exec(f"def f(z, a, y):\n    return {code}", scope)
@@ -130,6 +131,7 @@ def test_printer_emits_safe_sigmoid_and_softplus() -> None:
     assert numba_code(sg.ACTIVATIONS["softplus"].expr) == "_softplus(z)"
     assert numba_code(sg.ACTIVATIONS["silu"].expr) == "z*_sigmoid(z)"
     assert numba_code(sg.ACTIVATIONS["elu"].expr) == "(z if (z > 0) else _exp(z) - 1)"
+    assert numba_code(sg.ACTIVATIONS["tanh"].expr) == "_tanh(z)"
     assert numba_code(sg.ACTIVATIONS["tanh"].derivative, {a: "a1[s, j]"}) == "1 - a1[s, j]**2"
     assert numba_code(sg.COSTS["half_quadratic"].dC_da, {a: "a", y: "y"}) == "a - y"
 
@@ -185,26 +187,61 @@ def test_blas_exp_is_within_one_ulp(dtype: str, rng: np.random.Generator) -> Non
     assert float(ulps.mean()) < 0.3
 
 
+@pytest.mark.parametrize("shape", ["unrolled", "blas"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tanh_is_within_two_ulps(dtype: str, shape: str, rng: np.random.Generator) -> None:
+    """The module's tanh (from its _exp) against tanh in long double (float32: float64): at most
+    two ulps off (libm's own tanh is off by up to 2 here), odd, and +-1, +-0 and NaN kept."""
+    net = sg.Network.mlp([2, 2, 1], hidden="tanh", output="identity", cost="mse", name="tanhnet")
+    tanh = sg.compile(net, sg.SGD(0.1), dtype, shape=shape).module._tanh
+    small = np.logspace(np.log10(np.finfo(dtype).smallest_subnormal), 0, 2_000)
+    points = [
+        rng.uniform(-25, 25, 20_000),
+        rng.normal(0.0, 1.0, 5_000),
+        small,
+        -small,
+        np.linspace(0.6, 0.65, 2_001),  # both sides of the switch at 0.625
+        [0.0, 0.625, 1e30, np.inf, np.nan],
+    ]
+    x = np.concatenate([np.asarray(p, np.float64) for p in points]).astype(dtype)
+    x = np.concatenate([x, -x])
+    got = np.array([tanh(v) for v in x], dtype)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(x))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(x))  # -0.0 stays -0.0
+    assert got[np.abs(x) > 25].tolist() == np.sign(x[np.abs(x) > 25]).tolist()
+    wide = np.longdouble if dtype == "float64" else np.float64
+    finite = np.isfinite(x) & (x != 0)
+    exact = np.tanh(x[finite].astype(wide))
+    ulps = np.abs(got[finite] - exact) / np.spacing(np.abs(exact).astype(dtype)).astype(wide)
+    assert float(ulps.max()) <= 2.0, x[finite][np.argmax(ulps)]
+    assert float(ulps.mean()) < 0.3
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_blas_elementwise_loops_vectorise(
     dtype: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The sigmoid and softmax loops of forward compile to vector instructions, with no call to
-    libm's exp left (a fresh cache: Numba shows no IR for code it loads from its cache)."""
+    """The sigmoid, tanh and softmax loops of forward compile to vector instructions, with no call
+    to libm's exp or tanh left (a fresh cache: Numba shows no IR for code it loads from its cache)."""
     import re
 
     monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path))
-    module = _blas_module(dtype, name="vectorised")
+    layers = [sg.Dense(3, 32, "sigmoid"), sg.Dense(32, 32, "tanh"), sg.Dense(32, 10, "softmax")]
+    net = sg.Network(layers, cost="cross_entropy", name="vectorised")
+    module = sg.compile(net, sg.SGD(0.1), dtype, shape="blas").module
     params = {p: np.full(shape, 0.1, dtype) for p, shape in (("W1", (32, 3)), ("b1", (32,)),
-              ("W2", (10, 32)), ("b2", (10,)))}  # fmt: skip
-    buffers = [np.empty((4, n), dtype) for n in (32, 32, 10, 10)]
+              ("W2", (32, 32)), ("b2", (32,)), ("W3", (10, 32)), ("b3", (10,)))}  # fmt: skip
+    buffers = [np.empty((4, n), dtype) for n in (32, 32, 32, 32, 10, 10)]
     module.forward(np.ones((4, 3), dtype), *params.values(), *buffers)
-    np.testing.assert_allclose(buffers[1], 1 / (1 + np.exp(-0.4)), rtol=1e-6)
+    a1 = 1 / (1 + np.exp(-0.4))
+    np.testing.assert_allclose(buffers[1], a1, rtol=1e-6)
+    np.testing.assert_allclose(buffers[3], np.tanh(3.2 * a1 + 0.1), rtol=1e-6)
     (ir,) = module.forward.inspect_llvm().values()
     element = "double" if dtype == "float64" else "float"  # any width: SSE, AVX2 or AVX-512
-    assert re.search(rf"fdiv[^\n]*<\d+ x {element}>", ir), "the sigmoid loop is not vectorised"
-    assert not re.search(r"call [^\n]*@(llvm\.)?exp", ir)
+    vector_divisions = re.findall(rf"fdiv[^\n]*<\d+ x {element}>", ir)
+    assert len(vector_divisions) >= 2, "the sigmoid and tanh loops are not both vectorised"
+    assert not re.search(r"call [^\n]*@(llvm\.)?(exp|tanh)", ir)
 
 
 def test_printer_refuses_what_numba_cannot_run() -> None:
@@ -237,7 +274,7 @@ def test_unrolled_source_reads_like_the_derivation() -> None:
     source = sg.generate(xor_net(), shape="unrolled").source
     for line in (
         "z2_0 = w2_0_0*a1_0 + w2_0_1*a1_1 + b2_0",
-        "a1_1 = math.tanh(z1_1)",
+        "a1_1 = _tanh(z1_1)",
         "delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)",
         "delta1_1 = (1 - a1_1**2)*(w2_0_1*delta2_0)",
         "dC_dw1_1_0 += delta1_1*x_0",
