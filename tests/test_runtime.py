@@ -76,6 +76,9 @@ def test_params_are_copies_and_set_params_validates(xor: sg.Model) -> None:
         xor.set_params({**p, "b1": np.full(4, np.nan)})
     with pytest.raises(sg.SpecError, match="unknown W3"):
         xor.set_params({**p, "W3": np.zeros(1)})
+    assert np.all(xor.params["W1"] == 99.0)  # a refused call changes nothing
+    xor.set_params({**p, "b1": np.arange(4)})  # integers are numbers too
+    assert xor.params["b1"].tolist() == [0.0, 1.0, 2.0, 3.0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,3 +371,6 @@ def test_float32_model_trains(rng: np.random.Generator) -> None:
     history = model.fit(X, labels, epochs=30, batch_size=16)
     assert history.loss[-1] < history.loss[0]
     assert all(p.dtype == np.float32 for p in model.params.values())
+    too_big = {**model.params, "W2": np.full(model.params["W2"].shape, 1e300)}
+    with pytest.raises(sg.SpecError, match=r"W2 contains NaN or infinity \(in float32\)"):
+        model.set_params(too_big)  # finite in float64, inf once cast
