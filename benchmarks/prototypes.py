@@ -38,20 +38,28 @@ COST_CODES = {"quadratic": 0, "mse": 1, "cross_entropy": 2}
 MODES = {"blas": 0, "loops": 1, "gemm": 2, "mixed": 3}
 
 _vp = ctypes.c_void_p
-_GEMM = {
-    "float32": ctypes.CFUNCTYPE(None, *([_vp] * 13))(
-        get_cython_function_address("scipy.linalg.cython_blas", "sgemm")
-    ),
-    "float64": ctypes.CFUNCTYPE(None, *([_vp] * 13))(
-        get_cython_function_address("scipy.linalg.cython_blas", "dgemm")
-    ),
-}
+
+
+def _fortran_gemm(kind: str) -> tuple[Any, Any]:
+    """(?gemm, its integer type): NumPy's own BLAS where it exports it (64-bit integers), as the
+    generated code does, so that NumPy and the kernels share one BLAS thread pool; else SciPy's."""
+    core = getattr(np, "_core", None) or np.core
+    numpy_blas = ctypes.CDLL(core._multiarray_umath.__file__)
+    for name in (f"scipy_{kind}gemm_64_", f"{kind}gemm_64_"):
+        if hasattr(numpy_blas, name):
+            address = ctypes.cast(getattr(numpy_blas, name), _vp).value
+            return ctypes.CFUNCTYPE(None, *([_vp] * 13))(address), np.int64
+    address = get_cython_function_address("scipy.linalg.cython_blas", f"{kind}gemm")
+    return ctypes.CFUNCTYPE(None, *([_vp] * 13))(address), np.int32
+
+
+_GEMM = {"float32": _fortran_gemm("s"), "float64": _fortran_gemm("d")}
 
 
 def _make_mlp_kernel(dtype: str) -> Any:
     """The batch-major kernel of one dtype (the BLAS entry point is bound per dtype)."""
     T = np.float32 if dtype == "float32" else np.float64
-    fgemm = _GEMM[dtype]
+    fgemm, gemm_int = _GEMM[dtype]
 
     @numba.njit(inline="always")
     def gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ib, fb, cb):  # type: ignore[no-untyped-def]
@@ -87,7 +95,7 @@ def _make_mlp_kernel(dtype: str) -> Any:
         n = X.shape[0]
         L = len(Ws)
         n_out = Y.shape[1]
-        ib = np.zeros(8, np.int32)
+        ib = np.zeros(8, gemm_int)
         fb = np.zeros(4, X.dtype)
         cb = np.zeros(4, np.uint8)
         N, Tr = np.uint8(78), np.uint8(84)  # 'N', 'T'

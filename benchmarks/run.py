@@ -91,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def machine_info() -> dict[str, Any]:
     import numba
     import numpy as np
-    import scipy.linalg  # noqa: F401 - Numba's np.dot calls scipy's BLAS: load it to list it
+    import scipy.linalg  # noqa: F401 - Numba's np.dot calls SciPy's BLAS: load it to list it
     from threadpoolctl import threadpool_info
 
     info: dict[str, Any] = {
@@ -345,7 +345,10 @@ def report(
         f"scikit-learn {m['sklearn']} |"
     ]
     for b in m["blas"]:
-        use = {"numpy": " (NumPy's)", "scipy": " (SciPy's: the one Numba and symgrad call)"}
+        use = {
+            "numpy": " (NumPy's: the one symgrad's blas shape and numba-gemm call)",
+            "scipy": " (SciPy's: the one Numba's np.dot calls)",
+        }
         L += [
             f"| BLAS / threads | {b['what']}, {b['threads']} threads"
             f"{use.get(b['owner'], ' (' + b['owner'] + ')' if b['owner'] else '')} |"

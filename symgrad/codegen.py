@@ -17,6 +17,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -426,7 +427,7 @@ def generate(
         # Render once to see what the body needs (math, long lines), then render for real.
         draft = template.render(**data, import_math=True, long_lines=False)
         body = draft.split("import numpy as np", 1)[-1]
-        data["import_math"] = "math." in body
+        data["import_math"] = re.search(r"\bmath\.", body) is not None
         data["long_lines"] = any(len(line) > MAX_LINE for line in draft.splitlines())
         source = template.render(**data)
     except jinja2.TemplateError as exc:
@@ -502,6 +503,8 @@ def _recipe_key(
         "shape": shape,
         "version": __version__,
         "generator": _generator_fingerprint(template_dir),
+        # the blas shape links NumPy's own BLAS, so no install of NumPy shares another's module
+        "numpy": [np.__version__, str(Path(np.__file__).parent)],
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 

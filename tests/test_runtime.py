@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import math
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -261,10 +263,29 @@ def test_saturated_units_give_finite_losses_and_gradients(shape: str) -> None:
     assert np.all(np.isfinite(soft.predict(Xs)))
 
 
-def test_blas_gemm_takes_flags_strides_and_accumulates(clf_model: sg.Model) -> None:
+def _scipy_blas_module(module: ModuleType, tmp_path: Path) -> ModuleType:
+    """A copy of a blas-shape module that takes SciPy's BLAS, as where NumPy's has no CBLAS."""
+    source = Path(str(module.__file__)).read_text(encoding="utf-8")
+    assert source.count("NUMPY_BLAS = _find_numpy_cblas()") == 1
+    path = tmp_path / "scipy_blas_module.py"
+    path.write_text(source.replace("NUMPY_BLAS = _find_numpy_cblas()", "NUMPY_BLAS = False"))
+    spec = importlib.util.spec_from_file_location("scipy_blas_module", path)
+    assert spec is not None and spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return copy
+
+
+@pytest.mark.parametrize("blas", ["numpy", "scipy"])
+def test_blas_gemm_takes_flags_strides_and_accumulates(
+    clf_model: sg.Model, blas: str, tmp_path: Path
+) -> None:
     if clf_model.shape != "blas":
         pytest.skip("the unrolled shape calls no BLAS")
-    gemm, mod = clf_model.module.gemm, clf_model.module
+    mod = clf_model.module if blas == "numpy" else _scipy_blas_module(clf_model.module, tmp_path)
+    if np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] == "scipy-openblas":
+        assert mod.NUMPY_BLAS is (blas == "numpy")  # NumPy's wheels: its own BLAS is found
+    gemm = mod.gemm
     rng = np.random.default_rng(3)
     big = rng.random((7, 9))
     A = big[:4, :6]  # rows of unit stride, leading dimension 9: no copy needed
@@ -276,6 +297,10 @@ def test_blas_gemm_takes_flags_strides_and_accumulates(clf_model: sg.Model) -> N
     D = np.empty((6, 6))
     gemm(mod.TRANS, mod.NO_TRANS, mod.ONE, A, A, mod.ZERO, D)
     np.testing.assert_allclose(D, A.T @ A, rtol=1e-13)
+    row = big[2:3, 1:7]  # one row: its row stride says nothing
+    E = np.empty((1, 5))
+    gemm(mod.NO_TRANS, mod.TRANS, mod.ONE, row, B, mod.ZERO, E)
+    np.testing.assert_allclose(E, row @ B.T, rtol=1e-13)
     with pytest.raises(ValueError, match="unit stride"):
         gemm(mod.NO_TRANS, mod.NO_TRANS, mod.ONE, big[:, ::2], B, mod.ZERO, np.empty((7, 6)))
 

@@ -13,8 +13,10 @@
 # ruff: noqa: E501
 """Training code for the network xor: forward, backward, update, train_epochs."""
 
+import ctypes
 import math
 
+import llvmlite.binding
 import numba
 import numpy as np
 
@@ -113,32 +115,86 @@ def _tanh(u):
     return math.copysign(near if a < 0.625 else far, u)
 
 
-# BLAS ?gemm (the routine behind np.dot) called directly, column-major as BLAS is: transposes are
-# flags, never copies, and beta = 1 adds into the output. Numba links it from SciPy's BLAS.
+# BLAS ?gemm (the routine behind np.dot) called directly: transposes are flags, never copies,
+# and beta = 1 adds into the output. The BLAS is NumPy's own wherever its CBLAS interface is found
+# (NumPy's wheels have one, with 64-bit integers), else SciPy's, which Numba links. One BLAS for
+# NumPy and this module is one pool of BLAS threads: the idle threads of a pool spin while they
+# wait for work, and two pools in one process take turns slowing each other down.
 _PTR = numba.types.CPointer(numba.from_dtype(DTYPE))
-_GEMM = numba.types.ExternalFunction(
-    "numba_xxgemm",
-    numba.types.intc(
-        numba.types.char, numba.types.char, numba.types.char,  # kind (d), trans_a, trans_b
-        numba.types.intp, numba.types.intp, numba.types.intp,  # m, n, k
-        _PTR, _PTR, numba.types.intp,  # alpha, a, lda
-        _PTR, numba.types.intp, _PTR,  # b, ldb, beta
-        _PTR, numba.types.intp,  # c, ldc
-    ),
-)
-KIND = ord("d")  # ?gemm's precision: s (float32) or d (float64)
+_INT = numba.types.int64
+_NUMPY_CBLAS = "symgrad_numpy_cblas_dgemm"  # NumPy's routine, under one name for Numba to link
+
+
+def _find_numpy_cblas():
+    """Make NumPy's cblas_dgemm (64-bit integers) the symbol _NUMPY_CBLAS; False if NumPy has none."""
+    core = getattr(np, "_core", None) or np.core  # NumPy 2, NumPy 1
+    try:
+        blas = ctypes.CDLL(core._multiarray_umath.__file__)  # its symbols include its BLAS's
+    except OSError:
+        return False
+    for name in ("scipy_cblas_dgemm64_", "cblas_dgemm64_"):  # NumPy 2, NumPy 1 wheels
+        if hasattr(blas, name):
+            llvmlite.binding.add_symbol(_NUMPY_CBLAS, ctypes.cast(getattr(blas, name), ctypes.c_void_p).value)
+            return True
+    return False
+
+
+NUMPY_BLAS = _find_numpy_cblas()
 TRANS, NO_TRANS = np.int8(ord("t")), np.int8(ord("n"))  # op(X) = X^T, op(X) = X (one type: one compile)
 ONE = np.ones(1, DTYPE)
 ZERO = np.zeros(1, DTYPE)
+if NUMPY_BLAS:
+    _CBLAS = numba.types.ExternalFunction(
+        _NUMPY_CBLAS,
+        numba.types.void(
+            numba.types.int32, numba.types.int32, numba.types.int32,  # order, trans_a, trans_b
+            _INT, _INT, _INT,  # m, n, k
+            numba.from_dtype(DTYPE), _PTR, _INT,  # alpha, a, lda
+            _PTR, _INT, numba.from_dtype(DTYPE),  # b, ldb, beta
+            _PTR, _INT,  # c, ldc
+        ),
+    )
+    ROW_MAJOR, CBLAS_TRANS, CBLAS_NO_TRANS = np.int32(101), np.int32(112), np.int32(111)
+
+    @jit
+    def _gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+        """NumPy's cblas_dgemm, row-major as NumPy's arrays are."""
+        _CBLAS(
+            ROW_MAJOR, CBLAS_TRANS if trans_a == TRANS else CBLAS_NO_TRANS,
+            CBLAS_TRANS if trans_b == TRANS else CBLAS_NO_TRANS, m, n, k,
+            alpha[0], A.ctypes, lda, B.ctypes, ldb, beta[0], C.ctypes, ldc,
+        )  # fmt: skip
+
+else:
+    _XXGEMM = numba.types.ExternalFunction(
+        "numba_xxgemm",
+        numba.types.intc(
+            numba.types.char, numba.types.char, numba.types.char,  # kind (d), trans_a, trans_b
+            numba.types.intp, numba.types.intp, numba.types.intp,  # m, n, k
+            _PTR, _PTR, numba.types.intp,  # alpha, a, lda
+            _PTR, numba.types.intp, _PTR,  # b, ldb, beta
+            _PTR, numba.types.intp,  # c, ldc
+        ),
+    )
+    KIND = ord("d")  # ?gemm's precision: s (float32) or d (float64)
+
+    @jit
+    def _gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+        """SciPy's dgemm, through Numba. BLAS is column-major: it reads a row-major (m, n)
+        matrix as its (n, m) transpose, so C = op(A) op(B) is asked for as C^T = op(B)^T op(A)^T."""
+        status = _XXGEMM(
+            KIND, trans_b, trans_a, n, m, k,
+            alpha.ctypes, B.ctypes, ldb, A.ctypes, lda, beta.ctypes, C.ctypes, ldc,
+        )  # fmt: skip
+        if status != 0:
+            raise RuntimeError("BLAS ?gemm failed: is SciPy installed?")
 
 
 @jit
 def gemm(trans_a, trans_b, alpha, A, B, beta, C):
     """C <- alpha op(A) op(B) + beta C; trans_x is TRANS or NO_TRANS; alpha, beta: arrays of one.
 
-    Every matrix must have rows of unit stride (C order, or rows of one). BLAS reads such an
-    (m, n) matrix as its column-major transpose, so C = op(A) op(B) is asked for as
-    C^T = op(B)^T op(A)^T: the operands swap.
+    Every matrix must have rows of unit stride (C order, or rows of one).
     """
     m, n = C.shape
     k = A.shape[0] if trans_a == TRANS else A.shape[1]
@@ -147,13 +203,11 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
     size = C.itemsize
     if A.strides[1] != size or B.strides[1] != size or C.strides[1] != size:
         raise ValueError("gemm takes matrices whose rows have unit stride (np.ascontiguousarray)")
-    status = _GEMM(
-        KIND, trans_b, trans_a, n, m, k,
-        alpha.ctypes, B.ctypes, max(1, B.strides[0] // size), A.ctypes, max(1, A.strides[0] // size),
-        beta.ctypes, C.ctypes, max(1, C.strides[0] // size),
-    )
-    if status != 0:
-        raise RuntimeError("BLAS ?gemm failed: is SciPy installed?")
+    # the leading dimension: the row stride (of any size for a matrix of one row), in elements
+    lda = max(1, A.shape[1], A.strides[0] // size)
+    ldb = max(1, B.shape[1], B.strides[0] // size)
+    ldc = max(1, C.shape[1], C.strides[0] // size)
+    _gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
 
 
 @jit
