@@ -317,6 +317,7 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "shape_note": SHAPE_NOTES[shape],
         "params": params,
         "grads": [f"d{p}" for p in params],
+        "bias_grads": [f"d{p}" for p in params if p.startswith("b")],
         "layers": layers,
         "out": output,
         "opt": optim,

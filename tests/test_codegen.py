@@ -534,6 +534,34 @@ def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator)
 
 
 @pytest.mark.slow
+def test_blas_sgd_step_inside_the_gemm_equals_backward_then_update(
+    rng: np.random.Generator,
+) -> None:
+    """With plain SGD, train_epochs takes the step in the GEMM that forms dC/dW (beta = 1): the
+    same weights as forward, backward and update called in turn, batch by batch."""
+    net = CORPUS["user-swish-logcosh"]  # three layers, one of them without bias
+    model = sg.compile(net, sg.SGD(0.1), shape="blas")
+    mod, names = model.module, net.param_names
+    assert "MINUS_LR" in Path(str(mod.__file__)).read_text(encoding="utf-8")
+    start = numeric.init_params(net, seed=5)
+    X, Y = batch(net, rng, rows=10)
+    fused = [start[p].copy() for p in names]
+    losses = np.empty(1)
+    assert mod.train_epochs(X, Y, np.empty((0, 0), np.int64), 1, 4, *fused, 0, losses) == (1, 3)
+    params = [start[p].copy() for p in names]
+    for s in range(0, 10, 4):  # batches of 4, 4 and 2 rows
+        x, y = X[s : s + 4], Y[s : s + 4]
+        bufs = [np.empty((len(x), n)) for n in net.sizes[1:] for _ in range(2)]
+        deltas = [np.empty((len(x), n)) for n in net.sizes[1:]]
+        grads = [np.empty_like(p) for p in params]
+        mod.forward(x, *params, *bufs)
+        mod.backward(x, y, *params, *bufs, *deltas, *grads)
+        mod.update(*params, *grads, s // 4 + 1)
+    for name, got, want in zip(names, fused, params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15, err_msg=name)
+
+
+@pytest.mark.slow
 def test_unrolled_functions_equal_their_python(rng: np.random.Generator) -> None:
     # three layers, one without bias, a user activation and cost, an optimiser with state
     net, opt = CORPUS["user-swish-logcosh"], sg.Momentum(0.1, 0.9)

@@ -143,6 +143,7 @@ NUMPY_BLAS = _find_numpy_cblas()
 TRANS, NO_TRANS = np.int8(ord("t")), np.int8(ord("n"))  # op(X) = X^T, op(X) = X (one type: one compile)
 ONE = np.ones(1, DTYPE)
 ZERO = np.zeros(1, DTYPE)
+MINUS_LR = np.full(1, -LR, DTYPE)  # alpha of the GEMMs that take SGD's step: W <- W - lr delta^T a
 if NUMPY_BLAS:
     _CBLAS = numba.types.ExternalFunction(
         _NUMPY_CBLAS,
@@ -319,6 +320,10 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     Work arrays are allocated once per call, nothing per batch. The body of every step is
     the code of forward, cost_sum, backward and update, written out here rather than called:
     Numba then compiles it once, not once on its own and again inside this function.
+
+    SGD's step on W^(l) is taken by the GEMM that forms dC/dW^(l) (W <- W - lr delta^T a,
+    beta = 1), once delta^(l-1) has been taken from the old W^(l): no gradient array for W,
+    and no separate pass over W.
     """
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
@@ -331,19 +336,13 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     z2_work = np.empty((batch_size, 1), DTYPE)
     a2_work = np.empty((batch_size, 1), DTYPE)
     delta2_work = np.empty((batch_size, 1), DTYPE)
-    dW1 = np.empty_like(W1)
     db1 = np.empty_like(b1)
-    dW2 = np.empty_like(W2)
     db2 = np.empty_like(b2)
     # each of these arrays as one flat row (a view), for the loops over all its entries
     W1_flat = W1.reshape(-1)
     b1_flat = b1.reshape(-1)
     W2_flat = W2.reshape(-1)
     b2_flat = b2.reshape(-1)
-    dW1_flat = dW1.reshape(-1)
-    db1_flat = db1.reshape(-1)
-    dW2_flat = dW2.reshape(-1)
-    db2_flat = db2.reshape(-1)
     # the weights and optimiser state from before the current epoch, put back if it diverges
     saved_W1_flat = np.empty(W1.size, DTYPE)
     saved_b1_flat = np.empty(b1.size, DTYPE)
@@ -392,38 +391,37 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                     # C_x = sum_j (a - y)**2
                     cost += (a2[s, j] - y[s, j])**2
             total += cost
-            # backward pass (backward)
+            # backward pass (backward) and SGD's step (update), layer by layer from the last
             inv_b = DTYPE(1.0 / x.shape[0])
             for s in range(x.shape[0]):
                 for j in range(1):
                     # BP1: delta^(2)_j = dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
                     delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
-            # BP4: dC/dW^(2) = delta^(2) a^(1)^T, summed over the batch: dW2 = delta2^T a1
-            gemm(TRANS, NO_TRANS, ONE, delta2, a1, ZERO, dW2)
-            # BP3: dC/db^(2) = delta^(2), summed over the batch
-            db2[:] = 0.0
-            for s in range(x.shape[0]):
-                for j in range(1):
-                    db2[j] += delta2[s, j]
             # BP2: delta^(1) = (W^(2)^T delta^(2)) * f'(z^(1)), rows at once: delta1 = delta2 W2
             gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
             for s in range(x.shape[0]):
                 for j in range(2):
                     # f'(z^(1)) = 1 - a**2 (tanh)
                     delta1[s, j] *= 1 - a1[s, j]**2
-            # BP4: dC/dW^(1) = delta^(1) a^(0)^T, summed over the batch: dW1 = delta1^T x
-            gemm(TRANS, NO_TRANS, ONE, delta1, x, ZERO, dW1)
-            # BP3: dC/db^(1) = delta^(1), summed over the batch
+            # BP4 and the step at once: W^(2) <- W^(2) - lr delta^(2) a^(1)^T, one GEMM adding into W2 (beta = 1)
+            gemm(TRANS, NO_TRANS, MINUS_LR, delta2, a1, ONE, W2)
+            # BP3 and the step: b^(2) <- b^(2) - lr dC/db^(2), dC/db^(2) = delta^(2) summed over the batch
+            db2[:] = 0.0
+            for s in range(x.shape[0]):
+                for j in range(1):
+                    db2[j] += delta2[s, j]
+            for j in range(1):
+                b2[j] -= LR * db2[j]
+            # BP4 and the step at once: W^(1) <- W^(1) - lr delta^(1) a^(0)^T, one GEMM adding into W1 (beta = 1)
+            gemm(TRANS, NO_TRANS, MINUS_LR, delta1, x, ONE, W1)
+            # BP3 and the step: b^(1) <- b^(1) - lr dC/db^(1), dC/db^(1) = delta^(1) summed over the batch
             db1[:] = 0.0
             for s in range(x.shape[0]):
                 for j in range(2):
                     db1[j] += delta1[s, j]
-            # one step (update)
+            for j in range(2):
+                b1[j] -= LR * db1[j]
             t += 1
-            _step(W1_flat, dW1_flat)
-            _step(b1_flat, db1_flat)
-            _step(W2_flat, dW2_flat)
-            _step(b2_flat, db2_flat)
         losses[e] = total / n
         if not (np.isfinite(losses[e]) and _finite(W1_flat) and _finite(b1_flat) and _finite(W2_flat) and _finite(b2_flat)):
             _copy(W1_flat, saved_W1_flat)
