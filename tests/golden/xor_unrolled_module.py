@@ -61,9 +61,11 @@ def _sigmoid(u):
 @jit
 def _tanh(u):
     """tanh(u) = sign(u) (1 - 2/(exp(2|u|) + 1)); near 0 (|u| < 0.625), where that loses
-    digits, u + u^3 P(u^2)/Q(u^2) (Cephes' fit). Both are computed and one is chosen, with
-    no branch. libm's tanh takes twice as long as its exp, and keeps loops around it scalar."""
+    digits, u + u^3 P(u^2)/Q(u^2) (Cephes' fit). libm's tanh takes twice as long as its exp.
+    A branch: this shape computes one value at a time, and the branch is mostly predicted."""
     a = abs(u)
+    if a >= 0.625:
+        return math.copysign(1.0 - 2.0 / (_exp(a + a) + 1.0), u)
     z = a * a
     p = -9.64399179425052238628E-1
     p = p * z - 9.92877231001918586564E1
@@ -72,8 +74,7 @@ def _tanh(u):
     q = q * z + 2.23548839060100448583E3
     q = q * z + 4.84406305325125486048E3
     near = a + a * z * (p / q)
-    far = 1.0 - 2.0 / (_exp(a + a) + 1.0)
-    return math.copysign(near if a < 0.625 else far, u)
+    return math.copysign(near, u)  # NaN comes here too, and stays NaN
 
 
 @jit
