@@ -9,6 +9,7 @@ optimiser state and the network's declaration together in one ``.npz`` file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -103,6 +104,7 @@ class Model:
             **{f"{s}_{p}": shapes[p] for s in optimizer.state for p in shapes},
         }
         self._params: dict[str, Array] = {}
+        self._param_buffers: list[tuple[Array, dict[str, Array]]] = []  # see _spare_params
         self._state: dict[str, Array] = {}
         self.init(0)
 
@@ -149,7 +151,29 @@ class Model:
 
     def set_params(self, params: dict[str, Any]) -> None:
         """Replace every parameter (validated; the optimiser state is kept)."""
-        self._params = self._checked(params, self._names, "parameter")
+        self._params = self._checked(params, self._names, "parameter", into=self._spare_params())
+
+    def _spare_params(self) -> tuple[Array, dict[str, Array]]:
+        """A flat buffer for every parameter and its views by name, not the ones in use.
+
+        ``set_params`` copies into it and then takes it up: two such buffers, used in turn, so a
+        model trained again and again from given weights allocates nothing for them.
+        """
+        for flat, views in self._param_buffers:
+            if views is not self._params:
+                return flat, views
+        self._param_buffers.append(self._buffer(self._names))
+        return self._param_buffers[-1]
+
+    def _buffer(self, names: tuple[str, ...] | list[str]) -> tuple[Array, dict[str, Array]]:
+        """A new flat buffer for the arrays ``names`` and its C-contiguous views by name."""
+        sizes = [math.prod(self._shapes[name]) for name in names]
+        flat = np.empty(sum(sizes), self.dtype)
+        views, start = {}, 0
+        for name, size in zip(names, sizes, strict=True):
+            views[name] = flat[start : start + size].reshape(self._shapes[name])
+            start += size
+        return flat, views
 
     @property
     def optimizer_state(self) -> dict[str, Any]:
@@ -157,8 +181,14 @@ class Model:
         return {"step": self.step, **{k: arr.copy() for k, arr in self._state.items()}}
 
     def _checked(
-        self, arrays: dict[str, Any], names: tuple[str, ...] | list[str], what: str
+        self,
+        arrays: dict[str, Any],
+        names: tuple[str, ...] | list[str],
+        what: str,
+        into: tuple[Array, dict[str, Array]] | None = None,
     ) -> dict[str, Array]:
+        """Copies of the arrays ``names`` of ``arrays`` in the model's dtype, checked: views of one
+        new flat buffer, or of ``into`` = (a flat buffer, its views by name in the order of names)."""
         if not isinstance(arrays, dict):
             raise SpecError(f"{what}s must be a dict of name -> array, got {type(arrays).__name__}")
         if arrays.keys() != frozenset(names):
@@ -184,17 +214,10 @@ class Model:
             return {}
         # one copy into one buffer and one check of it, not one per array: every NumPy call costs
         # microseconds, and tens of them when the caches are cold (a fit between other work)
-        flats = [arr.ravel() for arr in arrs]
-        if self.dtype.itemsize < 8:
-            with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, refused below
-                flat = np.concatenate(flats, dtype=self.dtype)
-        else:
-            flat = np.concatenate(flats, dtype=self.dtype)
-        out: dict[str, Array] = {}
-        start = 0
-        for name, arr in zip(names, arrs, strict=True):
-            out[name] = flat[start : start + arr.size].reshape(arr.shape)  # C-contiguous views
-            start += arr.size
+        flat, out = self._buffer(names) if into is None else into
+        with np.errstate(over="ignore") if self.dtype.itemsize < 8 else contextlib.nullcontext():
+            # a float64 beyond float32's range becomes inf here, refused below
+            np.concatenate([arr.ravel() for arr in arrs], out=flat)
         if not _all_finite(flat):
             name = next(n for n in names if not _all_finite(out[n]))
             raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")

@@ -81,6 +81,9 @@ def test_params_are_copies_and_set_params_validates(xor: sg.Model) -> None:
     assert np.all(xor.params["W1"] == 99.0)  # a refused call changes nothing
     xor.set_params({**p, "b1": np.arange(4)})  # integers are numbers too
     assert xor.params["b1"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    for value in (1.0, 2.0, 3.0):  # set_params takes two buffers in turn: each call is its own
+        xor.set_params({**p, "b1": np.full(4, value)})
+        assert xor.params["b1"].tolist() == [value] * 4 and xor.params["W1"][0, 0] == 99.0
 
 
 # ---------------------------------------------------------------------------------------------
