@@ -224,17 +224,11 @@ def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
 
 
 def _gemm_step(opt: Optimizer, names: dict[sp.Symbol, str]) -> str | None:
-    """The code of k when the optimiser's whole step is ``w <- w - k g`` with k a constant (plain
-    SGD), else None. The blas shape's GEMM that forms dC/dW then takes the step itself (alpha = -k,
-    beta = 1); any other rule needs the gradient in an array of its own."""
-    rules = opt.rules()
-    if opt.state or opt.scalars() or len(rules) != 1:
-        return None
-    (rule,) = rules
-    k = sp.simplify(rule.expr / g)
-    if rule.target != w or not rule.decrement or not k.free_symbols <= set(opt.constants()):
-        return None
-    return as_factor(numba_code(k, names))
+    """The code of k when the optimiser's whole step is ``w <- w - k g`` (plain SGD), else None.
+    The blas shape's GEMM that forms dC/dW then takes the step itself (alpha = -k, beta = 1); any
+    other rule needs the gradient in an array of its own."""
+    k = opt.plain_step()
+    return None if k is None else as_factor(numba_code(k, names))
 
 
 _TAYLOR_DEGREE = 13  # 0.3466^14 / 14! < 2^-57: the series' remainder on |r| <= ln2/2, float64

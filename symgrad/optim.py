@@ -73,6 +73,21 @@ class Optimizer:
         """The element-wise update, in order (state first, then the weight)."""
         raise NotImplementedError
 
+    def plain_step(self) -> sp.Expr | None:
+        """k when the whole step is ``w <- w - k g`` with k a constant (plain SGD), else None.
+
+        Such a step needs no state and is linear in g: generated code may fold the batch mean's
+        1/B into k, or let the GEMM that forms dC/dW take the step itself.
+        """
+        rules = self.rules()
+        if self.state or self.scalars() or len(rules) != 1:
+            return None
+        (rule,) = rules
+        k = sp.simplify(rule.expr / g)
+        if rule.target != w or not rule.decrement or not k.free_symbols <= set(self.constants()):
+            return None
+        return k
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``{"name": "adam", "lr": 0.001, ...}``."""
         return {"name": self.name, **self.settings()}

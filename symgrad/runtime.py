@@ -9,7 +9,6 @@ optimiser state and the network's declaration together in one ``.npz`` file.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
@@ -191,7 +190,7 @@ class Model:
         new flat buffer, or of ``into`` = (a flat buffer, its views by name in the order of names)."""
         if not isinstance(arrays, dict):
             raise SpecError(f"{what}s must be a dict of name -> array, got {type(arrays).__name__}")
-        if arrays.keys() != frozenset(names):
+        if len(arrays) != len(names) or not all(name in arrays for name in names):
             missing = [n for n in names if n not in arrays]
             extra = sorted(set(arrays) - set(names))
             raise SpecError(
@@ -200,6 +199,7 @@ class Model:
                 + (f"; unknown {', '.join(extra)}" if extra else "")
             )
         arrs: list[Array] = []
+        cast = False  # some array is not in the model's dtype
         for name in names:
             arr = arrays[name]
             if type(arr) is not np.ndarray:
@@ -207,17 +207,21 @@ class Model:
             shape = self._shapes[name]
             if arr.shape != shape:
                 raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
-            if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
-                raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
+            if arr.dtype is not self.dtype and arr.dtype != self.dtype:
+                if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
+                    raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
+                cast = True
             arrs.append(arr)
         if not arrs:
             return {}
         # one copy into one buffer and one check of it, not one per array: every NumPy call costs
         # microseconds, and tens of them when the caches are cold (a fit between other work)
         flat, out = self._buffer(names) if into is None else into
-        with np.errstate(over="ignore") if self.dtype.itemsize < 8 else contextlib.nullcontext():
-            # a float64 beyond float32's range becomes inf here, refused below
-            np.concatenate([arr.ravel() for arr in arrs], out=flat)
+        if cast and self.dtype.itemsize < 8:
+            with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf here
+                np.concatenate(arrs, axis=None, out=flat)
+        else:
+            np.concatenate(arrs, axis=None, out=flat)  # axis None: each array flattened
         if not _all_finite(flat):
             name = next(n for n in names if not _all_finite(out[n]))
             raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
@@ -232,7 +236,9 @@ class Model:
     # ----------------------------------------------------------------------------------------
     # Data at the edge
     # ----------------------------------------------------------------------------------------
-    def _inputs(self, X: Any, what: str = "X") -> Array:
+    def _inputs(self, X: Any, what: str = "X", finite: bool = True) -> Array:
+        """X checked (shape, numbers; with ``finite``, no NaN or infinity), C-contiguous in the
+        model's dtype."""
         n_in = self._n_in
         arr = X if type(X) is np.ndarray else np.asarray(X)
         if arr.ndim == 1 and n_in == 1:
@@ -248,16 +254,18 @@ class Model:
             )
         if arr.shape[0] == 0:
             raise SpecError(f"{what} has no rows")
-        _check_numeric(arr, what)
+        _check_numeric(arr, what, finite)
         return self._contiguous(arr)
 
     def _contiguous(self, arr: Array) -> Array:
         """arr itself when it is C-contiguous in the model's dtype, else such a copy."""
         if arr.dtype == self.dtype and arr.flags.c_contiguous:
             return arr
-        return np.ascontiguousarray(arr, dtype=self.dtype)
+        with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, refused after
+            return np.ascontiguousarray(arr, dtype=self.dtype)
 
-    def _targets(self, Y: Any, rows: int, what: str = "Y") -> Array:
+    def _targets(self, Y: Any, rows: int, what: str = "Y", finite: bool = True) -> Array:
+        """Y as :meth:`_inputs` checks X; integer class labels become one-hot rows."""
         n_out = self._n_out
         arr = Y if type(Y) is np.ndarray else np.asarray(Y)
         if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
@@ -279,7 +287,7 @@ class Model:
             raise SpecError(
                 f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
             )
-        _check_numeric(arr, what)
+        _check_numeric(arr, what, finite)
         return self._contiguous(arr)
 
     # ----------------------------------------------------------------------------------------
@@ -328,8 +336,10 @@ class Model:
             DivergenceError: an epoch's loss or weights became NaN or infinite; the weights
                 and optimiser state from before that epoch are put back.
         """
-        x = self._inputs(X)
-        y = self._targets(Y, x.shape[0])
+        # the finiteness of X and Y is checked by the first compiled call (check_data): one pass
+        # in compiled code, where NumPy's isfinite costs tens of microseconds on a small fit
+        x = self._inputs(X, finite=False)
+        y = self._targets(Y, x.shape[0], finite=False)
         for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise SpecError(f"{name} must be a whole number >= {low}, got {value!r}")
@@ -360,10 +370,15 @@ class Model:
                     orders = IN_ORDER
                 losses = np.empty(k)  # History keeps it: a new one per call
                 started = time.perf_counter()
-                completed, step = self.module.train_epochs(
-                    x, y, orders, k, batch, *self._args(), *self._state_args(), self.step, losses
-                )
+                args = (*self._args(), *self._state_args(), self.step, losses, done == 0)
+                completed, step = self.module.train_epochs(x, y, orders, k, batch, *args)
                 elapsed = time.perf_counter() - started
+                if completed < 0:  # X or Y holds NaN or an infinity: nothing was trained
+                    what = "Y" if _all_finite(x) else "X"
+                    raise SpecError(
+                        f"{what} contains NaN or infinity (in {self.dtype.name}): remove or fill "
+                        "those entries"
+                    )
                 completed, self.step = int(completed), int(step)
                 history._extend(losses if completed == k else losses[:completed])
                 if val is not None and completed:
@@ -485,13 +500,13 @@ class Model:
         )
 
 
-def _check_numeric(arr: Array, what: str) -> None:
+def _check_numeric(arr: Array, what: str, finite: bool = True) -> None:
     kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex
     if kind not in "biufc":
         raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
     if kind == "c":
         raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
-    if not _all_finite(arr):
+    if finite and not _all_finite(arr):
         raise SpecError(f"{what} contains NaN or infinity: remove or fill those entries")
 
 

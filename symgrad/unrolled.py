@@ -50,7 +50,7 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
         "zero_grads": [f"{_grad(name)} = {number('0.0')}" for _, name, _ in params],
         "mean_grads": [f"{_grad(name)} *= inv_b" for _, name, _ in params],
         "store_grads": [f"d{entry} = {_grad(name)}" for _, name, entry in params],
-        "optimizer_step": _update_lines(opt, [name for _, name, _ in params]),
+        **_step_lines(opt, [name for _, name, _ in params]),
         "params_sum": _wrapped_sum([name for _, name, _ in params]),
         "n_scalars": len(params),
     }
@@ -286,6 +286,32 @@ def _accumulate(d: Derivation, l: int) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # The optimiser's step on scalars
 # --------------------------------------------------------------------------------------------
+def _step_lines(opt: Optimizer, scalars: list[str]) -> dict[str, list[str]]:
+    """train_epochs' lines after the sums of a batch: ``mean_step``, which takes the mean
+    (``inv_b`` is 1/B), and ``optimizer_step``.
+
+    A plain step ``w <- w - k g`` takes the mean in its factor, ``step = k/B`` once per batch:
+    ``w -= step*dC_dw`` puts one multiplication less per parameter between one example's
+    gradient and the next example's forward pass, which is what a batch of one waits on.
+    """
+    k = opt.plain_step()
+    if k is None:
+        return {
+            "mean_step": [f"{_grad(name)} *= inv_b" for name in scalars],
+            "optimizer_step": _update_lines(opt, scalars),
+        }
+    names = {sym: sym.name.upper() for sym in opt.constants()}
+    lines = [
+        f"# {opt.describe()}, for every parameter: w <- w - {k}*g, g = (1/B) dC_dw:",
+        f"#   w <- w - step*dC_dw, step = {k}/B",
+    ]
+    lines += [f"{name} -= step*{_grad(name)}" for name in scalars]
+    return {
+        "mean_step": [f"step = {as_factor(numba_code(k, names))}*inv_b"],
+        "optimizer_step": lines,
+    }
+
+
 def _update_lines(opt: Optimizer, scalars: list[str]) -> list[str]:
     """Each rule printed once with placeholders, then written out for every scalar parameter."""
     holders = {w: "__w__", g: "__g__", m: "__m__", v: "__v__", t: "t"}

@@ -278,7 +278,8 @@ def test_unrolled_source_reads_like_the_derivation() -> None:
         "delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)",
         "delta1_1 = (1 - a1_1**2)*(w2_0_1*delta2_0)",
         "dC_dw1_1_0 += delta1_1*x_0",
-        "w2_0_1 -= LR*dC_dw2_0_1",
+        "step = LR*inv_b",
+        "w2_0_1 -= step*dC_dw2_0_1",
         "# BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i",
     ):
         assert line in source, line
@@ -523,7 +524,7 @@ def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator)
     for fn in (mod.train_epochs, mod.train_epochs.py_func):  # two epochs, shuffled
         ps, st, losses = [p.copy() for p in params], [s.copy() for s in state], np.empty(2)
         orders = np.array([[5, 3, 1, 0, 2, 4], [0, 1, 2, 3, 4, 5]])
-        out = fn(X, Y, orders, 2, 4, *ps, *st, 2, losses)
+        out = fn(X, Y, orders, 2, 4, *ps, *st, 2, losses, True)
         runs.append(((losses[0], out[1]), ps, st))
     for (out1, ps1, st1), (out2, ps2, st2) in (runs[:2], runs[2:4], runs[4:]):
         assert (out1 is None) == (out2 is None)
@@ -547,7 +548,8 @@ def test_blas_sgd_step_inside_the_gemm_equals_backward_then_update(
     X, Y = batch(net, rng, rows=10)
     fused = [start[p].copy() for p in names]
     losses = np.empty(1)
-    assert mod.train_epochs(X, Y, np.empty((0, 0), np.int64), 1, 4, *fused, 0, losses) == (1, 3)
+    in_order = np.empty((0, 0), np.int64)
+    assert mod.train_epochs(X, Y, in_order, 1, 4, *fused, 0, losses, True) == (1, 3)
     params = [start[p].copy() for p in names]
     for s in range(0, 10, 4):  # batches of 4, 4 and 2 rows
         x, y = X[s : s + 4], Y[s : s + 4]
@@ -593,7 +595,7 @@ def test_unrolled_functions_equal_their_python(rng: np.random.Generator) -> None
             fn(*ps, *grads, *st, 3)
             runs.append(((0.0, 0), ps, st))
         else:
-            done, t = fn(X, Y, orders, 2, 4, *ps, *st, 2, losses)
+            done, t = fn(X, Y, orders, 2, 4, *ps, *st, 2, losses, True)
             runs.append(((losses[1], (done, t)), ps, st))
     for fn in (mod.train_epoch, mod.train_epoch.py_func):
         ps, st = [p.copy() for p in params], [s.copy() for s in state]
@@ -623,9 +625,9 @@ def test_train_epochs_allocates_nothing_per_batch_or_epoch(shape: str) -> None:
     try:
         counts = []
         for order, epochs, batch_size in ((in_order, 1, 40), (in_order, 8, 1), (orders, 8, 3)):
-            mod.train_epochs(X, Y, order, epochs, batch_size, *args, 0, losses)  # compiled
+            mod.train_epochs(X, Y, order, epochs, batch_size, *args, 0, losses, True)  # compiled
             before = rtsys.get_allocation_stats()
-            mod.train_epochs(X, Y, order, epochs, batch_size, *args, 0, losses)
+            mod.train_epochs(X, Y, order, epochs, batch_size, *args, 0, losses, True)
             after = rtsys.get_allocation_stats()
             counts.append((after.alloc - before.alloc, after.free - before.free))
     finally:

@@ -98,6 +98,26 @@ def test_input_errors_say_what_to_change(xor: sg.Model) -> None:
         xor.predict(np.array([[0.0, np.inf]]))
     with pytest.raises(sg.SpecError, match="must hold numbers"):
         xor.predict(np.array([["a", "b"]]))
+
+
+def test_fit_refuses_data_that_is_not_finite_and_trains_nothing(xor: sg.Model) -> None:
+    # fit leaves this check to its first compiled call (check_data), which trains nothing then
+    before = xor.params
+    for X, Y, bad in (
+        (np.where(XOR_X == 1.0, np.nan, XOR_X), XOR_Y, "X"),
+        (XOR_X, np.where(XOR_Y == 1.0, -np.inf, XOR_Y), "Y"),
+        (XOR_X, np.full(XOR_Y.shape, np.inf, np.float32), "Y"),
+    ):
+        with pytest.raises(sg.SpecError, match=rf"^{bad} contains NaN or infinity \(in float64\)"):
+            xor.fit(X, Y, epochs=3, batch_size=2, shuffle=False, progress=False)
+        assert xor.step == 0
+        for name, value in xor.params.items():
+            np.testing.assert_array_equal(value, before[name])
+    done, t = xor.module.train_epochs(
+        XOR_X, XOR_Y * np.nan, np.empty((0, 0), np.int64), 1, 4, *xor._args(), 7, np.empty(1), True
+    )
+    assert (done, t) == (-1, 7)
+    assert len(xor.fit(XOR_X, XOR_Y, epochs=2, batch_size=4, progress=False).loss) == 2
     with pytest.raises(sg.SpecError, match="2-D"):
         xor.predict(np.zeros((2, 2, 2)))
     with pytest.raises(sg.SpecError, match="batch_size"):
@@ -402,3 +422,5 @@ def test_float32_model_trains(rng: np.random.Generator) -> None:
     too_big = {**model.params, "W2": np.full(model.params["W2"].shape, 1e300)}
     with pytest.raises(sg.SpecError, match=r"W2 contains NaN or infinity \(in float32\)"):
         model.set_params(too_big)  # finite in float64, inf once cast
+    with pytest.raises(sg.SpecError, match=r"^X contains NaN or infinity \(in float32\)"):
+        model.fit(np.full_like(X, 1e300), labels, epochs=1)  # the same for data

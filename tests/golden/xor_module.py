@@ -115,6 +115,19 @@ def _tanh(u):
     return math.copysign(near if a < 0.625 else far, u)
 
 
+@jit
+def _all_finite(a):
+    """True when no entry of the flat array a is NaN or infinite (v - v is 0 for finite v alone).
+    A block at a time: counting the misses of a block vectorises, and a miss ends the search."""
+    for start in range(0, a.size, 4096):
+        misses = 0
+        for i in range(start, min(start + 4096, a.size)):
+            misses += a[i] - a[i] != 0
+        if misses:
+            return False
+    return True
+
+
 # BLAS ?gemm (the routine behind np.dot) called directly: transposes are flags, never copies,
 # and beta = 1 adds into the output. The BLAS is NumPy's own wherever its CBLAS interface is found
 # (NumPy's wheels have one, with 64-bit integers), else SciPy's, which Numba links. One BLAS for
@@ -300,23 +313,15 @@ def _copy(dst, src):
 
 
 @jit
-def _finite(w):
-    """True when every entry of a flat array w is finite: a sum with a NaN or an infinity is not."""
-    total = 0.0
-    for i in range(w.size):
-        total += w[i]
-    return np.isfinite(total)
-
-
-@jit
-def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, check_data):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
 
     An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
     in the order of the rows of X when orders has no rows), each followed by one step. The
     cost of an example is taken at the weights before its batch's step. Stops at the first
     epoch whose mean cost or weights are not finite, with the weights and optimiser state
-    from before that epoch put back. Returns (epochs completed, step count t after them).
+    from before that epoch put back. Returns (epochs completed, step count t after them);
+    with check_data, first makes sure X and Y are finite, and returns (-1, t) untrained if not.
     Work arrays are allocated once per call, nothing per batch. The body of every step is
     the code of forward, cost_sum, backward and update, written out here rather than called:
     Numba then compiles it once, not once on its own and again inside this function.
@@ -325,6 +330,8 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     beta = 1), once delta^(l-1) has been taken from the old W^(l): no gradient array for W,
     and no separate pass over W.
     """
+    if check_data and not (_all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))):
+        return -1, t
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
     # work arrays of batch_size rows; each batch uses its first rows (x = x_work[:rows], ...)
@@ -423,7 +430,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                 b1[j] -= LR * db1[j]
             t += 1
         losses[e] = total / n
-        if not (np.isfinite(losses[e]) and _finite(W1_flat) and _finite(b1_flat) and _finite(W2_flat) and _finite(b2_flat)):
+        if not (np.isfinite(losses[e]) and _all_finite(W1_flat) and _all_finite(b1_flat) and _all_finite(W2_flat) and _all_finite(b2_flat)):
             _copy(W1_flat, saved_W1_flat)
             _copy(b1_flat, saved_b1_flat)
             _copy(W2_flat, saved_W2_flat)
@@ -437,7 +444,7 @@ def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
     losses = np.empty(1)
     _, t = train_epochs(
-        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses
+        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses, False
     )
     return losses[0] * order.shape[0], t
 

@@ -78,6 +78,19 @@ def _tanh(u):
 
 
 @jit
+def _all_finite(a):
+    """True when no entry of the flat array a is NaN or infinite (v - v is 0 for finite v alone).
+    A block at a time: counting the misses of a block vectorises, and a miss ends the search."""
+    for start in range(0, a.size, 4096):
+        misses = 0
+        for i in range(start, min(start + 4096, a.size)):
+            misses += a[i] - a[i] != 0
+        if misses:
+            return False
+    return True
+
+
+@jit
 def forward(X, W1, b1, W2, b2, out):
     """The outputs a^(2) of the rows of X into out, shape (B, 1); returns out."""
     # the parameters as scalars: w{l}_{j}_{k} is W{l}[j, k]
@@ -248,8 +261,11 @@ def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
     _step(b2.reshape(-1), db2.reshape(-1))
 
 
-@jit
-def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+# contract: a*b + c as one FMA, one rounding (the other functions round as written). A batch
+# of one waits on each step before the next example: 1.04x (float64) to 1.06x (float32) on
+# 3Blue1Brown's chain.
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, check_data):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
 
     An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
@@ -258,8 +274,11 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     the optimiser state live in scalar locals (in float64) for the whole call and
     are written back to the arrays at the start of every epoch and at the end. Stops at the
     first epoch whose mean cost or weights are not finite, leaving in the arrays the weights
-    and state from before that epoch. Returns (epochs completed, step count t after them).
+    and state from before that epoch. Returns (epochs completed, step count t after them);
+    with check_data, first makes sure X and Y are finite, and returns (-1, t) untrained if not.
     """
+    if check_data and not (_all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))):
+        return -1, t
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
     inv_batch = DTYPE(1.0 / batch_size)
@@ -338,27 +357,19 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                 dC_dw1_1_1 += delta1_1*x_1
             # the mean over the batch: dC/dw = (1/B) sum_x dC_x/dw
             inv_b = inv_batch if rows == batch_size else DTYPE(1.0 / rows)
-            dC_dw1_0_0 *= inv_b
-            dC_dw1_0_1 *= inv_b
-            dC_dw1_1_0 *= inv_b
-            dC_dw1_1_1 *= inv_b
-            dC_db1_0 *= inv_b
-            dC_db1_1 *= inv_b
-            dC_dw2_0_0 *= inv_b
-            dC_dw2_0_1 *= inv_b
-            dC_db2_0 *= inv_b
+            step = LR*inv_b
             t += 1
-            # SGD(lr=0.5), for every parameter:
-            #   w <- w - g*lr
-            w1_0_0 -= LR*dC_dw1_0_0
-            w1_0_1 -= LR*dC_dw1_0_1
-            w1_1_0 -= LR*dC_dw1_1_0
-            w1_1_1 -= LR*dC_dw1_1_1
-            b1_0 -= LR*dC_db1_0
-            b1_1 -= LR*dC_db1_1
-            w2_0_0 -= LR*dC_dw2_0_0
-            w2_0_1 -= LR*dC_dw2_0_1
-            b2_0 -= LR*dC_db2_0
+            # SGD(lr=0.5), for every parameter: w <- w - lr*g, g = (1/B) dC_dw:
+            #   w <- w - step*dC_dw, step = lr/B
+            w1_0_0 -= step*dC_dw1_0_0
+            w1_0_1 -= step*dC_dw1_0_1
+            w1_1_0 -= step*dC_dw1_1_0
+            w1_1_1 -= step*dC_dw1_1_1
+            b1_0 -= step*dC_db1_0
+            b1_1 -= step*dC_db1_1
+            w2_0_0 -= step*dC_dw2_0_0
+            w2_0_1 -= step*dC_dw2_0_1
+            b2_0 -= step*dC_db2_0
         losses[e] = total / n
         params_sum = (
             w1_0_0 + w1_0_1 + w1_1_0 + w1_1_1 + b1_0 + b1_1 + w2_0_0 + w2_0_1
@@ -383,6 +394,6 @@ def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
     losses = np.empty(1)
     _, t = train_epochs(
-        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses
+        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses, False
     )
     return losses[0] * order.shape[0], t
