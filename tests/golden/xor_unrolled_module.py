@@ -262,8 +262,8 @@ def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
 
 
 # contract: a*b + c as one FMA, one rounding (the other functions round as written). A batch
-# of one waits on each step before the next example: 1.04x (float64) to 1.06x (float32) on
-# 3Blue1Brown's chain.
+# of one waits on each step before the next example; with plain SGD's step = lr/B this made
+# 3Blue1Brown's chain 1.06x (float64) and 1.07x (float32) faster.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, check_data):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
