@@ -128,6 +128,14 @@ def _all_finite(a):
     return True
 
 
+@jit
+def _data_finite(X, Y):
+    """True when no entry of X or Y is NaN or infinite. A function of its own: written out at
+    the top of train_epochs, the check changed how LLVM inlined the rest (a loop that calls
+    _exp was left calling it, not vectorised: the blas shape 1.16x slower on digits)."""
+    return _all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))
+
+
 # BLAS ?gemm (the routine behind np.dot) called directly: transposes are flags, never copies,
 # and beta = 1 adds into the output. The BLAS is NumPy's own wherever its CBLAS interface is found
 # (NumPy's wheels have one, with 64-bit integers), else SciPy's, which Numba links. One BLAS for
@@ -330,7 +338,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, ch
     beta = 1), once delta^(l-1) has been taken from the old W^(l): no gradient array for W,
     and no separate pass over W.
     """
-    if check_data and not (_all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))):
+    if check_data and not _data_finite(X, Y):
         return -1, t
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]

@@ -91,6 +91,14 @@ def _all_finite(a):
 
 
 @jit
+def _data_finite(X, Y):
+    """True when no entry of X or Y is NaN or infinite. A function of its own: written out at
+    the top of train_epochs, the check changed how LLVM inlined the rest (a loop that calls
+    _exp was left calling it, not vectorised: the blas shape 1.16x slower on digits)."""
+    return _all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))
+
+
+@jit
 def forward(X, W1, b1, W2, b2, out):
     """The outputs a^(2) of the rows of X into out, shape (B, 1); returns out."""
     # the parameters as scalars: w{l}_{j}_{k} is W{l}[j, k]
@@ -277,7 +285,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, ch
     and state from before that epoch. Returns (epochs completed, step count t after them);
     with check_data, first makes sure X and Y are finite, and returns (-1, t) untrained if not.
     """
-    if check_data and not (_all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))):
+    if check_data and not _data_finite(X, Y):
         return -1, t
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
