@@ -61,7 +61,7 @@ def main() -> None:
             args = [p[n] for n in mod.PARAMS]  # type: ignore[attr-defined]
             orders = np.empty((0, case.X.shape[0]), np.int64)
             mod.train_epochs(
-                case.X, case.Y, orders, w.epochs, w.batch, *args, 0, np.empty(w.epochs), False
+                case.X, case.Y, orders, w.epochs, w.batch, *args, 0, np.empty(w.epochs)
             )  # type: ignore[attr-defined]
 
         return run

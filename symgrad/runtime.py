@@ -242,12 +242,11 @@ class Model:
     # ----------------------------------------------------------------------------------------
     # Data at the edge
     # ----------------------------------------------------------------------------------------
-    def _inputs(self, X: Any, what: str = "X", finite: bool = True) -> Array:
-        """X checked (shape, numbers; with ``finite``, no NaN or infinity), C-contiguous in the
-        model's dtype."""
+    def _inputs(self, X: Any, what: str = "X") -> Array:
+        """X checked (shape, numbers, no NaN or infinity), C-contiguous in the model's dtype."""
         n_in = self._n_in
-        if not finite and _ready(X, self.dtype, n_in):
-            return X  # type: ignore[no-any-return]
+        if _ready(X, self.dtype, n_in):
+            return self._finite(X, what)
         arr = X if type(X) is np.ndarray else np.asarray(X)
         if arr.ndim == 1 and n_in == 1:
             arr = arr.reshape(-1, 1)
@@ -262,8 +261,8 @@ class Model:
             )
         if arr.shape[0] == 0:
             raise SpecError(f"{what} has no rows")
-        _check_numeric(arr, what, finite)
-        return self._contiguous(arr)
+        _check_numeric(arr, what)
+        return self._finite(self._contiguous(arr), what)
 
     def _contiguous(self, arr: Array) -> Array:
         """arr itself when it is C-contiguous in the model's dtype, else such a copy."""
@@ -272,11 +271,11 @@ class Model:
         with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, refused after
             return np.ascontiguousarray(arr, dtype=self.dtype)
 
-    def _targets(self, Y: Any, rows: int, what: str = "Y", finite: bool = True) -> Array:
+    def _targets(self, Y: Any, rows: int, what: str = "Y") -> Array:
         """Y as :meth:`_inputs` checks X; integer class labels become one-hot rows."""
         n_out = self._n_out
-        if not finite and _ready(Y, self.dtype, n_out) and Y.shape[0] == rows:
-            return Y  # type: ignore[no-any-return]
+        if _ready(Y, self.dtype, n_out) and Y.shape[0] == rows:
+            return self._finite(Y, what)
         arr = Y if type(Y) is np.ndarray else np.asarray(Y)
         if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
             lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
@@ -297,8 +296,18 @@ class Model:
             raise SpecError(
                 f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
             )
-        _check_numeric(arr, what, finite)
-        return self._contiguous(arr)
+        _check_numeric(arr, what)
+        return self._finite(self._contiguous(arr), what)
+
+    def _finite(self, arr: Array, what: str) -> Array:
+        """arr (C-contiguous, in the model's dtype) when it holds no NaN or infinity. The module's
+        compiled check: NumPy's isfinite(...).all() costs tens of microseconds more on a small
+        fit when the caches are cold, as between other work."""
+        if not self.module._all_finite(arr.reshape(-1)):
+            raise SpecError(
+                f"{what} contains NaN or infinity (in {self.dtype.name}): remove or fill those entries"
+            )
+        return arr
 
     # ----------------------------------------------------------------------------------------
     # Compiled functions
@@ -346,10 +355,8 @@ class Model:
             DivergenceError: an epoch's loss or weights became NaN or infinite; the weights
                 and optimiser state from before that epoch are put back.
         """
-        # the finiteness of X and Y is checked by the first compiled call (check_data): one pass
-        # in compiled code, where NumPy's isfinite costs tens of microseconds on a small fit
-        x = self._inputs(X, finite=False)
-        y = self._targets(Y, x.shape[0], finite=False)
+        x = self._inputs(X)
+        y = self._targets(Y, x.shape[0])
         for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise SpecError(f"{name} must be a whole number >= {low}, got {value!r}")
@@ -380,15 +387,10 @@ class Model:
                     orders = IN_ORDER
                 losses = np.empty(k)  # History keeps it: a new one per call
                 started = time.perf_counter()
-                args = (*self._args(), *self._state_args(), self.step, losses, done == 0)
-                completed, step = self.module.train_epochs(x, y, orders, k, batch, *args)
+                completed, step = self.module.train_epochs(
+                    x, y, orders, k, batch, *self._args(), *self._state_args(), self.step, losses
+                )
                 elapsed = time.perf_counter() - started
-                if completed < 0:  # X or Y holds NaN or an infinity: nothing was trained
-                    what = "Y" if _all_finite(x) else "X"
-                    raise SpecError(
-                        f"{what} contains NaN or infinity (in {self.dtype.name}): remove or fill "
-                        "those entries"
-                    )
                 completed, self.step = int(completed), int(step)
                 history._extend(losses if completed == k else losses[:completed])
                 if val is not None and completed:
@@ -510,14 +512,12 @@ class Model:
         )
 
 
-def _check_numeric(arr: Array, what: str, finite: bool = True) -> None:
+def _check_numeric(arr: Array, what: str) -> None:
     kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex
     if kind not in "biufc":
         raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
     if kind == "c":
         raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
-    if finite and not _all_finite(arr):
-        raise SpecError(f"{what} contains NaN or infinity: remove or fill those entries")
 
 
 def _ready(arr: Any, dtype: np.dtype[Any], columns: int) -> bool:

@@ -128,14 +128,6 @@ def _all_finite(a):
     return True
 
 
-@jit
-def _data_finite(X, Y):
-    """True when no entry of X or Y is NaN or infinite. A function of its own: written out at
-    the top of train_epochs, the check changed how LLVM inlined the rest (a loop that calls
-    _exp was left calling it, not vectorised: the blas shape 1.16x slower on digits)."""
-    return _all_finite(X.reshape(-1)) and _all_finite(Y.reshape(-1))
-
-
 # BLAS ?gemm (the routine behind np.dot) called directly: transposes are flags, never copies,
 # and beta = 1 adds into the output. The BLAS is NumPy's own wherever its CBLAS interface is found
 # (NumPy's wheels have one, with 64-bit integers), else SciPy's, which Numba links. One BLAS for
@@ -321,15 +313,14 @@ def _copy(dst, src):
 
 
 @jit
-def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, check_data):
+def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
 
     An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
     in the order of the rows of X when orders has no rows), each followed by one step. The
     cost of an example is taken at the weights before its batch's step. Stops at the first
     epoch whose mean cost or weights are not finite, with the weights and optimiser state
-    from before that epoch put back. Returns (epochs completed, step count t after them);
-    with check_data, first makes sure X and Y are finite, and returns (-1, t) untrained if not.
+    from before that epoch put back. Returns (epochs completed, step count t after them).
     Work arrays are allocated once per call, nothing per batch. The body of every step is
     the code of forward, cost_sum, backward and update, written out here rather than called:
     Numba then compiles it once, not once on its own and again inside this function.
@@ -338,8 +329,6 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses, ch
     beta = 1), once delta^(l-1) has been taken from the old W^(l): no gradient array for W,
     and no separate pass over W.
     """
-    if check_data and not _data_finite(X, Y):
-        return -1, t
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
     # work arrays of batch_size rows; each batch uses its first rows (x = x_work[:rows], ...)
@@ -452,7 +441,7 @@ def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
     losses = np.empty(1)
     _, t = train_epochs(
-        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses, False
+        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses
     )
     return losses[0] * order.shape[0], t
 
