@@ -226,8 +226,8 @@ class Model:
         else:
             for name, arr in zip(names, arrs, strict=True):
                 out[name][...] = arr
-        # the module's own compiled check (train_epochs' check of X and Y, on a flat array of the
-        # same type): a fraction of np.isfinite's cost on the few values of a small net
+        # the module's own compiled check, as for the data (_finite): a fraction of the cost of
+        # np.isfinite(...).all() on the few values of a small net
         if not self.module._all_finite(flat):
             name = next(n for n in names if not _all_finite(out[n]))
             raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
