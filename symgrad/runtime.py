@@ -9,6 +9,7 @@ optimiser state and the network's declaration together in one ``.npz`` file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -219,17 +220,16 @@ class Model:
         # microseconds, and tens of them when the caches are cold (a fit between other work);
         # assigning into a view is the cheapest copy there is (np.concatenate takes 3x as long)
         flat, out = self._buffer(names) if into is None else into
-        if cast and self.dtype.itemsize < 8:
-            with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf here
-                for name, arr in zip(names, arrs, strict=True):
-                    out[name][...] = arr
-        else:
+        # a float64 beyond float32's range becomes inf in the copy, refused below
+        narrowing = cast and self.dtype.itemsize < 8
+        with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
             for name, arr in zip(names, arrs, strict=True):
                 out[name][...] = arr
         # the module's own compiled check, as for the data (_finite): a fraction of the cost of
         # np.isfinite(...).all() on the few values of a small net
-        if not self.module._all_finite(flat):
-            name = next(n for n in names if not _all_finite(out[n]))
+        finite = self.module._all_finite
+        if not finite(flat):
+            name = next(n for n in names if not finite(out[n].reshape(-1)))
             raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
         return out
 
@@ -531,11 +531,6 @@ def _ready(arr: Any, dtype: np.dtype[Any], columns: int) -> bool:
         and arr.shape[0] > 0
         and arr.flags.c_contiguous
     )
-
-
-def _all_finite(arr: Array) -> bool:
-    """True when no entry of arr is NaN or infinite (integers and booleans always are finite)."""
-    return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
 
 
 IN_ORDER = np.empty((0, 0), np.int64)
