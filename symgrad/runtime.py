@@ -375,6 +375,10 @@ class Model:
         done = 0
         per_row = self._seconds_per_row.get(batch)
         chunk = 1 if per_row is None else _chunk(per_row * rows, rows)
+        # a module may have a version of train_epochs for batches of one (the unrolled shape)
+        train = self.module.train_epochs
+        if batch == 1:
+            train = getattr(self.module, "train_epochs_one", train)
         try:
             while done < epochs:
                 # validation is measured between epochs, in Python: one epoch per call then
@@ -387,7 +391,7 @@ class Model:
                     orders = IN_ORDER
                 losses = np.empty(k)  # History keeps it: a new one per call
                 started = time.perf_counter()
-                completed, step = self.module.train_epochs(
+                completed, step = train(
                     x, y, orders, k, batch, *self._args(), *self._state_args(), self.step, losses
                 )
                 elapsed = time.perf_counter() - started

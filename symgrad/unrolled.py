@@ -38,6 +38,7 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
     targets = [f"y_{j} = Y[r, {j}]" for j in range(net.sizes[-1])]
     outputs = [f"out[r, {j}] = a{net.L}_{j}" for j in range(net.sizes[-1])]
     forward, cost, backward = _forward_lines(net), _cost_lines(net), _backward_lines(d)
+    names = [name for _, name, _ in params]
     return {
         "load_params": [f"{name} = {entry}" for _, name, entry in params],
         "store_params": [f"{entry} = {name}" for _, name, entry in params],
@@ -50,8 +51,9 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
         "zero_grads": [f"{_grad(name)} = {number('0.0')}" for _, name, _ in params],
         "mean_grads": [f"{_grad(name)} *= inv_b" for _, name, _ in params],
         "store_grads": [f"d{entry} = {_grad(name)}" for _, name, entry in params],
-        **_step_lines(opt, [name for _, name, _ in params]),
-        "params_sum": _wrapped_sum([name for _, name, _ in params]),
+        **_step_lines(opt, names),
+        "one": _one_lines(net, d, opt, names, targets, cost),
+        "params_sum": _wrapped_sum(names),
         "n_scalars": len(params),
     }
 
@@ -128,7 +130,8 @@ def _wrapped_sum(names: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Forward and cost
 # --------------------------------------------------------------------------------------------
-def _forward_lines(net: Network) -> list[str]:
+def _forward_lines(net: Network, first_z: bool = True) -> list[str]:
+    """One example's forward pass; without ``first_z`` it starts from ``z1_j`` already set."""
     lines: list[str] = []
     prev = [f"x_{k}" for k in range(net.sizes[0])]
     for l, layer in enumerate(net.layers, start=1):
@@ -143,7 +146,8 @@ def _forward_lines(net: Network) -> list[str]:
             terms = [f"w{l}_{j}_{k}*{prev[k]}" for k in range(layer.n_in)]
             if layer.bias:
                 terms.append(f"b{l}_{j}")
-            lines.append(f"z{l}_{j} = " + " + ".join(terms))
+            if first_z or l > 1:
+                lines.append(f"z{l}_{j} = " + " + ".join(terms))
             if not act.is_softmax:
                 lines.append(f"a{l}_{j} = " + numba_code(act.expr, {Z_SYM: f"z{l}_{j}"}))
         if act.is_softmax:
@@ -187,7 +191,9 @@ def _cost_lines(net: Network) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Backward: BP1/BP2 per unit, CSE for shared terms, BP3/BP4 accumulated
 # --------------------------------------------------------------------------------------------
-def _backward_lines(d: Derivation) -> list[str]:
+def _backward_lines(d: Derivation, op: str = "+=") -> list[str]:
+    """BP1/BP2 per unit, then BP3/BP4 added to the gradient sums (``op`` "+=") or, for a
+    batch of one, assigned to them (``op`` "=")."""
     net, L = d.net, d.net.L
     temps = sp.numbered_symbols("_tmp", real=True)
     lines: list[str] = []
@@ -219,7 +225,7 @@ def _backward_lines(d: Derivation) -> list[str]:
         ]
     exprs = [d.delta_out(j) for j in range(n_out)]
     lines += _assign(exprs, [f"delta{L}_{j}" for j in range(n_out)], notes, temps, d.fused)
-    lines += _accumulate(d, L)
+    lines += _accumulate(d, L, op)
     for l in range(L - 1, 0, -1):
         n_next = net.sizes[l + 1]
         fprimes = [stabilise(d.fprime(l, k)) for k in range(net.sizes[l])]
@@ -242,7 +248,7 @@ def _backward_lines(d: Derivation) -> list[str]:
                 lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*{paths}")
             else:
                 lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*({paths})")
-        lines += _accumulate(d, l)
+        lines += _accumulate(d, l, op)
     return lines
 
 
@@ -269,21 +275,22 @@ def _assign(
     return lines
 
 
-def _accumulate(d: Derivation, l: int) -> list[str]:
-    """BP3 and BP4 of layer ``l``: add this example's dC_x/db and dC_x/dw to the sums."""
+def _accumulate(d: Derivation, l: int, op: str = "+=") -> list[str]:
+    """BP3 and BP4 of layer ``l``: add this example's dC_x/db and dC_x/dw to the sums (``op``
+    "+="), or make them the gradient (``op`` "=")."""
     layer = d.net.layers[l - 1]
     lines: list[str] = []
     for j in range(layer.n_out):
         below = "x_k" if l == 1 else f"a{l - 1}_k"
         if layer.bias:
             lines.append(f"# BP3: dC/db{l}_{j} = dz{l}_{j}/db{l}_{j} * dC/dz{l}_{j} = delta{l}_{j}")
-            lines.append(f"{_grad(f'b{l}_{j}')} += delta{l}_{j}")
+            lines.append(f"{_grad(f'b{l}_{j}')} {op} delta{l}_{j}")
         lines.append(
             f"# BP4: dC/dw{l}_{j}_k = dz{l}_{j}/dw{l}_{j}_k * dC/dz{l}_{j} = delta{l}_{j}*{below}"
         )
         for k in range(layer.n_in):
             below_k = f"x_{k}" if l == 1 else f"a{l - 1}_{k}"
-            lines.append(f"{_grad(f'w{l}_{j}_{k}')} += delta{l}_{j}*{below_k}")
+            lines.append(f"{_grad(f'w{l}_{j}_{k}')} {op} delta{l}_{j}*{below_k}")
     return lines
 
 
@@ -313,6 +320,55 @@ def _step_lines(opt: Optimizer, scalars: list[str]) -> dict[str, list[str]]:
     return {
         "mean_step": [f"step = {as_factor(numba_code(k, names))}*inv_b"],
         "optimizer_step": lines,
+    }
+
+
+def _one_lines(
+    net: Network,
+    d: Derivation,
+    opt: Optimizer,
+    scalars: list[str],
+    targets: list[str],
+    cost: list[str],
+) -> dict[str, list[str]] | None:
+    """The lines of ``train_epochs_one`` (batches of one, plain step ``w <- w - k g``), else None.
+
+    Each example's step follows it at once, and the next example's ``z1_j`` is taken ahead,
+    from the weights before the step: with ``step = k``,
+
+        z1_j(next) = sum_k (w1_j_k - step*delta1_j*x_k)*xn_k + (b1_j - step*delta1_j)
+                   = [sum_k w1_j_k*xn_k + b1_j] - step*delta1_j*[sum_k x_k*xn_k + 1],
+
+    so one product waits on ``delta1_j``, where the step, then the next example's sum, would
+    wait on it in turn (3Blue1Brown's chain: 1.10x faster in float32, 1.04x in float64).
+    Keys: ``step`` (before the loop), ``first`` (z1 of row r, before an epoch's first example),
+    ``train`` (one example: forward from z1, cost, gradient), ``next`` (z1 of row rn),
+    ``steps`` (the step on every parameter).
+    """
+    k = opt.plain_step()
+    if k is None:
+        return None
+    first = net.layers[0]
+    n_in = net.sizes[0]
+    names = {sym: sym.name.upper() for sym in opt.constants()}
+    bias = f" + {number('1')}" if first.bias else ""
+    overlap = " + ".join(f"x_{i}*xn_{i}" for i in range(n_in))
+    z_next = []
+    for j in range(first.n_out):
+        terms = [f"w1_{j}_{i}*xn_{i}" for i in range(n_in)] + ([f"b1_{j}"] if first.bias else [])
+        z_next.append(f"z1_{j} = {' + '.join(terms)} - q*delta1_{j}")
+    return {
+        "step": [f"step = {numba_code(k, names)}"],
+        "first": [f"x_{i} = X[r, {i}]" for i in range(n_in)]
+        + [line for line in _forward_lines(net) if line.startswith("z1_")],
+        "train": _live(
+            targets + _forward_lines(net, first_z=False) + cost + _backward_lines(d, "=")
+        ),
+        "next": [f"xn_{i} = X[rn, {i}]" for i in range(n_in)]
+        + [f"q = step*({overlap}{bias})"]
+        + z_next
+        + [f"x_{i} = xn_{i}" for i in range(n_in)],
+        "steps": [f"{name} -= step*{_grad(name)}" for name in scalars],
     }
 
 

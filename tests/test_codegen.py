@@ -551,6 +551,51 @@ def test_numba_functions_equal_their_python(case: str, rng: np.random.Generator)
             np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
 
 
+@pytest.mark.parametrize("name", ["xor", "softmax-cross_entropy", "first-layer-without-bias"])
+def test_unrolled_train_epochs_one_takes_the_steps_of_train_epochs(
+    name: str, rng: np.random.Generator
+) -> None:
+    """train_epochs_one (batches of one, plain SGD) takes the next example's z1 ahead, from the
+    weights before the step plus the step's effect: the same weights, costs and step count as
+    train_epochs with batches of one, to rounding, shuffled and in order, over epochs; and fit
+    takes it for batches of one. Other optimisers have no such function."""
+    nets = {
+        "xor": xor_net(),
+        "softmax-cross_entropy": CORPUS["softmax-cross_entropy"],
+        "first-layer-without-bias": sg.Network(
+            [sg.Dense(2, 3, "tanh", bias=False), sg.Dense(3, 2, "sigmoid")], "quadratic"
+        ),
+    }
+    net = nets[name]
+    model = sg.compile(net, sg.SGD(lr=0.7), shape="unrolled")
+    mod = model.module
+    X, Y = batch(net, rng, rows=7)
+    params = list(model.params.values())
+    for orders in (np.array([rng.permutation(7) for _ in range(3)]), np.empty((0, 0), np.int64)):
+        runs = []
+        for fn in (mod.train_epochs, mod.train_epochs_one, mod.train_epochs_one.py_func):
+            ps, losses = [p.copy() for p in params], np.empty(3)
+            runs.append((fn(X, Y, orders, 3, 1, *ps, 5, losses), ps, losses))
+        (want, want_ps, want_losses) = runs[0]
+        assert want == (3, 5 + 3 * 7)
+        for got, ps, losses in runs[1:]:
+            assert got == want
+            np.testing.assert_allclose(losses, want_losses, rtol=1e-12)
+            for p, w in zip(ps, want_ps, strict=True):
+                np.testing.assert_allclose(p, w, rtol=1e-12, atol=1e-14)
+    calls: list[str] = []
+    one = mod.train_epochs_one
+    try:
+        mod.train_epochs_one = lambda *args: (calls.append("one"), one(*args))[1]
+        model.fit(X, Y, epochs=2, batch_size=1)
+        model.fit(X, Y, epochs=2, batch_size=2)
+    finally:
+        mod.train_epochs_one = one
+    assert calls == ["one"] * len(calls) and 1 <= len(calls) <= 2
+    momentum = sg.generate(net, sg.Momentum(lr=0.1, beta=0.9), shape="unrolled")
+    assert "def train_epochs_one(" not in momentum.source
+
+
 @pytest.mark.slow
 def test_blas_sgd_step_inside_the_gemm_equals_backward_then_update(
     rng: np.random.Generator,

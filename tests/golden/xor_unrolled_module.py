@@ -386,6 +386,128 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     return epochs, t
 
 
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+    """train_epochs for batches of one (batch_size is 1), which fit calls for them: the same
+    steps and costs, but each example's step follows it at once and the next example's z^(1)
+    is taken ahead, from the weights before the step plus the step's effect on it:
+
+        z1_j(next) = sum_k w1_j_k*xn_k + b1_j - step*delta1_j*(sum_k x_k*xn_k + 1)
+
+    (the step adds -step*delta1_j*x_k to w1_j_k and -step*delta1_j to b1_j). Then one
+    product waits on delta1_j, the last value of an example's backward pass, where the step and
+    the next example's whole sum would wait on it in turn. It rounds differently from
+    train_epochs, by an ulp or so per step.
+    """
+    shuffled = orders.shape[0] > 0
+    n = orders.shape[1] if shuffled else X.shape[0]
+    if n == 0:
+        return 0, t
+    step = LR
+    # the parameters as scalars: w{l}_{j}_{k} is W{l}[j, k]
+    w1_0_0 = W1[0, 0]
+    w1_0_1 = W1[0, 1]
+    w1_1_0 = W1[1, 0]
+    w1_1_1 = W1[1, 1]
+    b1_0 = b1[0]
+    b1_1 = b1[1]
+    w2_0_0 = W2[0, 0]
+    w2_0_1 = W2[0, 1]
+    b2_0 = b2[0]
+    for e in range(epochs):
+        # the arrays keep the values from before this epoch: they are the ones kept if it diverges
+        W1[0, 0] = w1_0_0
+        W1[0, 1] = w1_0_1
+        W1[1, 0] = w1_1_0
+        W1[1, 1] = w1_1_1
+        b1[0] = b1_0
+        b1[1] = b1_1
+        W2[0, 0] = w2_0_0
+        W2[0, 1] = w2_0_1
+        b2[0] = b2_0
+        t_before = t
+        total = 0.0
+        # the first example's z^(1); every later one is taken ahead, at the end of the one before
+        r = orders[e, 0] if shuffled else 0
+        x_0 = X[r, 0]
+        x_1 = X[r, 1]
+        z1_0 = w1_0_0*x_0 + w1_0_1*x_1 + b1_0
+        z1_1 = w1_1_0*x_0 + w1_1_1*x_1 + b1_1
+        for s in range(n):
+            r = orders[e, s] if shuffled else s
+            y_0 = Y[r, 0]
+            # layer 1: z1_j = sum_k w1_j_k*x_k + b1_j, a1_j = tanh(z1_j) = tanh(z)
+            a1_0 = _tanh(z1_0)
+            a1_1 = _tanh(z1_1)
+            # layer 2: z2_j = sum_k w2_j_k*a1_k + b2_j, a2_j = sigmoid(z2_j) = 1/(1 + exp(-z))
+            z2_0 = w2_0_0*a1_0 + w2_0_1*a1_1 + b2_0
+            a2_0 = _sigmoid(z2_0)
+            # C_x = sum_j (a - y)**2
+            total += (a2_0 - y_0)**2
+            # BP1: delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
+            #      = (a2_0*(1 - a2_0)) * (2*(a2_0 - y_0))
+            delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)
+            # BP3: dC/db2_0 = dz2_0/db2_0 * dC/dz2_0 = delta2_0
+            dC_db2_0 = delta2_0
+            # BP4: dC/dw2_0_k = dz2_0/dw2_0_k * dC/dz2_0 = delta2_0*a1_k
+            dC_dw2_0_0 = delta2_0*a1_0
+            dC_dw2_0_1 = delta2_0*a1_1
+            # BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
+            #      = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
+            delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
+            # BP2: delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
+            #      = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
+            delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
+            # BP3: dC/db1_0 = dz1_0/db1_0 * dC/dz1_0 = delta1_0
+            dC_db1_0 = delta1_0
+            # BP4: dC/dw1_0_k = dz1_0/dw1_0_k * dC/dz1_0 = delta1_0*x_k
+            dC_dw1_0_0 = delta1_0*x_0
+            dC_dw1_0_1 = delta1_0*x_1
+            # BP3: dC/db1_1 = dz1_1/db1_1 * dC/dz1_1 = delta1_1
+            dC_db1_1 = delta1_1
+            # BP4: dC/dw1_1_k = dz1_1/dw1_1_k * dC/dz1_1 = delta1_1*x_k
+            dC_dw1_1_0 = delta1_1*x_0
+            dC_dw1_1_1 = delta1_1*x_1
+            if s + 1 < n:
+                # the next example's z^(1), from the weights before this step (see the docstring)
+                rn = orders[e, s + 1] if shuffled else s + 1
+                xn_0 = X[rn, 0]
+                xn_1 = X[rn, 1]
+                q = step*(x_0*xn_0 + x_1*xn_1 + 1)
+                z1_0 = w1_0_0*xn_0 + w1_0_1*xn_1 + b1_0 - q*delta1_0
+                z1_1 = w1_1_0*xn_0 + w1_1_1*xn_1 + b1_1 - q*delta1_1
+                x_0 = xn_0
+                x_1 = xn_1
+            # SGD(lr=0.5): w <- w - step*dC_dw, a batch of one
+            w1_0_0 -= step*dC_dw1_0_0
+            w1_0_1 -= step*dC_dw1_0_1
+            w1_1_0 -= step*dC_dw1_1_0
+            w1_1_1 -= step*dC_dw1_1_1
+            b1_0 -= step*dC_db1_0
+            b1_1 -= step*dC_db1_1
+            w2_0_0 -= step*dC_dw2_0_0
+            w2_0_1 -= step*dC_dw2_0_1
+            b2_0 -= step*dC_db2_0
+            t += 1
+        losses[e] = total / n
+        params_sum = (
+            w1_0_0 + w1_0_1 + w1_1_0 + w1_1_1 + b1_0 + b1_1 + w2_0_0 + w2_0_1
+            + b2_0
+        )
+        if not (math.isfinite(losses[e]) and math.isfinite(params_sum)):
+            return e, t_before
+    W1[0, 0] = w1_0_0
+    W1[0, 1] = w1_0_1
+    W1[1, 0] = w1_1_0
+    W1[1, 1] = w1_1_1
+    b1[0] = b1_0
+    b1[1] = b1_1
+    W2[0, 0] = w2_0_0
+    W2[0, 1] = w2_0_1
+    b2[0] = b2_0
+    return epochs, t
+
+
 @jit
 def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
