@@ -161,18 +161,20 @@ FIT_NETS_SMALL = {
     ),
 }
 FIT_CASES = (
-    [(name, opt, "blas") for name in sorted(FIT_NETS) for opt in sorted(OPTIMIZERS)]
-    + [("small-sigmoid-mse", opt, "unrolled") for opt in sorted(OPTIMIZERS)]
-    + [("small-softmax-ce", "adam", "unrolled")]
+    [(name, opt, "blas", 8) for name in sorted(FIT_NETS) for opt in sorted(OPTIMIZERS)]
+    + [("small-sigmoid-mse", opt, "unrolled", 8) for opt in sorted(OPTIMIZERS)]
+    + [("small-softmax-ce", "adam", "unrolled", 8)]
+    # batches of one with plain SGD: the unrolled shape's train_epochs_one
+    + [("small-sigmoid-mse", "sgd", "unrolled", 1), ("small-softmax-ce", "sgd", "unrolled", 1)]
 )
 
 
-@pytest.mark.parametrize(("name", "opt", "shape"), FIT_CASES)
-def test_fit_follows_torch_optim(name: str, opt: str, shape: str) -> None:
+@pytest.mark.parametrize(("name", "opt", "shape", "batch"), FIT_CASES)
+def test_fit_follows_torch_optim(name: str, opt: str, shape: str, batch: int) -> None:
     net = {**FIT_NETS, **FIT_NETS_SMALL}[name]
     ours, make_torch_opt = OPTIMIZERS[opt]
     rng = np.random.default_rng(7)
-    rows, batch, epochs = 22, 8, 6  # batches of 8, 8, 6: the last one short
+    rows, epochs = 22, 6  # batches of 8: 8, 8, 6, the last one short
     X, Y = rng.normal(0.0, 1.0, (rows, net.sizes[0])), targets(net, rng, rows)
     model = sg.compile(net, ours, shape=shape).init(seed=3)
     layers, forward = torch_net(net, model.params)
@@ -189,7 +191,7 @@ def test_fit_follows_torch_optim(name: str, opt: str, shape: str) -> None:
             seen += loss.item() * len(Xt[start : start + batch])
         history = model.fit(X, Y, epochs=1, batch_size=batch, shuffle=False, progress=False)
         assert history.loss[0] == pytest.approx(seen / rows, rel=1e-10), f"epoch {epoch}"
-    assert model.step == epochs * 3
+    assert model.step == epochs * -(-rows // batch)
     want = torch_params(net, layers)
     for p in net.param_names:
         np.testing.assert_allclose(model.params[p], want[p], rtol=1e-8, atol=1e-8, err_msg=p)
