@@ -5,6 +5,8 @@ with the cache folders in the environment; prints one JSON object on its last li
 
 * ``compile``: time to import symgrad, then ``sg.compile`` and the first training step (one
   batch). Run twice on the same cache folders: the first process compiles, the second loads.
+  The time of every Numba compilation in the first step is recorded apart (Numba's
+  ``numba:compile`` events, each without the compilations nested in it).
 * ``generate``: ``sg.derive`` + ``sg.generate`` of the network (no Numba).
 * ``floor``: Numba's own start-up, ``import numba`` and the first call of a one-line cached
   function (``probes.py floor FOLDER``, run twice: compiled, then loaded from the cache).
@@ -68,6 +70,34 @@ def numba_floor(folder: str) -> dict[str, object]:
     return {"mode": "floor", "import_numba_s": t1 - t0, "first_call_s": t2 - t1}
 
 
+class CompileTimes:
+    """Numba's compilations while it is registered: seconds by function, each without the
+    compilations nested in it (a function compiles its callees while it types its calls).
+    The module's own functions by name, Numba's implementations of NumPy and builtins together."""
+
+    def __init__(self) -> None:
+        from numba.core import event
+
+        self.seconds: dict[str, float] = {}
+        self._stack: list[list[float]] = []  # [start, seconds of the nested compilations]
+        listener = self
+
+        class _Listener(event.Listener):
+            def on_start(self, ev: event.Event) -> None:
+                listener._stack.append([time.perf_counter(), 0.0])
+
+            def on_end(self, ev: event.Event) -> None:
+                start, nested = listener._stack.pop()
+                took = time.perf_counter() - start
+                if listener._stack:
+                    listener._stack[-1][1] += took
+                fn = ev.data["dispatcher"].py_func
+                name = fn.__name__ if fn.__module__.startswith("symgrad_generated") else "numba"
+                listener.seconds[name] = listener.seconds.get(name, 0.0) + took - nested
+
+        event.register("numba:compile", _Listener())
+
+
 def main() -> None:
     mode, wname, dtype = sys.argv[1:4]
     here = os.path.dirname(os.path.abspath(__file__))
@@ -106,6 +136,7 @@ def main() -> None:
         t0 = time.perf_counter()
         model = sg.compile(net, optimizer=opt, dtype=dtype)
         t1 = time.perf_counter()
+        times = CompileTimes()  # numba is imported by now: registering it costs the step nothing
         model.fit(x, y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
         t2 = time.perf_counter()
         out.update(
@@ -114,6 +145,7 @@ def main() -> None:
             first_step_s=t2 - t1,
             to_first_step_s=t2 - t0,
             process_to_first_step_s=t2 - T_START,
+            numba_compile_s=times.seconds,
         )
     elif mode == "memory":
         from numba.core.runtime import rtsys

@@ -545,6 +545,40 @@ def wide_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]
     return L
 
 
+def _cold_parts(compiles: list[dict[str, Any]]) -> list[str]:
+    """Where the cold process's time to its first step goes, from the compile probe."""
+    rows = []
+    for c in compiles:
+        cold = c["cold"]
+        times = cold.get("numba_compile_s")
+        if "error" in cold or not times:
+            continue
+        own = {k: v for k, v in times.items() if k.startswith("train_epochs")}
+        others = sum(v for k, v in times.items() if k not in own and k != "numba")
+        compiled = sum(times.values())
+        rows.append(
+            f"| {c['workload']} | {_ms(cold['to_first_step_s'])} | {_ms(cold['compile_s'])} | "
+            f"{_ms(sum(own.values()))} ({', '.join(sorted(own))}) | {_ms(others)} | "
+            f"{_ms(times.get('numba', 0.0))} | {_ms(cold['first_step_s'] - compiled)} |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        "Where the cold time goes. `sg.compile`: derive, generate and import the module (and "
+        "Numba). Then the first step: Numba's compilations, each without those nested in it "
+        "(its `numba:compile` events): the training function itself, the module's other "
+        "functions (gemm, activations, the finiteness check), and Numba's own implementations "
+        "of the NumPy functions and builtins they use; the rest is Numba's start-up on its "
+        "first call (the floor below) and the step itself.",
+        "",
+        "| workload | cold, to first step | sg.compile | training function | other functions | "
+        "Numba's implementations | the rest |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
+
+
 def probes_section(extra: dict[str, Any]) -> list[str]:
     pr = extra.get("probes")
     if not pr:
@@ -570,6 +604,7 @@ def probes_section(extra: dict[str, Any]) -> list[str]:
             f"| {c['workload']} | {_ms(cached['import_s'])} | {_ms(cold['to_first_step_s'])} | "
             f"{_ms(cached['to_first_step_s'])} | {_ms(cached['process_to_first_step_s'])} |"
         ]
+    L += _cold_parts(pr["compile"])
     floor = pr.get("floor") or []
     if len(floor) == 2 and not any("error" in f for f in floor):
         L += [
