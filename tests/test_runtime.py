@@ -234,6 +234,26 @@ def test_divergence_raises_and_keeps_finite_weights(
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_divergence_with_batches_of_one_keeps_the_weights_before_the_epoch(dtype: str) -> None:
+    """train_epochs_one (batches of one, plain SGD) stops as train_epochs does: the weights
+    put back are those after the last finite epoch, the same as a run of that many epochs."""
+    net = sg.Network.mlp([1, 1], output="identity", cost="quadratic", name="line")
+    X = np.linspace(-3, 3, 7).reshape(-1, 1)
+    lr = 0.5  # too large a step for the largest x: the run diverges after some epochs
+    model = sg.compile(net, sg.SGD(lr=lr), dtype, shape="unrolled")
+    assert hasattr(model.module, "train_epochs_one")
+    with pytest.raises(sg.DivergenceError, match="diverged in epoch") as info:
+        model.fit(X, 3 * X + 1, epochs=2000, batch_size=1, shuffle=False)
+    epoch = info.value.epoch
+    assert 1 < epoch < 2000 and model.step == 7 * (epoch - 1)
+    assert all(np.all(np.isfinite(p)) for p in model.params.values())
+    replay = sg.compile(net, sg.SGD(lr=lr), dtype, shape="unrolled")
+    replay.fit(X, 3 * X + 1, epochs=epoch - 1, batch_size=1, shuffle=False)
+    for p, w in model.params.items():
+        np.testing.assert_array_equal(w, replay.params[p])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_many_epochs_per_call_equal_one_epoch_per_call(
     clf_model: sg.Model, dtype: str, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
