@@ -143,11 +143,8 @@ def _forward_lines(net: Network, first_z: bool = True) -> list[str]:
             f"# layer {l}: z{l}_j = sum_k w{l}_j_k*{below}{bias}, a{l}_j = {act.name}(z{l}_j) = {shown}"
         )
         for j in range(layer.n_out):
-            terms = [f"w{l}_{j}_{k}*{prev[k]}" for k in range(layer.n_in)]
-            if layer.bias:
-                terms.append(f"b{l}_{j}")
             if first_z or l > 1:
-                lines.append(f"z{l}_{j} = " + " + ".join(terms))
+                lines.append(_z_line(net, l, j, prev))
             if not act.is_softmax:
                 lines.append(f"a{l}_{j} = " + numba_code(act.expr, {Z_SYM: f"z{l}_{j}"}))
         if act.is_softmax:
@@ -159,6 +156,15 @@ def _forward_lines(net: Network, first_z: bool = True) -> list[str]:
             lines += [f"a{l}_{j} /= sum_exp" for j in range(layer.n_out)]
         prev = [f"a{l}_{j}" for j in range(layer.n_out)]
     return lines
+
+
+def _z_line(net: Network, l: int, j: int, below: list[str]) -> str:
+    """``z{l}_{j} = w{l}_{j}_0*below[0] + ... + b{l}_{j}``: unit j of layer l on the values below."""
+    layer = net.layers[l - 1]
+    terms = [f"w{l}_{j}_{k}*{below[k]}" for k in range(layer.n_in)]
+    if layer.bias:
+        terms.append(f"b{l}_{j}")
+    return f"z{l}_{j} = " + " + ".join(terms)
 
 
 def _cost_lines(net: Network) -> list[str]:
@@ -311,16 +317,24 @@ def _step_lines(opt: Optimizer, scalars: list[str]) -> dict[str, list[str]]:
             "mean_step": [f"{_grad(name)} *= inv_b" for name in scalars],
             "optimizer_step": _update_lines(opt, scalars),
         }
-    names = {sym: sym.name.upper() for sym in opt.constants()}
     lines = [
         f"# {opt.describe()}, for every parameter: w <- w - {k}*g, g = (1/B) dC_dw:",
         f"#   w <- w - step*dC_dw, step = {k}/B",
     ]
-    lines += [f"{name} -= step*{_grad(name)}" for name in scalars]
     return {
-        "mean_step": [f"step = {as_factor(numba_code(k, names))}*inv_b"],
-        "optimizer_step": lines,
+        "mean_step": [f"step = {as_factor(numba_code(k, _constants(opt)))}*inv_b"],
+        "optimizer_step": lines + _plain_steps(scalars),
     }
+
+
+def _constants(opt: Optimizer) -> dict[sp.Symbol, str]:
+    """The optimiser's constants by their names in the module: lr -> LR, beta1 -> BETA1, ..."""
+    return {sym: sym.name.upper() for sym in opt.constants()}
+
+
+def _plain_steps(scalars: list[str]) -> list[str]:
+    """A plain step on every scalar parameter: ``w -= step*dC_dw``."""
+    return [f"{name} -= step*{_grad(name)}" for name in scalars]
 
 
 def _one_lines(
@@ -348,35 +362,30 @@ def _one_lines(
     k = opt.plain_step()
     if k is None:
         return None
-    first = net.layers[0]
-    n_in = net.sizes[0]
-    names = {sym: sym.name.upper() for sym in opt.constants()}
-    bias = f" + {number('1')}" if first.bias else ""
-    overlap = " + ".join(f"x_{i}*xn_{i}" for i in range(n_in))
-    z_next = []
-    for j in range(first.n_out):
-        terms = [f"w1_{j}_{i}*xn_{i}" for i in range(n_in)] + ([f"b1_{j}"] if first.bias else [])
-        z_next.append(f"z1_{j} = {' + '.join(terms)} - q*delta1_{j}")
+    n_in, units = net.sizes[0], range(net.sizes[1])
+    x = [f"x_{i}" for i in range(n_in)]
+    xn = [f"xn_{i}" for i in range(n_in)]
+    bias = f" + {number('1')}" if net.layers[0].bias else ""
+    overlap = " + ".join(f"{a}*{b}" for a, b in zip(x, xn, strict=True))
     return {
-        "step": [f"step = {numba_code(k, names)}"],
+        "step": [f"step = {numba_code(k, _constants(opt))}"],
         "first": [f"x_{i} = X[r, {i}]" for i in range(n_in)]
-        + [line for line in _forward_lines(net) if line.startswith("z1_")],
+        + [_z_line(net, 1, j, x) for j in units],
         "train": _live(
             targets + _forward_lines(net, first_z=False) + cost + _backward_lines(d, "=")
         ),
         "next": [f"xn_{i} = X[rn, {i}]" for i in range(n_in)]
         + [f"q = step*({overlap}{bias})"]
-        + z_next
+        + [f"{_z_line(net, 1, j, xn)} - q*delta1_{j}" for j in units]
         + [f"x_{i} = xn_{i}" for i in range(n_in)],
-        "steps": [f"{name} -= step*{_grad(name)}" for name in scalars],
+        "steps": _plain_steps(scalars),
     }
 
 
 def _update_lines(opt: Optimizer, scalars: list[str]) -> list[str]:
     """Each rule printed once with placeholders, then written out for every scalar parameter."""
     holders = {w: "__w__", g: "__g__", m: "__m__", v: "__v__", t: "t"}
-    names: dict[sp.Symbol, str] = {sym: sym.name.upper() for sym in opt.constants()}
-    names.update(holders)
+    names = {**_constants(opt), **holders}
     names.update({sym: sym.name for sym, _ in opt.scalars()})
     rules = [
         f"{holders[r.target]} {'-=' if r.decrement else '='} {numba_code(r.expr, names)}"
