@@ -7,6 +7,8 @@ with the cache folders in the environment; prints one JSON object on its last li
   batch). Run twice on the same cache folders: the first process compiles, the second loads.
   The time of every Numba compilation in the first step is recorded apart (Numba's
   ``numba:compile`` events, each without the compilations nested in it).
+* ``aot``: ``sg.compile(..., aot=True)``, which builds the extension ahead of time (after the
+  two ``compile`` processes, on their caches); a third ``compile`` process then trains with it.
 * ``generate``: ``sg.derive`` + ``sg.generate`` of the network (no Numba).
 * ``floor``: Numba's own start-up, ``import numba`` and the first call of a one-line cached
   function (``probes.py floor FOLDER``, run twice: compiled, then loaded from the cache).
@@ -136,7 +138,9 @@ def main() -> None:
         t0 = time.perf_counter()
         model = sg.compile(net, optimizer=opt, dtype=dtype)
         t1 = time.perf_counter()
-        times = CompileTimes()  # numba is imported by now: registering it costs the step nothing
+        # numba is imported by now, unless the model runs an extension built ahead of time;
+        # registering costs the step nothing
+        times = CompileTimes() if "numba" in sys.modules else None
         model.fit(x, y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
         t2 = time.perf_counter()
         out.update(
@@ -145,8 +149,14 @@ def main() -> None:
             first_step_s=t2 - t1,
             to_first_step_s=t2 - t0,
             process_to_first_step_s=t2 - T_START,
-            numba_compile_s=times.seconds,
+            numba_compile_s=times.seconds if times is not None else {},
+            aot=model.aot,
+            numba_imported="numba" in sys.modules,
         )
+    elif mode == "aot":
+        t0 = time.perf_counter()
+        sg.compile(net, optimizer=opt, dtype=dtype, aot=True)
+        out.update(build_s=time.perf_counter() - t0)
     elif mode == "memory":
         from numba.core.runtime import rtsys
 

@@ -229,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="FILE", help="write the loss curve to FILE (.png, .pdf, .svg; matplotlib)"
     )
     p.add_argument("--save", metavar="FILE", help="write the trained weights to FILE (.npz)")
+    p.add_argument(
+        "--aot",
+        action="store_true",
+        help="also build the compiled code ahead of time into a C extension in the cache "
+        "(needs a C compiler): later runs of the same network start without Numba",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
@@ -583,7 +589,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``symgrad train SPEC --data FILE|NAME``."""
-    from .codegen import generate
+    from .codegen import compile as compile_model
     from .data import load_data
 
     plot = _check_output(args.plot, "--plot", PLOT_SUFFIXES)
@@ -609,7 +615,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training   {epochs} epochs, batch {batch_size}, {optimizer.describe()}, {dtype}")
     start = time.perf_counter()
     with _about(args.spec):
-        model = generate(net, optimizer, dtype).compile()
+        model = compile_model(net, optimizer, dtype, aot=args.aot)
         model.init(seed=seed)
         history = model.fit(
             ds.X, ds.Y, epochs=epochs, batch_size=batch_size, shuffle=train.shuffle, seed=seed,

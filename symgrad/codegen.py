@@ -447,22 +447,48 @@ def generate(
 
 
 def compile(
-    net: Network, optimizer: Optimizer | None = None, dtype: str = "float64", *, shape: str = "auto"
+    net: Network,
+    optimizer: Optimizer | None = None,
+    dtype: str = "float64",
+    *,
+    shape: str = "auto",
+    aot: bool = False,
 ) -> Model:
     """``generate(net, ...).compile()``: a ready :class:`~symgrad.runtime.Model`.
 
     A module already in the cache is imported without generating it again (no SymPy work):
     its file name holds :func:`_recipe_key`, which changes with the network, the optimiser,
     the dtype, the shape and the generator's own code.
+
+    With ``aot=True`` the module's compiled functions are also built ahead of time into a C
+    extension beside it in the cache (:mod:`symgrad.aot`; needs a C compiler). A model whose
+    extension is in the cache trains with it, ``aot`` or not: a new process then starts
+    training without importing Numba (``Model.aot`` says which code runs).
     """
+    from . import aot as ahead
     from .runtime import Model
 
     optimizer, resolved = _checked_recipe(net, optimizer, dtype, shape)
     key = _recipe_key(net, optimizer, dtype, resolved, _template_dir())
-    module = _import_cached(_cache_path(net, key), key)
-    if module is None:
-        return generate(net, optimizer, dtype, shape=resolved).compile()
-    return Model(module, net, optimizer, dtype)
+    path = _cache_path(net, key)
+
+    def module() -> ModuleType:
+        cached = _import_cached(path, key)
+        return (
+            cached if cached is not None else generate(net, optimizer, dtype, shape=resolved).load()
+        )
+
+    extension = ahead.extension_path(path)
+    compiled = ahead.load(extension, resolved)
+    if compiled is not None:
+        return Model(module, net, optimizer, dtype, compiled=compiled)
+    loaded = module()
+    if aot:
+        ahead.build(loaded, net, optimizer, dtype, extension)
+        compiled = ahead.load(extension, resolved)
+        if compiled is None:
+            raise CodegenError(f"the extension built ahead of time does not load: {extension}")
+    return Model(loaded, net, optimizer, dtype, compiled=compiled)
 
 
 def _import_cached(path: Path, key: str, source: str | None = None) -> ModuleType | None:

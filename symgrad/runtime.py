@@ -16,6 +16,7 @@ import math
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -88,8 +89,20 @@ class Model:
     :meth:`Model.load`); starts initialised with :meth:`init` (seed 0).
     """
 
-    def __init__(self, module: ModuleType, net: Network, optimizer: Optimizer, dtype: str) -> None:
-        self.module = module
+    def __init__(
+        self,
+        module: ModuleType | Callable[[], ModuleType],
+        net: Network,
+        optimizer: Optimizer,
+        dtype: str,
+        compiled: Any = None,
+    ) -> None:
+        # the generated module, or a function that imports it when first asked for (with an
+        # extension built ahead of time, a process may train without importing it, nor Numba)
+        self._module = module
+        # what the runtime calls (train_epochs, predict, loss, ...): the extension's functions
+        # when there is one (symgrad.aot), else the module's own
+        self._compiled = compiled
         self.net = net
         self.optimizer = optimizer
         self.dtype = np.dtype(dtype)
@@ -141,9 +154,26 @@ class Model:
         self.step = 0
 
     @property
+    def module(self) -> ModuleType:
+        """The generated module (imported on first use when the model runs an extension)."""
+        if not isinstance(self._module, ModuleType):
+            self._module = self._module()
+        return self._module
+
+    @property
+    def _fns(self) -> Any:
+        """The compiled functions the runtime calls: the extension's, else the module's."""
+        return self._compiled if self._compiled is not None else self.module
+
+    @property
+    def aot(self) -> bool:
+        """True when the model trains with an extension built ahead of time (:mod:`symgrad.aot`)."""
+        return self._compiled is not None
+
+    @property
     def shape(self) -> str:
         """The emitted shape of the generated module: ``"blas"`` or ``"unrolled"``."""
-        return str(self.module.SHAPE)
+        return str(self._fns.SHAPE)
 
     @property
     def params(self) -> dict[str, Array]:
@@ -227,7 +257,7 @@ class Model:
                 out[name][...] = arr
         # the module's own compiled check, as for the data (_finite): a fraction of the cost of
         # np.isfinite(...).all() on the few values of a small net
-        finite = self.module._all_finite
+        finite = self._fns._all_finite
         if not finite(flat):
             name = next(n for n in names if not finite(out[n].reshape(-1)))
             raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
@@ -303,7 +333,7 @@ class Model:
         """arr (C-contiguous, in the model's dtype) when it holds no NaN or infinity. The module's
         compiled check: NumPy's isfinite(...).all() costs tens of microseconds more on a small
         fit when the caches are cold, as between other work."""
-        if not self.module._all_finite(arr.reshape(-1)):
+        if not self._fns._all_finite(arr.reshape(-1)):
             raise SpecError(
                 f"{what} contains NaN or infinity (in {self.dtype.name}): remove or fill those entries"
             )
@@ -314,17 +344,17 @@ class Model:
     # ----------------------------------------------------------------------------------------
     def predict(self, X: Any) -> Array:
         """The outputs ``a^(L)`` for the rows of X: shape (n_samples, n_out)."""
-        return np.asarray(self.module.predict(self._inputs(X), *self._args()))
+        return np.asarray(self._fns.predict(self._inputs(X), *self._args()))
 
     def loss(self, X: Any, Y: Any) -> float:
         """The mean over the rows of the per-example cost C_x."""
         x = self._inputs(X)
-        return float(self.module.loss(x, self._targets(Y, x.shape[0]), *self._args()))
+        return float(self._fns.loss(x, self._targets(Y, x.shape[0]), *self._args()))
 
     def gradients(self, X: Any, Y: Any) -> dict[str, Array]:
         """Gradients of :meth:`loss` with respect to every parameter."""
         x = self._inputs(X)
-        grads = self.module.gradients(x, self._targets(Y, x.shape[0]), *self._args())
+        grads = self._fns.gradients(x, self._targets(Y, x.shape[0]), *self._args())
         return dict(zip(self.net.param_names, grads, strict=True))
 
     def fit(
@@ -376,9 +406,10 @@ class Model:
         per_row = self._seconds_per_row.get(batch)
         chunk = 1 if per_row is None else _chunk(per_row * rows, rows)
         # a module may have a version of train_epochs for batches of one (the unrolled shape)
-        train = self.module.train_epochs
+        fns = self._fns
+        train = fns.train_epochs
         if batch == 1:
-            train = getattr(self.module, "train_epochs_one", train)
+            train = getattr(fns, "train_epochs_one", train)
         try:
             while done < epochs:
                 # validation is measured between epochs, in Python: one epoch per call then
@@ -398,7 +429,7 @@ class Model:
                 completed, self.step = int(completed), int(step)
                 history._extend(losses if completed == k else losses[:completed])
                 if val is not None and completed:
-                    history.val_loss.append(float(self.module.loss(val[0], val[1], *self._args())))
+                    history.val_loss.append(float(fns.loss(val[0], val[1], *self._args())))
                 if bar is not None and completed:
                     bar.update(completed)
                     bar.set_postfix(loss=f"{losses[completed - 1]:.4g}")

@@ -135,24 +135,24 @@ def _all_finite(a):
 # wait for work, and two pools in one process take turns slowing each other down.
 _PTR = numba.types.CPointer(numba.from_dtype(DTYPE))
 _INT = numba.types.int64
-_NUMPY_CBLAS = "symgrad_numpy_cblas_dgemm"  # NumPy's routine, under one name for Numba to link
 
 
 def _find_numpy_cblas():
-    """Make NumPy's cblas_dgemm (64-bit integers) the symbol _NUMPY_CBLAS; False if NumPy has none."""
+    """The name of NumPy's cblas_dgemm (64-bit integers), made known to Numba's linker; None if NumPy has none."""
     core = getattr(np, "_core", None) or np.core  # NumPy 2, NumPy 1
     try:
         blas = ctypes.CDLL(core._multiarray_umath.__file__)  # its symbols include its BLAS's
     except OSError:
-        return False
+        return None
     for name in ("scipy_cblas_dgemm64_", "cblas_dgemm64_"):  # NumPy 2, NumPy 1 wheels
         if hasattr(blas, name):
-            llvmlite.binding.add_symbol(_NUMPY_CBLAS, ctypes.cast(getattr(blas, name), ctypes.c_void_p).value)
-            return True
-    return False
+            llvmlite.binding.add_symbol(name, ctypes.cast(getattr(blas, name), ctypes.c_void_p).value)
+            return name
+    return None
 
 
-NUMPY_BLAS = _find_numpy_cblas()
+_NUMPY_CBLAS = _find_numpy_cblas()  # by its own name: an ahead-of-time build links the same library
+NUMPY_BLAS = _NUMPY_CBLAS is not None
 TRANS, NO_TRANS = np.int8(ord("t")), np.int8(ord("n"))  # op(X) = X^T, op(X) = X (one type: one compile)
 ONE = np.ones(1, DTYPE)
 ZERO = np.zeros(1, DTYPE)
