@@ -114,7 +114,10 @@ def build(module: ModuleType, net: Network, optimizer: Optimizer, dtype: str, pa
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = tempfile.mkdtemp(prefix=".aot-", dir=path.parent)
     try:
-        cc = Extension(path.name.split(".")[0])
+        try:
+            cc = Extension(path.name.split(".")[0])  # finds the C compiler, or raises
+        except Exception as exc:
+            raise _build_error(path, exc) from exc
         cc.target_cpu = "host"
         cc.output_dir = folder
         cc.output_file = path.name
@@ -128,14 +131,19 @@ def build(module: ModuleType, net: Network, optimizer: Optimizer, dtype: str, pa
         try:
             cc.compile()
         except Exception as exc:  # distutils' CompileError, LinkError, a missing compiler ...
-            raise CodegenError(
-                f"building {path.name} ahead of time failed ({type(exc).__name__}: {exc}); "
-                "it needs a C compiler (cc) and setuptools"
-            ) from exc
+            raise _build_error(path, exc) from exc
         os.replace(Path(folder) / path.name, path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return path
+
+
+def _build_error(path: Path, exc: Exception) -> CodegenError:
+    reason = " ".join(str(exc).split())[:200]  # one line
+    return CodegenError(
+        f"building {path.name} ahead of time failed ({type(exc).__name__}: {reason}); "
+        "it needs a C compiler (cc, or $CC) and Python's headers"
+    )
 
 
 def _arguments(net: Network, optimizer: Optimizer, dtype: str) -> dict[str, tuple[Any, ...]]:

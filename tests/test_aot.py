@@ -18,11 +18,14 @@ import symgrad as sg
 from symgrad import aot
 from symgrad.cli import main
 
+CAN_BUILD = (
+    shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]) is not None
+    and (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file()
+)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]) is None,
-        reason="building ahead of time needs a C compiler",
+        not CAN_BUILD, reason="building ahead of time needs a C compiler and Python.h"
     ),
 ]
 
@@ -190,3 +193,16 @@ def test_train_on_the_command_line_builds_once_then_runs_the_extension(
     assert [l for l in first.splitlines() if not l.startswith("time")] == [
         l for l in second.splitlines() if not l.startswith("time")
     ]
+
+
+def test_a_failed_build_says_why_and_leaves_nothing_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net = sg.Network.mlp([1, 1], hidden="sigmoid", output="sigmoid", name="aot_no_compiler")
+    monkeypatch.setenv("CC", "/nonexistent/cc")  # the compiler setuptools is told to use
+    with pytest.raises(sg.CodegenError, match="C compiler"):
+        sg.compile(net, sg.SGD(0.1), aot=True)
+    cache = sg.codegen.cache_dir()
+    assert not list(cache.glob("aot_aot_no_compiler_*"))
+    assert not list(cache.glob(".aot-*"))
+    assert not sg.compile(net, sg.SGD(0.1)).aot  # the jitted module still trains
