@@ -543,7 +543,7 @@ class Model:
     def __repr__(self) -> str:
         return (
             f"<Model {self.net.describe()}, {self.optimizer.describe()}, {self.dtype.name}, "
-            f"{self.shape}, step {self.step}>"
+            f"{self.shape}{' (built ahead of time)' if self.aot else ''}, step {self.step}>"
         )
 
 

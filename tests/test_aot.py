@@ -156,7 +156,8 @@ def test_a_new_process_trains_with_the_extension_without_numba(
 def test_the_module_is_imported_only_when_asked_for(pair: tuple[sg.Model, sg.Model, str]) -> None:
     jitted, built, _ = pair
     again = sg.compile(built.net, built.optimizer, built.dtype.name, shape=built.shape)
-    assert again.aot
+    assert again.aot and "built ahead of time" in repr(again)
+    assert "ahead" not in repr(jitted)
     assert again.module.__file__ == jitted.module.__file__  # the generated source, for reading
 
 
