@@ -208,7 +208,11 @@ def _library_of(symbol: str) -> str:
         ]
 
     info = DlInfo()
-    if not ctypes.CDLL(None).dladdr(address, ctypes.byref(info)) or not info.dli_fname:
+    try:
+        found = ctypes.CDLL(None).dladdr(address, ctypes.byref(info))
+    except (OSError, AttributeError, TypeError):  # no dladdr here (Windows)
+        found = 0
+    if not found or not info.dli_fname:
         raise CodegenError(f"cannot find the library of NumPy's {symbol} to link ahead of time")
     return os.fsdecode(info.dli_fname)
 
