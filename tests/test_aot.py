@@ -176,24 +176,54 @@ def test_extension_names_hold_the_recipe_and_the_cpu() -> None:
     assert ext.name.endswith(str(sysconfig.get_config_var("EXT_SUFFIX")))
 
 
-def test_train_on_the_command_line_builds_once_then_runs_the_extension(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+# CASES["unrolled"] as a spec file: `train --aot` finds the extension the fixture built
+UNROLLED_SPEC = """
+[network]
+name = "aot_xor"
+sizes = [2, 4, 1]
+hidden = "tanh"
+output = "sigmoid"
+cost = "mse"
+
+[optimizer]
+name = "sgd"
+lr = 0.5
+
+[train]
+data = "xor"
+batch_size = 4
+dtype = "float64"
+"""
+
+
+@pytest.mark.parametrize("pair", ["unrolled"], indirect=True)
+def test_train_on_the_command_line_runs_the_extension(
+    pair: tuple[sg.Model, sg.Model, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = tmp_path / "net.toml"
-    text = (ROOT / "examples" / "xor.toml").read_text(encoding="utf-8")
-    spec.write_text(text.replace("[network]\n", '[network]\nname = "aot_cli"\n'), encoding="utf-8")
-    args = ["train", str(spec), "--epochs", "50", "--no-progress"]
-    assert main([*args, "--aot"]) == 0
-    first = capsys.readouterr().out
-    built = sorted(sg.codegen.cache_dir().glob("aot_aot_cli_*"))
+    spec.write_text(UNROLLED_SPEC, encoding="utf-8")
+    built = sorted(sg.codegen.cache_dir().glob("aot_aot_xor_*"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
-    assert main(args) == 0  # finds the extension: the same run, nothing built again
+    args = ["train", str(spec), "--epochs", "50", "--no-progress"]
+    assert main([*args, "--aot"]) == 0  # the extension is there: nothing is built again
+    first = capsys.readouterr().out
+    assert main(args) == 0
     second = capsys.readouterr().out
     assert built[0].stat().st_mtime_ns == stamp
     assert [l for l in first.splitlines() if not l.startswith("time")] == [
         l for l in second.splitlines() if not l.startswith("time")
     ]
+    jitted = sg.generate(*CASES["unrolled"][:3]).compile().init(seed=0)
+    jitted.fit(
+        sg.load_data("xor").X,
+        sg.load_data("xor").Y,
+        epochs=50,
+        batch_size=4,
+        seed=0,
+        progress=False,
+    )
+    assert f"{jitted.loss(sg.load_data('xor').X, sg.load_data('xor').Y):.4g}" in first
 
 
 def test_a_failed_build_says_why_and_leaves_nothing_behind(
