@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -394,11 +395,12 @@ class GeneratedModule:
         assert module is not None  # the source was written
         return module
 
-    def compile(self) -> Model:
-        """Write, import and wrap the module in a :class:`~symgrad.runtime.Model`."""
-        from .runtime import Model
-
-        return Model(self.load(), self.net, self.optimizer, self.dtype)
+    def compile(self, aot: bool = False) -> Model:
+        """Write, import and wrap the module in a :class:`~symgrad.runtime.Model`; with ``aot``,
+        also build its extension ahead of time (see :func:`compile`)."""
+        return _model(
+            self.net, self.optimizer, self.dtype, self.shape, self.cache_path(), self.load, aot
+        )
 
     def __repr__(self) -> str:
         return f"<GeneratedModule {self.net.describe()}, {self.optimizer.describe()}, {self.dtype}, {self.shape}>"
@@ -465,9 +467,6 @@ def compile(
     extension is in the cache trains with it, ``aot`` or not: a new process then starts
     training without importing Numba (``Model.aot`` says which code runs).
     """
-    from . import aot as ahead
-    from .runtime import Model
-
     optimizer, resolved = _checked_recipe(net, optimizer, dtype, shape)
     key = _recipe_key(net, optimizer, dtype, resolved, _template_dir())
     path = _cache_path(net, key)
@@ -478,14 +477,31 @@ def compile(
             cached if cached is not None else generate(net, optimizer, dtype, shape=resolved).load()
         )
 
+    return _model(net, optimizer, dtype, resolved, path, module, aot)
+
+
+def _model(
+    net: Network,
+    optimizer: Optimizer,
+    dtype: str,
+    shape: str,
+    path: Path,
+    module: Callable[[], ModuleType],
+    aot: bool,
+) -> Model:
+    """The Model of the module at ``path`` (``module()`` imports it): with the functions of its
+    extension when one loads, else the module's own, after building the extension if ``aot``."""
+    from . import aot as ahead
+    from .runtime import Model
+
     extension = ahead.extension_path(path)
-    compiled = ahead.load(extension, resolved)
+    compiled = ahead.load(extension, shape)
     if compiled is not None:
-        return Model(module, net, optimizer, dtype, compiled=compiled)
+        return Model(module, net, optimizer, dtype, compiled=compiled)  # the module when asked for
     loaded = module()
     if aot:
         ahead.build(loaded, net, optimizer, dtype, extension)
-        compiled = ahead.load(extension, resolved)
+        compiled = ahead.load(extension, shape)
         if compiled is None:
             raise CodegenError(f"the extension built ahead of time does not load: {extension}")
     return Model(loaded, net, optimizer, dtype, compiled=compiled)
