@@ -53,6 +53,11 @@ def _extension_name(module_path: Path) -> str:
     return f"aot_{module_path.stem}_{_host_tag()}"
 
 
+def _module_name(path: Path) -> str:
+    """The extension's module name (its PyInit_ symbol): the file name before its suffix."""
+    return path.name.split(".")[0]
+
+
 @cache
 def _host_tag() -> str:
     """A short hash of this machine's CPU: its architecture, model and instruction-set flags."""
@@ -74,7 +79,7 @@ def load(path: Path, shape: str) -> SimpleNamespace | None:
     is none or it does not load here (then the runtime takes the module's jitted functions)."""
     if not path.is_file():
         return None
-    name = path.name.split(".")[0]
+    name = _module_name(path)
     try:
         loader = importlib.machinery.ExtensionFileLoader(name, str(path))
         spec = importlib.util.spec_from_file_location(name, path, loader=loader)
@@ -115,7 +120,7 @@ def build(module: ModuleType, net: Network, optimizer: Optimizer, dtype: str, pa
     folder = tempfile.mkdtemp(prefix=".aot-", dir=path.parent)
     try:
         try:
-            cc = Extension(path.name.split(".")[0])  # finds the C compiler, or raises
+            cc = Extension(_module_name(path))  # finds the C compiler, or raises
         except Exception as exc:
             raise _build_error(path, exc) from exc
         cc.target_cpu = "host"
