@@ -368,6 +368,108 @@ def unrolled_source(w: Workload, dtype: str) -> str:
     return "\n".join(out) + "\n"
 
 
+_A = {  # a = f(z) in place of z, and f'(z) read off a
+    "sigmoid": ("{T}(1.0) / ({T}(1.0) + np.exp(-{z}))", "{a} * ({T}(1.0) - {a})"),
+    "tanh": ("np.tanh({z})", "({T}(1.0) - {a} * {a})"),
+    "relu": ("max({z}, {T}(0.0))", "({T}(1.0) if {a} > {T}(0.0) else {T}(0.0))"),
+    "identity": ("{z}", None),
+}
+
+
+def minimal_source(w: Workload, dtype: str) -> str:
+    """Source of the least code a hand-written Numba trainer of a dense net needs:
+    ``train(X, Y, W1, b1, ..., lr, batch, epochs)``, batch-major, the products by
+    ``np.dot(out=)``, one loop per element-wise step, the step taken in place.
+
+    No shuffling, no divergence guard, no checks of its arguments: the compile probe times
+    its first call in a fresh process, the floor under any Numba code that trains this net.
+    """
+    sizes, L = w.sizes, len(w.sizes) - 1
+    T = "np.float32" if dtype == "float32" else "np.float64"
+    params = [f"W{l}" + (f", b{l}" if w.bias else "") for l in range(1, L + 1)]
+    out = [
+        "import numba",
+        "import numpy as np",
+        "",
+        "",
+        "@numba.njit(cache=False)",
+        f"def train(X, Y, {', '.join(params)}, lr, batch, epochs):",
+        "    n = X.shape[0]",
+    ]
+    for l in range(1, L + 1):
+        out += [
+            f"    a{l}_work = np.empty((batch, {sizes[l]}), {T})",
+            f"    d{l}_work = np.empty((batch, {sizes[l]}), {T})",
+            f"    gW{l} = np.empty(({sizes[l]}, {sizes[l - 1]}), {T})",
+        ]
+    out += [
+        "    for _ep in range(epochs):",
+        "        for s in range(0, n, batch):",
+        "            m = min(batch, n - s)",
+        "            a0, y = X[s : s + m], Y[s : s + m]",
+    ]
+    body = []
+    for l in range(1, L + 1):
+        body += [f"a{l}, d{l} = a{l}_work[:m], d{l}_work[:m]", f"np.dot(a{l - 1}, W{l}.T, a{l})"]
+        act = w.acts[l - 1]
+        z = f"a{l}[r, j]" + (f" + b{l}[j]" if w.bias else "")
+        body += ["for r in range(m):"]
+        if act == "softmax":
+            body += [
+                f"    for j in range({sizes[l]}):",
+                f"        a{l}[r, j] = {z}",
+                f"    top = a{l}[r, 0]",
+                f"    for j in range(1, {sizes[l]}):",
+                f"        top = max(top, a{l}[r, j])",
+                f"    total = {T}(0.0)",
+                f"    for j in range({sizes[l]}):",
+                f"        a{l}[r, j] = np.exp(a{l}[r, j] - top)",
+                f"        total += a{l}[r, j]",
+                f"    for j in range({sizes[l]}):",
+                f"        a{l}[r, j] /= total",
+            ]
+        else:
+            f = _A[act][0].format(T=T, z=f"({z})")
+            body += [f"    for j in range({sizes[l]}):", f"        a{l}[r, j] = {f}"]
+    # BP1: delta^L = dC/da f'(z) / m; softmax with cross-entropy: (a - y) / m
+    scale = {"quadratic": "2.0", "mse": f"{2.0 / sizes[L]!r}", "cross_entropy": "1.0"}[w.cost]
+    fp = "" if w.acts[L - 1] in ("softmax", "identity") else _A[w.acts[L - 1]][1]
+    factor = f" * {fp.format(T=T, a=f'a{L}[r, j]')}" if fp else ""
+    body += [
+        f"scale = {T}({scale}) / {T}(m)",
+        "for r in range(m):",
+        f"    for j in range({sizes[L]}):",
+        f"        d{L}[r, j] = (a{L}[r, j] - y[r, j]) * scale{factor}",
+    ]
+    for l in range(L, 0, -1):
+        if l > 1:  # BP2 from the old W^(l), before its step
+            body.append(f"np.dot(d{l}, W{l}, d{l - 1})")
+            fp = _A[w.acts[l - 2]][1]
+            if fp:
+                fpa = fp.format(T=T, a=f"a{l - 1}[r, k]")
+                body += [
+                    "for r in range(m):",
+                    f"    for k in range({sizes[l - 1]}):",
+                    f"        d{l - 1}[r, k] *= {fpa}",
+                ]
+        body += [  # BP4 and the step
+            f"np.dot(d{l}.T, a{l - 1}, gW{l})",
+            f"for j in range({sizes[l]}):",
+            f"    for k in range({sizes[l - 1]}):",
+            f"        W{l}[j, k] -= lr * gW{l}[j, k]",
+        ]
+        if w.bias:  # BP3 and the step
+            body += [
+                f"for j in range({sizes[l]}):",
+                f"    g = {T}(0.0)",
+                "    for r in range(m):",
+                f"        g += d{l}[r, j]",
+                f"    b{l}[j] -= lr * g",
+            ]
+    out += [f"            {line}" for line in body]
+    return "\n".join(out) + "\n"
+
+
 _TMP = Path(tempfile.mkdtemp(prefix="bench-unrolled-"))
 
 

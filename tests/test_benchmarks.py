@@ -115,3 +115,22 @@ def test_exp_share_makes_the_modules_exp_arithmetic(tmp_path: Path) -> None:
     assert cheap.count("\ndef ") == source.count("\ndef ")
     with pytest.raises(ValueError, match="no _exp"):
         exp_share.without_exp("import numba\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["xor", "digits"])
+def test_minimal_source_trains_as_numpy(name: str, tmp_path: Path) -> None:
+    """The compile probe's hand-written trainer is a real one: NumPy's loss, every layer kind."""
+    from baselines import NumpyRunner
+    from prototypes import _import_file, minimal_source
+
+    w = workloads.quick(workloads.WORKLOADS[name])
+    case = workloads.make_case(w, "float64")
+    path = tmp_path / f"minimal_{name}.py"
+    path.write_text(minimal_source(w, "float64"), encoding="utf-8")
+    params = case.fresh_params()
+    _import_file(path).train(case.X, case.Y, *params.values(), w.lr, w.batch, w.epochs)
+    numpy_run = NumpyRunner(case)
+    expected = workloads.final_loss(case, numpy_run.final(numpy_run.run()))
+    assert workloads.final_loss(case, params) == pytest.approx(expected, rel=1e-9)
+    assert expected != pytest.approx(workloads.final_loss(case, case.params), rel=1e-3)
