@@ -134,3 +134,24 @@ def test_minimal_source_trains_as_numpy(name: str, tmp_path: Path) -> None:
     expected = workloads.final_loss(case, numpy_run.final(numpy_run.run()))
     assert workloads.final_loss(case, params) == pytest.approx(expected, rel=1e-9)
     assert expected != pytest.approx(workloads.final_loss(case, case.params), rel=1e-3)
+
+
+def test_compile_parts_takes_out_one_part_each() -> None:
+    import compile_parts
+
+    import symgrad as sg
+
+    net = sg.Network.mlp([4, 3, 2], "sigmoid", "softmax", cost="cross_entropy")
+    source = sg.generate(net, sg.SGD(0.5), "float32", shape="blas").source
+    out = compile_parts.variants(source)
+    assert out["generated"] == source
+    for name, text in out.items():
+        compile(text, f"{name}.py", "exec")  # still Python
+    assert "_copy(saved_" not in out["without_guard"]
+    assert "_all_finite(W1" not in out["without_guard"]
+    assert "x_work[s, k] = X[r, k]" not in out["without_gather"]
+    assert "C.itemsize" not in out["unchecked_gemm"]
+    for name in ("without_guard", "without_gather", "unchecked_gemm"):  # the rest as generated
+        assert len(out[name].splitlines()) > len(source.splitlines()) - 25, name
+    with pytest.raises(ValueError, match="the module has no"):
+        compile_parts.variants("import numba\n")
