@@ -21,6 +21,7 @@ medians are printed with each one's difference from the module as generated.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -114,8 +115,11 @@ def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         _child(sys.argv[2], sys.argv[3])
         return
-    wname = sys.argv[1] if len(sys.argv) > 1 else "digits"
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("workload", nargs="?", default="digits", choices=("digits", "wide"))
+    parser.add_argument("rounds", nargs="?", type=int, default=3, help="processes per variant")
+    args = parser.parse_args()
+    wname, rounds = args.workload, args.rounds
     from prototypes import minimal_source
     from workloads import WORKLOADS
 

@@ -10,6 +10,7 @@ measuring device: it trains to a different loss.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import tempfile
@@ -36,7 +37,9 @@ def without_exp(source: str) -> str:
 
 
 def main() -> None:
-    dtype = sys.argv[1] if len(sys.argv) > 1 else "float32"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dtype", nargs="?", default="float32", choices=("float32", "float64"))
+    dtype = parser.parse_args().dtype
     from baselines import JaxRunner
     from workloads import WORKLOADS, make_case
 
