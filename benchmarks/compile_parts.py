@@ -15,8 +15,9 @@ The variants are measuring devices only, never modules to train with:
 
 Each process first calls the module's ``_all_finite`` (as ``fit`` does on its inputs, which also
 starts Numba up; ``minimal``: a one-line function), then ``train_epochs`` (``minimal``:
-``train``) on one batch, and reports the time of that second call. The processes take turns, round after round, and the
-medians are printed with each one's difference from the module as generated.
+``train``) on one batch, and reports the time of that second call. The processes take turns,
+round after round, and the medians are printed with each one's difference from the module as
+generated.
 """
 
 from __future__ import annotations
@@ -35,13 +36,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))  # symgrad from this checkout when it is not installed
 
-GUARD_START = "    # the weights and optimiser state from before the current epoch"
-GUARD_CHECK = "        if not (np.isfinite(losses[e])"
-GATHER_START = "            if shuffled:  # gather"
-GATHER_END = "            else:  # in order"
-GEMM_CHECKS = "    size = C.itemsize\n"
-GEMM_CALL = "    _gemm(trans_a, trans_b,"
-
 
 def _cut(source: str, start: str, end: str, put: str = "") -> str:
     """``source`` with the text from ``start`` up to ``end`` (kept) replaced by ``put``."""
@@ -54,20 +48,21 @@ def _cut(source: str, start: str, end: str, put: str = "") -> str:
 
 def variants(source: str) -> dict[str, str]:
     """The generated blas-shape module and its variants with one part taken out."""
-    guardless = _cut(source, GUARD_START, "    for e in range(epochs):")
+    guardless = _cut(
+        source, "    # the weights and optimiser state from", "    for e in range(epochs):"
+    )
     guardless = _cut(guardless, "        _copy(saved_", "        t_before = t")
-    guardless = _cut(guardless, GUARD_CHECK, "    return epochs, t\n")
-    gatherless = _cut(
-        source,
-        GATHER_START,
-        GATHER_END,
-        "            x, y = X[start : start + rows], Y[start : start + rows]\n            if False:\n"
-        "                pass\n",
+    guardless = _cut(guardless, "        if not (np.isfinite(losses[e])", "    return epochs, t\n")
+    gatherless = _cut(  # the gather and the else: line; the else branch's view stays
+        source, "            if shuffled:  # gather", "                x, y = X[start"
+    )
+    gatherless = gatherless.replace(
+        "\n                x, y = X[start", "\n            x, y = X[start"
     )
     unchecked = _cut(
         source,
-        GEMM_CHECKS,
-        GEMM_CALL,
+        "    size = C.itemsize\n",
+        "    _gemm(trans_a, trans_b,",
         "    lda, ldb, ldc = A.shape[1], B.shape[1], C.shape[1]\n",
     )
     return {
@@ -83,31 +78,27 @@ def _child(path: str, wname: str) -> None:
     import importlib.util
 
     import numpy as np
+    from prototypes import one_batch
     from workloads import WORKLOADS
 
     spec = importlib.util.spec_from_file_location("compile_parts_module", path)
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    sizes, dtype, batch = WORKLOADS[wname].sizes, np.float32, 32
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, sizes[0])).astype(dtype)
-    y = rng.random((batch, sizes[-1])).astype(dtype)
-    params = []
-    for l in range(1, len(sizes)):
-        params += [np.zeros((sizes[l], sizes[l - 1]), dtype), np.zeros(sizes[l], dtype)]
+    w = WORKLOADS[wname]
+    x, y, params = one_batch(w, "float32")
     t0 = time.perf_counter()
     if hasattr(mod, "train_epochs"):
         mod._all_finite(x.reshape(-1))
         t1 = time.perf_counter()
         orders = np.zeros((0, 0), np.int64)
-        mod.train_epochs(x, y, orders, 1, batch, *params, 0, np.empty(1))
+        mod.train_epochs(x, y, orders, 1, w.batch, *params, 0, np.empty(1))
     else:  # the minimal trainer: Numba started up by a one-line function first
         import numba
 
         numba.njit(lambda v: v + 1)(1)
         t1 = time.perf_counter()
-        mod.train(x, y, *params, dtype(0.1), batch, 1)
+        mod.train(x, y, *params, np.float32(w.lr), w.batch, 1)
     print(json.dumps({"start": t1 - t0, "first_call": time.perf_counter() - t1}))
 
 

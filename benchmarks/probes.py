@@ -84,19 +84,12 @@ def minimal_first_call(w: Any, dtype: str, folder: str) -> dict[str, object]:
 
     t1 = time.perf_counter()
     import numpy as np
-    from prototypes import _import_file, minimal_source
+    from prototypes import _import_file, minimal_source, one_batch
 
     path = Path(folder) / f"minimal_{w.name}_{dtype}.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(minimal_source(w, dtype), encoding="utf-8")
-    rng = np.random.default_rng(0)
-    x = rng.random((w.batch, w.sizes[0])).astype(dtype)
-    y = rng.random((w.batch, w.sizes[-1])).astype(dtype)
-    params = []
-    for l in range(1, len(w.sizes)):
-        params.append(np.zeros((w.sizes[l], w.sizes[l - 1]), dtype))
-        if w.bias:
-            params.append(np.zeros(w.sizes[l], dtype))
+    x, y, params = one_batch(w, dtype)
     train = _import_file(path).train
     t2 = time.perf_counter()
     train(x, y, *params, np.dtype(dtype).type(w.lr), w.batch, 1)

@@ -470,6 +470,20 @@ def minimal_source(w: Workload, dtype: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def one_batch(w: Workload, dtype: str) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """(x, y, parameters): one batch of random rows and zero weights, in the order W1, b1, ...,
+    for the first call of a trainer of the net (what it is compiled for, not what it learns)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((w.batch, w.sizes[0])).astype(dtype)
+    y = rng.random((w.batch, w.sizes[-1])).astype(dtype)
+    params = []
+    for l in range(1, len(w.sizes)):
+        params.append(np.zeros((w.sizes[l], w.sizes[l - 1]), dtype))
+        if w.bias:
+            params.append(np.zeros(w.sizes[l], dtype))
+    return x, y, params
+
+
 _TMP = Path(tempfile.mkdtemp(prefix="bench-unrolled-"))
 
 
