@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
+import numpy as np
 import sympy as sp
 
 from .errors import SpecError
@@ -35,19 +36,46 @@ class Rule:
         return self.target - self.expr if self.decrement else self.expr
 
 
-def _check_positive(owner: str, name: str, value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
+def _number(value: object) -> float | None:
+    """``value`` as a finite float when it is a real number (Python's or NumPy's, not a bool),
+    else None: 10**400 overflows a float, so it is no number an optimiser can use either."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
     ):
-        raise SpecError(f"{owner} {name} must be a positive number, got {value!r}")
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: object) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int of more digits than Python converts to text
+        return "a number too large to show"
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _check_positive(owner: str, name: str, value: object) -> None:
+    number = _number(value)
+    if number is None or number <= 0:
+        raise SpecError(f"{owner} {name} must be a positive number, got {_shown(value)}")
 
 
 def _check_unit(owner: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise SpecError(f"{owner} {name} must be a number in [0, 1), got {value!r}")
+    number = _number(value)
+    if number is None or not 0 <= number < 1:
+        raise SpecError(f"{owner} {name} must be a number in [0, 1), got {_shown(value)}")
+
+
+def _plain(self: Any) -> None:
+    """Store NumPy scalars among the settings as Python numbers (their repr, their JSON)."""
+    for f in fields(self):
+        value = getattr(self, f.name)
+        if isinstance(value, np.generic):
+            object.__setattr__(self, f.name, value.item())
 
 
 class Optimizer:
@@ -106,6 +134,7 @@ class SGD(Optimizer):
 
     def __post_init__(self) -> None:
         _check_positive("SGD", "lr", self.lr)
+        _plain(self)
 
     def rules(self) -> list[Rule]:
         return [Rule(w, lr * g, decrement=True)]
@@ -123,6 +152,7 @@ class Momentum(Optimizer):
     def __post_init__(self) -> None:
         _check_positive("Momentum", "lr", self.lr)
         _check_unit("Momentum", "beta", self.beta)
+        _plain(self)
 
     def rules(self) -> list[Rule]:
         return [Rule(v, beta * v + g), Rule(w, lr * v, decrement=True)]
@@ -144,6 +174,7 @@ class Adam(Optimizer):
         _check_unit("Adam", "beta1", self.beta1)
         _check_unit("Adam", "beta2", self.beta2)
         _check_positive("Adam", "eps", self.eps)
+        _plain(self)
 
     def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
         # torch: step_size = lr / (1 - beta1**t); denominator sqrt(v) / sqrt(1 - beta2**t) + eps
@@ -170,15 +201,17 @@ OPTIMIZERS: dict[str, type[SGD] | type[Momentum] | type[Adam]] = {
 
 def optimizer_from_dict(data: Any) -> Optimizer:
     """Inverse of :meth:`Optimizer.to_dict`; SpecError on anything malformed."""
-    if not isinstance(data, dict) or data.get("name") not in OPTIMIZERS:
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or name not in OPTIMIZERS:
         known = ", ".join(OPTIMIZERS)
-        raise SpecError(f"optimizer must be a mapping with name one of {known}, got {data!r}")
-    cls = OPTIMIZERS[data["name"]]
+        raise SpecError(f"optimizer must be a mapping with name one of {known}, got {_shown(data)}")
+    assert isinstance(data, dict)
+    cls = OPTIMIZERS[name]
     names = {f.name for f in fields(cls)}
-    extra = set(data) - names - {"name"}
+    extra = [key for key in data if key not in names and key != "name"]
     if extra:
         raise SpecError(
-            f"optimizer {data['name']!r} has no setting {sorted(extra)[0]!r}; it takes {sorted(names)}"
+            f"optimizer {name!r} has no setting {_shown(min(extra, key=str))}; it takes {sorted(names)}"
         )
     return cls(**{k: val for k, val in data.items() if k != "name"})
 

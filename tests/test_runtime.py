@@ -441,3 +441,31 @@ def test_float32_model_trains(rng: np.random.Generator) -> None:
         model.set_params(too_big)  # finite in float64, inf once cast
     with pytest.raises(sg.SpecError, match=r"^X contains NaN or infinity \(in float32\)"):
         model.fit(np.full_like(X, 1e300), labels, epochs=1)  # the same for data
+
+
+def test_optimizers_take_numpy_numbers_and_refuse_absurd_ones() -> None:
+    assert sg.SGD(lr=np.float32(0.5)).lr == 0.5 and type(sg.SGD(lr=np.float32(0.5)).lr) is float
+    adam = sg.Adam(
+        lr=np.float64(0.01), beta1=np.float32(0.5), beta2=np.float16(0.25), eps=np.int64(1)
+    )
+    assert adam.to_dict() == {"name": "adam", "lr": 0.01, "beta1": 0.5, "beta2": 0.25, "eps": 1.0}
+    assert "np." not in adam.describe()
+    assert sg.Momentum(lr=np.int32(2), beta=np.float64(0.0)).settings() == {"lr": 2.0, "beta": 0.0}
+    assert sg.SGD(lr=np.float32(0.5)) == sg.SGD(lr=0.5)
+    bad: list[tuple[object, str]] = [
+        (lambda: sg.SGD(lr=10**400), "SGD lr must be a positive number, got 1000000000"),
+        (lambda: sg.SGD(lr=10**5000), "got a number too large to show"),
+        (lambda: sg.SGD(lr=np.bool_(True)), "SGD lr must be a positive number"),
+        (lambda: sg.SGD(lr=True), "SGD lr must be a positive number"),
+        (lambda: sg.SGD(lr=np.float64("inf")), "SGD lr must be a positive number"),
+        (lambda: sg.Adam(eps=-(10**400)), "Adam eps must be a positive number"),
+        (lambda: sg.Momentum(beta=10**400), r"Momentum beta must be a number in \[0, 1\)"),
+        (lambda: sg.Momentum(beta=np.float64("nan")), r"beta must be a number in \[0, 1\)"),
+        (lambda: sg.Adam(beta2=np.complex128(0.5)), r"beta2 must be a number in \[0, 1\)"),
+        (lambda: sg.optim.optimizer_from_dict({"name": ["sgd"]}), "name one of sgd"),
+        (lambda: sg.optim.optimizer_from_dict({"name": "sgd", 1: 2, "x": 3}), "no setting 1"),
+        (lambda: sg.optim.optimizer_from_dict({"name": "adam", "lr": 10**400}), "Adam lr must"),
+    ]
+    for make, message in bad:
+        with pytest.raises(sg.SpecError, match=message):
+            make()  # type: ignore[operator]
