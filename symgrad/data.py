@@ -13,19 +13,21 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SpecError
-from .files import read_input
+from .files import NpyHeader, NpzArchive, read_input
 from .spec import Network
 
 BUILTIN = ("xor", "linreg", "digits", "iris")
 TEST_FRACTION = 0.2
 MAX_CLASSES = 10_000
+MAX_DATA_BYTES = 2 << 30
+"""The largest data file read (2 GiB), and the most bytes of arrays read from one NPZ file."""
+NPZ_FIX = "save the arrays with numpy.savez(path, X=..., Y=...)"
 
 
 @dataclass(frozen=True)
@@ -190,28 +192,32 @@ def load_data(
         raise SpecError(
             f"{text}: not a data file symgrad reads; give a .csv or .npz file, or one of {', '.join(BUILTIN)}"
         )
-    raw = _read_bytes(path)
-    if suffix == ".csv":
-        X, Y, labels = _read_csv(raw, text, targets, network)
-        integer_labels: bool | None = labels
-        ds = Dataset(text, X, Y, description=f"{len(X)} rows from {path.name}")
-    else:
-        if targets is not None:
-            raise SpecError(
-                f"{text}: --targets applies to CSV files; an NPZ file holds arrays X and Y"
-            )
-        ds = _read_npz(raw, text)
-        integer_labels = None
-    if network is not None:
-        ds = fit_network(ds, network, integer_labels=integer_labels)
+    if suffix == ".npz" and targets is not None:
+        raise SpecError(f"{text}: --targets applies to CSV files; an NPZ file holds arrays X and Y")
+    try:
+        if suffix == ".csv":
+            X, Y, labels = _read_csv(_read_bytes(path), text, targets, network)
+            integer_labels: bool | None = labels
+            ds = Dataset(text, X, Y, description=f"{len(X)} rows from {path.name}")
+        else:
+            ds = _read_npz(path, text, network)
+            integer_labels = None
+        if network is not None:
+            ds = fit_network(ds, network, integer_labels=integer_labels)
+    except MemoryError:  # a large file's rows, or its arrays converted to float64
+        raise SpecError(
+            f"{text}: out of memory while reading the data; use a smaller file or free some memory"
+        ) from None
     return ds
+
+
+def _missing() -> str:
+    return f"check the path, or use a built-in data set ({', '.join(BUILTIN)})"
 
 
 def _read_bytes(path: Path) -> bytes:
     where = str(path)
-    data = read_input(
-        path, missing=f"check the path, or use a built-in data set ({', '.join(BUILTIN)})"
-    )
+    data = read_input(path, limit=MAX_DATA_BYTES, missing=_missing(), what="a data file")
     if not data.strip():
         raise SpecError(f"{where}: the file is empty; it needs one row per example")
     return data
@@ -336,76 +342,81 @@ def _target_columns(
     return cols
 
 
-def _read_npz(raw: bytes, where: str) -> Dataset:
-    if not raw.startswith(b"PK"):
-        raise SpecError(
-            f"{where}: not a valid .npz file; save the arrays with numpy.savez(path, X=..., Y=...)"
-        )
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        reason = (
-            "it holds Python objects, which are never loaded"
-            if "pickle" in str(exc)
-            else "not a valid .npz file"
-        )
-        raise SpecError(
-            f"{where}: {reason}; save the arrays with numpy.savez(path, X=..., Y=...)"
-        ) from None
-    found: dict[str, str] = {}
-    for want, aliases in (("X", ("X", "x", "inputs")), ("Y", ("Y", "y", "targets", "labels"))):
-        key = next((k for k in aliases if k in arrays), None)
-        if key is None:
-            have = ", ".join(sorted(arrays)) or "nothing"
+def _read_npz(path: Path, where: str, network: Network | None = None) -> Dataset:
+    """The arrays X, Y (and X_test, Y_test) of an NPZ file. Their headers are checked first,
+    names, dtypes, shapes, rows and the network's inputs, so that no array is read (or
+    decompressed) for a file that would be refused, nor one larger than MAX_DATA_BYTES."""
+    with NpzArchive(
+        path, max_bytes=MAX_DATA_BYTES, where=where, fix=NPZ_FIX, missing=_missing()
+    ) as npz:
+        headers = npz.headers
+        found: dict[str, str] = {}
+        for want, aliases in (("X", ("X", "x", "inputs")), ("Y", ("Y", "y", "targets", "labels"))):
+            key = next((k for k in aliases if k in headers), None)
+            if key is None:
+                have = ", ".join(k[:40] for k in sorted(headers)[:20]) or "nothing"
+                raise SpecError(
+                    f"{where}: no array {want!r} (it holds {have}); save it with numpy.savez(path, X=..., Y=...)"
+                )
+            found[want] = key
+        for want, pair in (("X_test", ("X_test", "x_test")), ("Y_test", ("Y_test", "y_test"))):
+            key = next((k for k in pair if k in headers), None)
+            if key is not None:
+                found[want] = key
+        if ("X_test" in found) != ("Y_test" in found):
+            partner = found.get("X_test", found.get("Y_test"))
             raise SpecError(
-                f"{where}: no array {want!r} (it holds {have}); save it with numpy.savez(path, X=..., Y=...)"
+                f"{where}: has {partner!r} but not its partner; save both X_test and Y_test"
             )
-        found[want] = key
-    test: dict[str, str] = {}
-    for want, pair in (("X_test", ("X_test", "x_test")), ("Y_test", ("Y_test", "y_test"))):
-        key = next((k for k in pair if k in arrays), None)
-        if key is not None:
-            test[want] = key
-    if len(test) == 1:
-        raise SpecError(
-            f"{where}: has {next(iter(test.values()))!r} but not its partner; save both X_test and Y_test"
-        )
-    X = _npz_array(arrays[found["X"]], found["X"], where, inputs=True)
-    Y = _npz_array(arrays[found["Y"]], found["Y"], where, inputs=False)
-    if len(X) != len(Y):
-        raise SpecError(
-            f"{where}: {found['X']!r} has {len(X)} rows but {found['Y']!r} has {len(Y)}; "
-            "give one target row per input row"
-        )
-    X_test = Y_test = None
-    if test:
-        X_test = _npz_array(arrays[test["X_test"]], test["X_test"], where, inputs=True)
-        Y_test = _npz_array(arrays[test["Y_test"]], test["Y_test"], where, inputs=False)
-        if len(X_test) != len(Y_test) or X_test.shape[1] != X.shape[1]:
+        shapes = {want: _npz_shape(headers[key], where) for want, key in found.items()}
+        if shapes["X"][0] != shapes["Y"][0]:
+            raise SpecError(
+                f"{where}: {found['X']!r} has {shapes['X'][0]} rows but {found['Y']!r} has "
+                f"{shapes['Y'][0]}; give one target row per input row"
+            )
+        if network is not None:
+            _check_inputs(shapes["X"][1], network, where)
+        if "X_test" in found and (
+            shapes["X_test"][0] != shapes["Y_test"][0] or shapes["X_test"][1] != shapes["X"][1]
+        ):
             raise SpecError(
                 f"{where}: X_test and Y_test must match X and Y in columns and each other in rows"
             )
+        npz.check_size(found.values())
+        arrays = {want: _npz_array(npz.read(key), key, where) for want, key in found.items()}
     return Dataset(
-        where, X, Y, X_test, Y_test, description=f"{len(X)} rows from {Path(where).name}"
+        where,
+        arrays["X"],
+        arrays["Y"],
+        arrays.get("X_test"),
+        arrays.get("Y_test"),
+        description=f"{len(arrays['X'])} rows from {Path(where).name}",
     )
 
 
-def _npz_array(arr: np.ndarray, key: str, where: str, *, inputs: bool) -> np.ndarray:
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_) or np.iscomplexobj(arr):
+def _npz_shape(header: NpyHeader, where: str) -> tuple[int, int]:
+    """(rows, columns) of an array from its header: real numbers in 1 or 2 dimensions."""
+    key, dtype, shape = header.name, header.dtype, header.shape
+    if dtype.kind not in "biuf":  # bool, integers, floating
         raise SpecError(
-            f"{where}: array {key!r} holds {arr.dtype}, not real numbers; store floats or integers"
+            f"{where}: array {key!r} holds {dtype}, not real numbers; store floats or integers"
         )
+    if len(shape) not in (1, 2):
+        raise SpecError(
+            f"{where}: array {key!r} has shape {shape}; store a 2-D (rows, columns) array"
+        )
+    rows, cols = shape[0], shape[1] if len(shape) == 2 else 1
+    if rows == 0 or cols == 0:
+        raise SpecError(
+            f"{where}: array {key!r} is empty (shape {shape}); it needs one row per example"
+        )
+    return rows, cols
+
+
+def _npz_array(arr: np.ndarray, key: str, where: str) -> np.ndarray:
+    """An array whose header :func:`_npz_shape` passed, as finite float64 rows."""
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
-    if arr.ndim != 2:
-        raise SpecError(
-            f"{where}: array {key!r} has shape {arr.shape}; store a 2-D (rows, columns) array"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise SpecError(
-            f"{where}: array {key!r} is empty (shape {arr.shape}); it needs one row per example"
-        )
     out = arr.astype(np.float64)
     _check_finite(out, where, lambda c: f"array {key!r} column {c}")
     return out
@@ -428,15 +439,20 @@ def _check_finite(
 # -------------------------------------------------------------------------------------------------
 # Data against a network
 # -------------------------------------------------------------------------------------------------
+def _check_inputs(columns: int, network: Network, where: str) -> None:
+    n_in = network.sizes[0]
+    if columns != n_in:
+        raise SpecError(
+            f"{where}: {columns} input column{'s' if columns != 1 else ''}, but the network takes {n_in} "
+            f"inputs; make [network] sizes start with {columns}, or fix the data"
+        )
+
+
 def fit_network(ds: Dataset, network: Network, *, integer_labels: bool | None = None) -> Dataset:
     """Check ``ds`` against ``network`` and turn integer labels into one-hot rows."""
     where = ds.name
     n_in = network.sizes[0]
-    if ds.n_in != n_in:
-        raise SpecError(
-            f"{where}: {ds.n_in} input column{'s' if ds.n_in != 1 else ''}, but the network takes {n_in} "
-            f"inputs; make [network] sizes start with {ds.n_in}, or fix the data"
-        )
+    _check_inputs(ds.n_in, network, where)
     if integer_labels is None:
         integer_labels = ds.n_out == 1 and bool(np.all(np.round(ds.Y) == ds.Y))
     Y, classes = _targets(ds.Y, network, where, integer_labels)

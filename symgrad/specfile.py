@@ -135,12 +135,9 @@ def load_spec(path: str | Path) -> SpecFile:
     where = str(path)
     if path.is_dir():
         raise SpecError(f"{where}: is a folder, not a spec file; give the path of a .toml file")
-    size = path.stat().st_size if path.is_file() else 0
-    if size > MAX_SPEC_BYTES:  # checked before reading: a spec is never that large
-        raise SpecError(
-            f"{where}: the file is {size:,} bytes; a spec is at most {MAX_SPEC_BYTES:,}"
-        )
-    raw = read_input(path)
+    # a regular file of at most MAX_SPEC_BYTES, checked before reading (a spec is never that
+    # large; /dev/zero never ends and a FIFO may never answer)
+    raw = read_input(path, limit=MAX_SPEC_BYTES, what="a spec")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

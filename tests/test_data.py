@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +221,89 @@ def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
         load_data(tmp_path / "dir.csv")
     with pytest.raises(sg.SpecError, match="--targets applies to CSV files"):
         load_data("xor", targets="last")
+
+
+def test_npz_headers_are_checked_before_any_array_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small file whose arrays decompress to tens of MB: refused from the headers alone when
+    the rows, the columns or the limit do not fit."""
+    big = np.zeros((5000, 2000))  # 80 MB of zeros, compressed to some 80 kB
+    cases = {
+        "rows": ({"X": big, "Y": np.zeros(4999)}, NET_2_1, "'X' has 5000 rows but 'Y' has 4999"),
+        "columns": ({"X": big, "Y": np.zeros(5000)}, NET_2_1, "2000 input columns, but the network takes 2"),
+        "test rows": ({"X": np.zeros((2, 2)), "Y": np.zeros(2), "X_test": np.zeros((5000, 2)),
+                       "Y_test": big[:, :1][:4000]}, NET_2_1, "X_test and Y_test must match"),
+        "strings": ({"X": np.full((5000, 200), "a" * 20), "Y": np.zeros(5000)}, NET_2_1, "holds <U20"),
+        "limit": ({"X": big[:, :2].copy(), "Y": big[:, 0]}, NET_2_1, "bytes of arrays from such a file"),
+    }  # fmt: skip
+    for name, (arrays, net, fragment) in cases.items():
+        if name == "limit":
+            monkeypatch.setattr(sg.data, "MAX_DATA_BYTES", 100_000)  # and 120 kB of arrays
+        path = tmp_path / f"{name.replace(' ', '_')}.npz"
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+        assert path.stat().st_size < 2_000_000, name
+        tracemalloc.start()
+        try:
+            with pytest.raises(sg.SpecError) as info:
+                load_data(path, network=net)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and fragment in message, (name, message)
+        assert peak < 1_000_000, (name, peak)
+    monkeypatch.undo()
+    ok = tmp_path / "ok.npz"
+    np.savez_compressed(ok, X=big[:, :2], Y=np.ones(5000))
+    assert load_data(ok, network=NET_2_1).X.shape == (5000, 2)
+
+
+def test_files_that_are_not_npz_archives_say_so_in_one_line(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((3, 2)))
+    (tmp_path / "single.npz").write_bytes((tmp_path / "x.npy").read_bytes())
+    (tmp_path / "text.npz").write_text("X,Y\n0,1\n")
+    with zipfile.ZipFile(tmp_path / "other.npz", "w") as zf:
+        zf.writestr("X.csv", "0,1\n")
+    damaged = tmp_path / "damaged.npz"
+    np.savez(damaged, X=np.zeros((4, 2)), Y=np.zeros(4))
+    data = bytearray(damaged.read_bytes())
+    data[data.index(b"\x93NUMPY") + 140] ^= 0xFF  # inside X's data: the zip's CRC catches it
+    damaged.write_bytes(bytes(data))
+    for name, fragment in (
+        ("single.npz", "is a single .npy array, not an .npz archive"),
+        ("text.npz", "not a valid .npz file: it is not a zip archive"),
+        ("other.npz", "member 'X.csv' is not a .npy array"),
+        ("damaged.npz", "array 'X' is damaged (Bad CRC-32"),
+    ):
+        with pytest.raises(sg.SpecError) as info:
+            load_data(tmp_path / name, network=NET_2_1)
+        message = str(info.value)
+        assert message.startswith(f"{tmp_path / name}: ") and fragment in message, message
+        assert "allow_pickle" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npz"])
+def test_out_of_memory_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    path = tmp_path / f"d{suffix}"
+    if suffix == ".csv":
+        path.write_text("0,0,1\n1,1,0\n")
+    else:
+        np.savez(path, X=np.zeros((2, 2)), Y=np.zeros(2))
+    for target, name in ((sg.data, "_read_csv" if suffix == ".csv" else "_npz_array"),
+                         (sg.data, "fit_network"), (np, "empty")):  # fmt: skip
+        with monkeypatch.context() as patch:
+
+            def exhausted(*args: object, **kwargs: object) -> None:
+                raise MemoryError
+
+            patch.setattr(target, name, exhausted)
+            if name == "empty" and suffix == ".csv":
+                continue  # the CSV reader allocates with np.empty too, but after the parse
+            with pytest.raises(sg.SpecError) as info:
+                load_data(path, network=NET_2_1)
+        message = str(info.value)
+        assert message.startswith(f"{path}: out of memory while reading"), (name, message)
+        assert "free some memory" in message and "\n" not in message

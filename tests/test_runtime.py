@@ -6,6 +6,7 @@ import importlib.util
 import io
 import json
 import math
+import tracemalloc
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -443,6 +444,152 @@ def test_float32_model_trains(rng: np.random.Generator) -> None:
         model.fit(np.full_like(X, 1e300), labels, epochs=1)  # the same for data
 
 
+def _weights_file(path: Path, meta: dict[str, object], arrays: dict[str, np.ndarray]) -> Path:
+    """A weights file as Model.save lays it out, with any declaration and arrays."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, __symgrad__=np.array(json.dumps(meta)))
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+def _no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a weights file that does not fit was compiled")
+
+    monkeypatch.setattr(sg.codegen, "compile", refuse)
+
+
+XOR_META: dict[str, object] = {
+    "format": 1,
+    "network": sg.Network.mlp([2, 4, 1], hidden="tanh", output="sigmoid", name="xor").to_dict(),
+    "optimizer": {"name": "adam", "lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "dtype": "float64",
+    "shape": "unrolled",
+    "step": 3,
+    "symgrad": "0.1.0",
+}
+XOR_ARRAYS = {
+    **{f"{s}{p}": np.zeros(shape) for s in ("", "m_", "v_") for p, shape in
+       (("W1", (4, 2)), ("b1", (4,)), ("W2", (1, 4)), ("b2", (1,)))},
+}  # fmt: skip
+
+
+def test_a_declared_network_is_checked_against_the_arrays_before_compiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2.5 kB file that declares sizes [20000, 20000, 1] is refused from the arrays' headers:
+    nothing is compiled, and nothing of the declared size is allocated."""
+    _no_compile(monkeypatch)
+    huge = {**XOR_META, "network": {**XOR_META["network"], "sizes": [20000, 20000, 1]}}  # type: ignore[dict-item]
+    cases = {
+        "huge net": (huge, XOR_ARRAYS, r"W1 must have shape \(20000, 20000\) as the declaration says, but"),
+        "state shape": (XOR_META, {**XOR_ARRAYS, "v_b1": np.zeros(5)}, r"array v_b1 must have shape \(4,\)"),
+        "state dtype": (XOR_META, {**XOR_ARRAYS, "m_W2": np.zeros((1, 4), np.float32)},
+                        "array m_W2 has dtype float32, the declaration says float64"),
+        "no state": (XOR_META, {k: v for k, v in XOR_ARRAYS.items() if not k.startswith("v_")},
+                     "missing v_W1, v_b1, v_W2, v_b2"),
+        "other optimizer": ({**XOR_META, "optimizer": {"name": "sgd", "lr": 0.1}}, XOR_ARRAYS, "unknown m_W1, m_W2"),
+        "big endian": (XOR_META, {**XOR_ARRAYS, "W1": np.zeros((4, 2), ">f8")}, "array W1 has dtype >f8"),
+    }  # fmt: skip
+    for name, (meta, arrays, message) in cases.items():
+        path = _weights_file(tmp_path / "w.npz", meta, arrays)
+        assert path.stat().st_size < 5000
+        tracemalloc.start()
+        try:
+            with pytest.raises(sg.SpecError, match=message) as info:
+                sg.Model.load(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value), name
+        assert peak < 10_000_000, (name, peak)
+    monkeypatch.setattr(sg.runtime, "physical_memory", lambda: 400)  # a machine of 400 bytes
+    path = _weights_file(tmp_path / "w.npz", XOR_META, XOR_ARRAYS)
+    with pytest.raises(sg.SpecError, match="its arrays hold 408 bytes, more than this machine"):
+        sg.Model.load(path)
+
+
+def _declarations() -> dict[str, tuple[str, str]]:
+    """Declarations (JSON text) a weights file may carry, and what the refusal says."""
+    net = XOR_META["network"]
+    assert isinstance(net, dict)
+
+    def meta(**change: object) -> str:
+        return json.dumps({**XOR_META, **change})
+
+    return {
+        "deep": ('{"network": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        "deep but parsed": (meta(network=json.loads("[" * 50 + "]" * 50)), "nested more than 16 levels"),
+        "lr 1e400": (meta(optimizer={"name": "sgd", "lr": 1e300}).replace("1e+300", "1e400"),
+                     "number 1e400 is out of range"),
+        "lr 10**400": (meta(optimizer={"name": "sgd", "lr": 10**400}), "is too large"),
+        "NaN": (meta(optimizer={"name": "sgd", "lr": float("nan")}), "NaN is not a number"),
+        "Infinity": (meta(step=float("inf")), "Infinity is not a number"),
+        "lr string": (meta(optimizer={"name": "sgd", "lr": "0.1"}), "optimizer: SGD lr must be a positive number"),
+        "lr negative": (meta(optimizer={"name": "sgd", "lr": -1}), "SGD lr must be a positive number"),
+        "beta 2": (meta(optimizer={"name": "momentum", "lr": 0.1, "beta": 2}), "Momentum beta must be a number"),
+        "name list": (meta(optimizer={"name": ["sgd"], "lr": 0.1}), "optimizer must be a mapping with name one of"),
+        "optimizer list": (meta(optimizer=["sgd"]), "optimizer must be a mapping"),
+        "setting": (meta(optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9}), "has no setting 'momentum'"),
+        "step -1": (meta(step=-1), "step -1; it must be a whole number"),
+        "step 1.5": (meta(step=1.5), "step 1.5"),
+        "step true": (meta(step=True), "step True"),
+        "step 1e16": (meta(step=10**16), "step 10000000000000000"),
+        "step string": (meta(step="3"), "step '3'"),
+        "dtype": (meta(dtype="float16"), "dtype 'float16'"),
+        "dtype list": (meta(dtype=["float64"]), "dtype ['float64']"),
+        "shape": (meta(shape={"a": 1}), "shape {'a': 1}"),
+        "format": (meta(format=2), "format 2; this symgrad reads format 1"),
+        "format true": (meta(format=True), "format True"),
+        "unknown": (meta(extra=1), "unknown field 'extra'"),
+        "missing": (json.dumps({k: v for k, v in XOR_META.items() if k != "step"}), "no field 'step'"),
+        "list": ("[1, 2]", "not a mapping but list"),
+        "version": (meta(symgrad=["0.1"]), "symgrad ['0.1']"),
+        "sizes": (meta(network={**net, "sizes": [2, "x", 1]}), "network: "),
+        "sizes huge": (meta(network={**net, "sizes": [2, 10**17, 1]}), "network: "),
+        "sizes float": (meta(network={**net, "sizes": [2, 4.5, 1]}), "network: "),
+        "activations": (meta(network={**net, "activations": 5}), "network: "),
+        "cost list": (meta(network={**net, "cost": ["quadratic"]}), "network: "),
+        "bias": (meta(network={**net, "bias": "yes"}), "network: "),
+        "network list": (meta(network=[1]), "network: "),
+        "formula": (meta(network={**net, "user_activations": {"f": "__import__('os')"}}), "network: "),
+        "formula type": (meta(network={**net, "user_activations": {"f": 3}}), "network: "),
+        "formula list": (meta(network={**net, "user_activations": [1]}), "network: "),
+        "not json": ("{not json", "Expecting property name"),
+    }  # fmt: skip
+
+
+def test_every_part_of_a_declaration_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_compile(monkeypatch)
+    for name, (text, message) in _declarations().items():
+        path = tmp_path / "w.npz"
+        buf = io.BytesIO()
+        np.savez(buf, **XOR_ARRAYS, __symgrad__=np.array(text))
+        path.write_bytes(buf.getvalue())
+        with pytest.raises(sg.SpecError) as info:
+            sg.Model.load(path)
+        line = str(info.value)
+        assert line.startswith(f"{path}: the symgrad declaration is malformed ("), (name, line)
+        assert message in line and "\n" not in line, (name, line)
+        assert line.endswith("; save the weights with Model.save"), (name, line)
+        with pytest.raises(sg.SpecError):
+            sg.runtime.read_weights(path)
+
+
+def test_a_good_declaration_loads_without_compiling_in_read_weights(tmp_path: Path) -> None:
+    path = _weights_file(tmp_path / "w.npz", XOR_META, {**XOR_ARRAYS, "b2": np.ones(1)})
+    saved = sg.runtime.read_weights(path)
+    assert saved.net.sizes == (2, 4, 1) and saved.optimizer == sg.Adam(lr=0.01)
+    assert saved.step == 3 and saved.dtype == "float64" and saved.shape == "unrolled"
+    assert list(saved.params) == ["W1", "b1", "W2", "b2"] and saved.params["b2"][0] == 1.0
+    assert list(saved.state) == [f"{s}_{p}" for s in "mv" for p in ("W1", "b1", "W2", "b2")]
+    nan = _weights_file(tmp_path / "nan.npz", XOR_META, {**XOR_ARRAYS, "m_b1": np.full(4, np.nan)})
+    with pytest.raises(sg.SpecError, match=r"nan\.npz: array m_b1 contains NaN or infinity"):
+        sg.runtime.read_weights(nan)
+
+
 def test_optimizers_take_numpy_numbers_and_refuse_absurd_ones() -> None:
     assert sg.SGD(lr=np.float32(0.5)).lr == 0.5 and type(sg.SGD(lr=np.float32(0.5)).lr) is float
     adam = sg.Adam(
@@ -469,3 +616,25 @@ def test_optimizers_take_numpy_numbers_and_refuse_absurd_ones() -> None:
     for make, message in bad:
         with pytest.raises(sg.SpecError, match=message):
             make()  # type: ignore[operator]
+
+
+def test_out_of_memory_while_loading_names_the_file(
+    xor: sg.Model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = xor.save(tmp_path / "w.npz")
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    for owner, name, fragment in (
+        (np, "empty", "out of memory while reading array"),  # the arrays read from the file
+        (np, "isfinite", "out of memory while reading it"),  # read_weights' check
+        (sg.Model, "_checked", "out of memory while loading its 17 parameters"),  # the model's copy
+    ):
+        with monkeypatch.context() as patch:
+            patch.setattr(owner, name, exhausted)
+            with pytest.raises(sg.SpecError) as info:
+                (sg.runtime.read_weights if name == "isfinite" else sg.Model.load)(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: {fragment}") and "\n" not in message, message
+    assert sg.Model.load(path).step == xor.step
