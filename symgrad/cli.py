@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError, SymgradError
-from .files import atomic_write
+from .files import atomic_write, output_problem, physical_memory, same_file
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran but its verdict is negative (a failed check)
@@ -327,15 +327,23 @@ def _about(where: str) -> Iterator[None]:
 # Outputs: checked before the work, written atomically after it
 # -------------------------------------------------------------------------------------------------
 def _check_output(
-    path: str | None, option: str, suffixes: tuple[str, ...] | None = None
+    path: str | None,
+    option: str,
+    suffixes: tuple[str, ...] | None = None,
+    inputs: Sequence[tuple[str, str | None]] = (),
 ) -> Path | None:
+    """The output path of ``option``, checked before any work: its suffix, that it is a regular
+    file or a new path (atomic_write would replace a link, a FIFO or a device), that its folder
+    is writable, and that it is none of ``inputs`` ((what, path) pairs: the spec, the data)."""
     if path is None:
         return None
     target = Path(path)
     if suffixes is not None and target.suffix.lower() not in suffixes:
         raise SpecError(f"{path}: {option} needs a file ending in {', '.join(suffixes)}; rename it")
-    if target.is_dir():
-        raise SpecError(f"{path}: {option} is a folder; give a file name inside it")
+    problem = output_problem(target)
+    if problem is not None:
+        raise SpecError(f"{path}: {option} {problem}")
+    _refuse_inputs(target, option, inputs)
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise SpecError(f"{path}: {option}: folder {str(parent)!r} does not exist; create it first")
@@ -344,6 +352,27 @@ def _check_output(
             f"{path}: {option}: folder {str(parent)!r} is not writable; choose another place"
         )
     return target
+
+
+def _refuse_inputs(
+    target: Path | None, option: str, inputs: Sequence[tuple[str, str | None]]
+) -> None:
+    """Refuse an output that is one of the run's inputs: writing it would destroy that input."""
+    if target is None:
+        return
+    for what, source in inputs:
+        if source is not None and same_file(target, source):
+            raise SpecError(
+                f"{target}: {option} would overwrite {what} of this run ({source}); "
+                "give another output path"
+            )
+
+
+def _data_input(source: str | None) -> str | None:
+    """The data file of ``--data`` (None for a built-in data set)."""
+    from .data import BUILTIN
+
+    return None if source is None or source in BUILTIN else source
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -370,14 +399,6 @@ def _optimizer(spec: Any, args: argparse.Namespace) -> Any:
     if args.lr is not None:
         settings["lr"] = args.lr
     return OptimizerSettings(name, settings).build()
-
-
-def physical_memory() -> int | None:
-    """Bytes of physical memory, or None where the platform does not say."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def _check_memory(net: Any, optimizer: Any, dtype: str, where: str) -> None:
@@ -444,7 +465,9 @@ def cmd_derive(args: argparse.Namespace) -> int:
     """``symgrad derive SPEC``."""
     from .derive import derive
 
-    output = _check_output(args.output, "-o")
+    output = _check_output(
+        args.output, "-o", inputs=[("the spec", args.spec), ("the weights file", args.weights)]
+    )
     spec = _load(args.spec)
     fmt = args.format
     if fmt is None:
@@ -570,7 +593,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """``symgrad generate SPEC -o model.py``."""
     from .codegen import generate
 
-    output = _check_output(args.output, "-o", (".py",))
+    output = _check_output(args.output, "-o", (".py",), inputs=[("the spec", args.spec)])
     spec = _load(args.spec)
     with _about(args.spec):
         optimizer = _optimizer(spec, args)
@@ -592,8 +615,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .codegen import compile as compile_model
     from .data import load_data
 
-    plot = _check_output(args.plot, "--plot", PLOT_SUFFIXES)
-    save = _check_output(args.save, "--save", (".npz",))
+    inputs = [("the spec", args.spec), ("the data file", _data_input(args.data))]
+    plot = _check_output(args.plot, "--plot", PLOT_SUFFIXES, inputs)
+    save = _check_output(args.save, "--save", (".npz",), inputs)
     spec = _load(args.spec)
     net = spec.network
     with _about(args.spec):
@@ -605,6 +629,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SpecError(
             f'{args.spec}: no data; give --data FILE|NAME, or add [train] data = "..." to the spec'
         )
+    if args.data is None:  # the spec's [train] data, found now that the spec is read
+        for target, option in ((plot, "--plot"), (save, "--save")):
+            _refuse_inputs(target, option, [("the data file", _data_input(source))])
     train = spec.train
     seed = train.seed if args.seed is None else args.seed
     ds = load_data(source, network=net, targets=args.targets or train.targets, seed=seed)

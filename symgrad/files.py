@@ -9,12 +9,13 @@ and no pickle is ever loaded.
 
 Every file symgrad writes (generated modules, derivations, pages, plots, weights) goes through
 :func:`atomic_write`: a temporary file in the same folder, flushed to disk, then renamed over the
-target. The new file gets the usual permissions
+target, which must be a regular file or a new path. The new file gets the usual permissions
 (``0o666`` less the umask), not the private ``0o600`` of a temporary file.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
@@ -414,26 +415,83 @@ def _one_line(exc: BaseException) -> str:
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
+def output_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` may not be written as an output, or None for a regular file or a new path.
+
+    A symbolic link, a FIFO or a device would be replaced by the rename of :func:`atomic_write`
+    (``-o /dev/null`` would replace /dev/null), so they are refused. The path itself is looked
+    at (``os.lstat``), not what a link points to.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None  # a new path (or one the write will report on)
+    if stat.S_ISLNK(st.st_mode):
+        return "is a symbolic link; give the path of a regular file"
+    kind = _kind(st.st_mode)
+    if kind == "a folder":
+        return "is a folder; give a file name inside it"
+    if kind is not None:
+        return f"is {kind}, not a regular file; give the path of a regular file"
+    return None
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name the same file: the same inode when both exist, else the same
+    resolved path."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        pass
+    try:
+        return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+    except (OSError, ValueError):
+        return False
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+def _write_error(target: Path, exc: OSError) -> SpecError:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return SpecError(
+            f"{target}: cannot be written ({reason}); free some space or write it elsewhere"
+        )
+    return SpecError(
+        f"{target}: cannot be written ({reason}); check the folder and its permissions"
+    )
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically; return the path."""
+    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically; return the path.
+
+    The target must be a regular file or a new path (:func:`output_problem`); an OS error (a
+    full disk, a folder that is not writable) is one SpecError line naming the target, and
+    leaves the target as it was and no temporary file behind.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    problem = output_problem(target)
+    if problem is not None:
+        raise SpecError(f"{target}: {problem}")
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp: str | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _write_error(target, exc) from None
         raise
     return target

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -460,3 +463,107 @@ def test_console_script(tmp_path: Path) -> None:
     bad = subprocess.run([exe, "train", str(tmp_path / "x.toml"), "--data", "xor"],
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# Outputs that would destroy an input, or replace what is not a regular file
+# ------------------------------------------------------------------------------------------------
+def _weights(path: Path, net: sg.Network, name: str = "good") -> Path:
+    """A weights file for ``net`` as Model.save writes it (SGD: no optimiser state), uncompiled."""
+    meta = {"format": 1, "network": {**net.to_dict(), "name": name}, "step": 0,
+            "optimizer": {"name": "sgd", "lr": 0.1}, "dtype": "float64", "shape": "blas"}  # fmt: skip
+    arrays = {p: np.full(net.param_shape(p), 0.25) for p in net.param_names}
+    np.savez(path, **arrays, __symgrad__=np.array(json.dumps(meta)))
+    return path
+
+
+GOOD_NET = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", name="good")
+
+
+@pytest.fixture
+def no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled for a run that is refused")
+
+    monkeypatch.setattr(sg.codegen, "compile", refuse)
+
+
+def test_an_output_that_is_an_input_is_refused_before_any_work(
+    bad_dir: Path, capsys: pytest.CaptureFixture[str], no_compile: None
+) -> None:
+    d = bad_dir
+    np.savez(d / "d.npz", X=np.zeros((4, 2)), Y=np.zeros(4))
+    (d / "d.csv").write_text("0,0,0\n0,1,1\n")
+    os.link(d / "d.csv", d / "d.png")  # another name of the data file
+    os.link(d / "good.toml", d / "hard.toml")
+    (d / "spec.py").write_text(GOOD)  # a spec need not end in .toml
+    (d / "own.toml").write_text(GOOD + "[train]\ndata = 'd.npz'\n")
+    _weights(d / "w.npz", GOOD_NET)
+    explain = ["--explain", "--sample", "0,1;1", "--weights", f"{d}/w.npz"]
+    cases = [
+        (["derive", f"{d}/good.toml", "-o", f"{d}/good.toml"], "-o", "the spec"),
+        (["derive", f"{d}/good.toml", "-o", f"{d}/../in/good.toml"], "-o", "the spec"),
+        (["derive", f"{d}/good.toml", "-o", f"{d}/hard.toml"], "-o", "the spec"),
+        (["derive", f"{d}/good.toml", *explain, "-o", f"{d}/w.npz"], "-o", "the weights file"),
+        (["generate", f"{d}/spec.py", "-o", f"{d}/spec.py"], "-o", "the spec"),
+        (["train", f"{d}/good.toml", "--data", f"{d}/d.npz", "--save", f"{d}/d.npz"], "--save", "the data file"),
+        (["train", f"{d}/good.toml", "--data", f"{d}/d.csv", "--plot", f"{d}/d.png"], "--plot", "the data file"),
+        (["train", f"{d}/own.toml", "--save", f"{d}/d.npz"], "--save", "the data file"),
+        (["train", f"{d}/spec.py", "--data", "xor", "--plot", f"{d}/spec.py"], "--plot", "needs a file ending"),
+    ]  # fmt: skip
+    for args, option, what in cases:
+        before = {p: p.read_bytes() for p in d.iterdir() if p.is_file()}
+        status, _, err = run(capsys, *args)
+        assert status == 2, (args, err)
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        if "ending" not in what:
+            assert f"{option} would overwrite {what} of this run (" in err, err
+            assert "give another output path" in err
+        assert {p: p.read_bytes() for p in d.iterdir() if p.is_file()} == before, args
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_an_output_that_is_not_a_regular_file_is_refused_before_any_work(
+    bad_dir: Path, capsys: pytest.CaptureFixture[str], no_compile: None
+) -> None:
+    d = bad_dir
+    (d / "kept.md").write_text("keep")
+    (d / "link.md").symlink_to(d / "kept.md")
+    (d / "link.npz").symlink_to(d / "kept.md")
+    os.mkfifo(d / "fifo.md")
+    os.mkfifo(d / "fifo.png")
+    outputs = {
+        "link.md": "is a symbolic link; give the path of a regular file",
+        "fifo.md": "is a FIFO (named pipe), not a regular file",
+    }
+    with contextlib.suppress(OSError):  # a device node of our own, where allowed (root)
+        os.mknod(d / "null.md", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        outputs["null.md"] = "is a device, not a regular file"
+    runs = [["derive", f"{d}/good.toml", "-o", f"{d}/{name}"] for name in outputs]
+    runs += [
+        ["train", f"{d}/good.toml", "--data", "xor", "--save", f"{d}/link.npz"],
+        ["train", f"{d}/good.toml", "--data", "xor", "--plot", f"{d}/fifo.png"],
+        ["demo", "--out", f"{d}/link.md"],
+    ]
+    for args in runs:
+        kinds = {p.name: p.lstat().st_mode for p in d.iterdir()}
+        status, _, err = run(capsys, *args)
+        assert status == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+        name = Path(args[-1]).name
+        assert f"{d}/{name}: " in err, err
+        assert "symbolic link" in err or "not a regular file" in err or "must be a folder" in err
+        assert {p.name: p.lstat().st_mode for p in d.iterdir()} == kinds
+    assert (d / "kept.md").read_text() == "keep"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_spec_that_is_not_a_regular_file_is_one_line(
+    bad_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.mkfifo(bad_dir / "fifo.toml")
+    (bad_dir / "zero.toml").symlink_to("/dev/zero")
+    for name in ("fifo.toml", "zero.toml"):
+        for command in ("derive", "check", "generate"):
+            status, _, err = run(capsys, command, str(bad_dir / name))
+            assert status == 2 and len(err.splitlines()) == 1, err
+            assert f"{bad_dir / name}: is a " in err and "not a regular file" in err, err

@@ -1,9 +1,10 @@
-"""symgrad.files: inputs that are not regular files or too large, and the NPZ reader that
-checks every header before it reads any data."""
+"""symgrad.files: inputs that are not regular files or too large, atomic writes that replace
+only regular files, and the NPZ reader that checks every header before it reads any data."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import signal
@@ -22,7 +23,7 @@ import pytest
 import symgrad as sg
 from symgrad import files
 from symgrad.data import load_data
-from symgrad.files import NpzArchive, read_input, read_npz
+from symgrad.files import NpzArchive, atomic_write, output_problem, read_input, read_npz, same_file
 from symgrad.specfile import load_spec
 
 NET = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", cost="binary_cross_entropy")
@@ -155,6 +156,93 @@ def test_read_errors_name_the_file(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_atomic_write_replaces_only_regular_files(tmp_path: Path) -> None:
+    original = tmp_path / "original.txt"
+    original.write_text("keep me")
+    (tmp_path / "link.txt").symlink_to(original)
+    (tmp_path / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    (tmp_path / "folder").mkdir()
+    targets = {
+        "link.txt": "is a symbolic link; give the path of a regular file",
+        "dangling.txt": "is a symbolic link; give the path of a regular file",
+        "folder": "is a folder; give a file name inside it",
+    }
+    for path in special_files(tmp_path).values():
+        if path.parent == tmp_path:  # /dev/zero itself is never written, even to be refused
+            targets[path.name] = "is a symbolic link" if path.is_symlink() else "not a regular file"
+    for name, why in targets.items():
+        path = tmp_path / name
+        before = os.lstat(path)
+        with deadline(), pytest.raises(sg.SpecError) as info:
+            atomic_write(path, "new text")
+        assert str(info.value).startswith(f"{path}: ") and why in str(info.value), name
+        after = os.lstat(path)
+        assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode), name
+        assert output_problem(path) is not None
+    assert original.read_text() == "keep me"
+    assert not list(tmp_path.glob(".*.tmp"))
+    # a regular file and a new path are written; the new file is readable by others
+    assert atomic_write(original, "new") == original and original.read_text() == "new"
+    fresh = atomic_write(tmp_path / "sub" / "fresh.txt", b"bytes")
+    assert fresh.read_bytes() == b"bytes" and output_problem(fresh) is None
+    assert output_problem(tmp_path / "not-yet.txt") is None
+
+
+@pytest.mark.parametrize(
+    ("where", "code"),
+    [
+        ("fsync", errno.ENOSPC),
+        ("mkstemp", errno.ENOSPC),
+        ("replace", errno.ENOSPC),
+        ("fsync", errno.EDQUOT),
+        ("mkstemp", errno.EACCES),
+    ],
+)
+def test_a_full_disk_is_one_line_naming_the_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, code: int
+) -> None:
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(code, os.strerror(code), str(tmp_path / ".out.txt.abc.tmp"))
+
+    owner = files.tempfile if where == "mkstemp" else files.os
+    monkeypatch.setattr(owner, where, fail)
+    with pytest.raises(sg.SpecError) as info:
+        atomic_write(target, "new")
+    message = str(info.value)
+    assert message.startswith(f"{target}: cannot be written ({os.strerror(code)})"), message
+    fix = "free some space" if code != errno.EACCES else "check the folder and its permissions"
+    assert fix in message and "\n" not in message and ".tmp" not in message
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]  # no temporary file left
+
+
+def test_same_file_sees_links_and_relative_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "d.npz"
+    data.write_bytes(b"x")
+    os.link(data, tmp_path / "hard.npz")
+    (tmp_path / "soft.npz").symlink_to(data)
+    monkeypatch.chdir(tmp_path)
+    for other in (
+        "d.npz",
+        "./d.npz",
+        "hard.npz",
+        "soft.npz",
+        str(data),
+        "../" + tmp_path.name + "/d.npz",
+    ):
+        assert same_file(data, other), other
+    assert same_file("new.npz", tmp_path / "new.npz")  # neither exists yet
+    assert not same_file(data, "other.npz")
+    assert not same_file("a.npz", "b.npz")
+
+
 # ---------------------------------------------------------------------------------------------
 # NPZ archives
 # ---------------------------------------------------------------------------------------------
