@@ -565,15 +565,12 @@ def _explanation(args: argparse.Namespace, d: Any) -> Any:
     if len(y) != net.sizes[-1]:
         raise SpecError(f"{where}: {len(y)} targets given, the network has {net.sizes[-1]} outputs")
     if args.weights is not None:
-        from .runtime import Model
+        from .runtime import read_weights
 
         with _about(f"{args.spec}: --weights"):
-            model = Model.load(args.weights)
-        if list(model.net.sizes) != list(net.sizes):
-            raise SpecError(
-                f"{args.weights}: these weights are for another network than {args.spec}"
-            )
-        params = {k: np.asarray(v, dtype=np.float64) for k, v in model.params.items()}
+            saved = read_weights(args.weights)  # checked, and nothing compiled
+        _same_network(saved.net, net, args.weights, args.spec)
+        params = {k: np.asarray(v, dtype=np.float64) for k, v in saved.params.items()}
     else:
         params = numeric.init_params(net, args.seed)
     with _about(where):
@@ -586,6 +583,24 @@ def _explanation(args: argparse.Namespace, d: Any) -> Any:
             layer=args.layer,
             index=args.index,
             max_partials=args.max_partials,
+        )
+
+
+def _same_network(saved: Any, net: Any, weights: str, spec: str) -> None:
+    """Weights are for the spec's network when the whole declaration is the same but the name:
+    sizes, activations, biases, cost and their formulas."""
+    theirs = {k: v for k, v in saved.to_dict().items() if k != "name"}
+    ours = {k: v for k, v in net.to_dict().items() if k != "name"}
+    differ = [key for key in ours.keys() | theirs.keys() if ours.get(key) != theirs.get(key)]
+    if differ:
+        order = list(ours) + [key for key in theirs if key not in ours]
+        what = "; ".join(
+            f"{key} {theirs.get(key)!r} in the weights, {ours.get(key)!r} in the spec"
+            for key in sorted(differ, key=order.index)
+        )
+        raise SpecError(
+            f"{weights}: these weights are for another network than {spec} ({what}); "
+            "give weights saved for this spec (symgrad train SPEC --save FILE)"
         )
 
 

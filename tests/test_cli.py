@@ -567,3 +567,33 @@ def test_a_spec_that_is_not_a_regular_file_is_one_line(
             status, _, err = run(capsys, command, str(bad_dir / name))
             assert status == 2 and len(err.splitlines()) == 1, err
             assert f"{bad_dir / name}: is a " in err and "not a regular file" in err, err
+
+
+@pytest.mark.parametrize(
+    ("change", "differs"),
+    [
+        ({"hidden": "relu"}, "activations ['relu', 'sigmoid'] in the weights, ['tanh', 'sigmoid'] in the spec"),
+        ({"cost": "mse"}, "cost 'mse' in the weights, 'quadratic' in the spec"),
+        ({"bias": False}, "bias [False, False] in the weights, [True, True] in the spec"),
+        ({"sizes": [2, 4, 1]}, "sizes [2, 4, 1] in the weights, [2, 3, 1] in the spec"),
+        ({"output": "relu", "cost": "mse"}, "activations ['tanh', 'relu'] in the weights"),
+    ],
+)  # fmt: skip
+def test_derive_refuses_weights_of_another_network(
+    bad_dir: Path, capsys: pytest.CaptureFixture[str], change: dict[str, object], differs: str
+) -> None:
+    settings: dict[str, object] = {"sizes": [2, 3, 1], "hidden": "tanh", "output": "sigmoid",
+                                   "cost": "quadratic", "bias": True, **change}  # fmt: skip
+    sizes = settings.pop("sizes")
+    other = sg.Network.mlp(sizes, **settings, name="good")  # type: ignore[arg-type]
+    weights = _weights(bad_dir / "other.npz", other)
+    args = ["derive", f"{bad_dir}/good.toml", "--explain", "--sample", "0,1;1"]
+    status, _, err = run(capsys, *args, "--weights", str(weights))
+    assert status == 2 and len(err.splitlines()) == 1, err
+    assert f"{weights}: these weights are for another network than {bad_dir}/good.toml (" in err
+    assert differs in err, err
+    # the same declaration under another name is the same network
+    same = _weights(bad_dir / "same.npz", GOOD_NET, name="renamed")
+    status, out, err = run(capsys, *args, "--weights", str(same))
+    assert status == 0, err
+    assert "W^(1)" in out or "w^(1)" in out
