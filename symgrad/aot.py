@@ -30,6 +30,7 @@ import sys
 import sysconfig
 import tempfile
 import warnings
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -92,9 +93,19 @@ def load(path: Path, shape: str) -> SimpleNamespace | None:
     return SimpleNamespace(SHAPE=shape, __file__=str(path), **functions)
 
 
-def build(module: ModuleType, net: Network, optimizer: Optimizer, dtype: str, path: Path) -> Path:
+def build(
+    module: ModuleType,
+    net: Network,
+    optimizer: Optimizer,
+    dtype: str,
+    path: Path,
+    record: Callable[[Path], None] | None = None,
+) -> Path:
     """Compile the :data:`EXPORTS` of the imported generated ``module`` into an extension at
     ``path`` (written atomically: built in a temporary folder beside it, then renamed).
+
+    ``record`` is called with the built file before it is renamed into place: the cache writes
+    its hash then, so that no process finds the extension without it.
 
     Needs a C compiler and setuptools, as Numba's ``pycc`` does; raises CodegenError without.
     """
@@ -137,7 +148,10 @@ def build(module: ModuleType, net: Network, optimizer: Optimizer, dtype: str, pa
             cc.compile()
         except Exception as exc:  # distutils' CompileError, LinkError, a missing compiler ...
             raise _build_error(path, exc) from exc
-        os.replace(Path(folder) / path.name, path)
+        built = Path(folder) / path.name
+        if record is not None:
+            record(built)
+        os.replace(built, path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return path

@@ -627,6 +627,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``symgrad train SPEC --data FILE|NAME``."""
+    from .codegen import _writable_cache_dir
     from .codegen import compile as compile_model
     from .data import load_data
 
@@ -647,6 +648,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data is None:  # the spec's [train] data, found now that the spec is read
         for target, option in ((plot, "--plot"), (save, "--save")):
             _refuse_inputs(target, option, [("the data file", _data_input(source))])
+    _writable_cache_dir()  # where the compiled code goes: checked before the data are read
     train = spec.train
     seed = train.seed if args.seed is None else args.seed
     ds = load_data(source, network=net, targets=args.targets or train.targets, seed=seed)

@@ -3,6 +3,7 @@ new process that trains with them without importing Numba or SciPy."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -240,3 +241,57 @@ def test_a_failed_build_says_why_and_leaves_nothing_behind(
     assert not list(cache.glob("aot_aot_no_compiler_*"))
     assert not list(cache.glob(".aot-*"))
     assert not sg.compile(net, sg.SGD(0.1)).aot  # the jitted module still trains
+
+
+_HEAL_CHILD = """
+import json, sys
+import numpy as np
+import symgrad as sg
+net = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", name="aot_heal")
+model = sg.compile(net, sg.SGD(lr=0.5), shape="unrolled", aot=sys.argv[1] == "aot")
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+history = model.fit(X, np.array([0.0, 1.0, 1.0, 0.0]), epochs=20, batch_size=2, shuffle=False)
+print(json.dumps({"aot": model.aot, "loss": history.loss}))
+"""
+
+
+def _child(cache: Path, mode: str) -> tuple[bool, list[float]]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "SYMGRAD_CACHE_DIR": str(cache),
+        "NUMBA_CACHE_DIR": str(cache / "numba"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", _HEAL_CHILD, mode], capture_output=True, text=True, env=env
+    )
+    # a truncated shared library is a bus error when it is opened: a signal, seen here
+    assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["aot"], result["loss"]
+
+
+def test_a_truncated_extension_is_never_opened(tmp_path: Path) -> None:
+    """The extension's sha256 is in the module's manifest: one that does not match is deleted
+    unopened, then built again (aot=True) or passed over for the jitted module."""
+    built, loss = _child(tmp_path, "aot")
+    (extension,) = tmp_path.glob("aot_aot_heal_*")
+    (module,) = tmp_path.glob("aot_heal_*.py")
+    manifest = json.loads(module.with_suffix(".json").read_text())
+    good = extension.read_bytes()
+    assert built and manifest["extensions"] == {extension.name: hashlib.sha256(good).hexdigest()}
+    for mode in ("aot", "jit"):  # built again; passed over
+        extension.write_bytes(good[: len(good) // 3])  # opening this one is a bus error
+        assert _child(tmp_path, mode) == (mode == "aot", loss), mode
+        assert extension.exists() == (mode == "aot"), mode
+        if mode == "aot":
+            manifest = json.loads(module.with_suffix(".json").read_text())
+            digest = hashlib.sha256(extension.read_bytes()).hexdigest()
+            assert manifest["extensions"][extension.name] == digest
+            good = extension.read_bytes()
+    # one the manifest knows nothing of (from before manifests, or put there) is not opened either
+    extension.write_bytes(good[: len(good) // 3])
+    manifest.pop("extensions")
+    module.with_suffix(".json").write_text(json.dumps(manifest))
+    assert _child(tmp_path, "jit") == (False, loss)
+    assert not extension.exists()

@@ -597,3 +597,17 @@ def test_derive_refuses_weights_of_another_network(
     status, out, err = run(capsys, *args, "--weights", str(same))
     assert status == 0, err
     assert "W^(1)" in out or "w^(1)" in out
+
+
+def test_a_cache_folder_that_is_not_writable_is_named(
+    bad_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (bad_dir / "a-file").write_text("not a folder")
+    for cache in (bad_dir / "a-file", bad_dir / "a-file" / "below"):
+        monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(cache))
+        status, _, err = run(capsys, "train", f"{bad_dir}/good.toml", "--data", "xor")
+        assert status == 2 and len(err.splitlines()) == 1, err
+        assert err == (
+            f"symgrad: error: SYMGRAD_CACHE_DIR={cache}: is not a writable folder; "
+            "set it to a writable folder or unset it\n"
+        )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -816,9 +818,115 @@ def test_two_processes_compiling_at_once_share_one_cache_entry() -> None:
         [3, 5, 2], hidden="tanh", output="softmax", cost="cross_entropy", name="race"
     )
     code = sg.generate(net, sg.Adam(0.01))
-    entries = [p for p in cache_dir().iterdir() if p.name.startswith("race_")]
-    assert entries == [code.cache_path()]
-    assert entries[0].read_text() == code.source
+    entries = sorted(p for p in cache_dir().iterdir() if p.name.startswith("race_"))
+    manifest = code.cache_path().with_suffix(".json")  # the module's sha256, and Numba's files'
+    assert entries == [manifest, code.cache_path()]
+    assert entries[1].read_text() == code.source
+
+
+def test_a_cache_folder_that_is_not_writable_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "file").write_text("x")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # a read-only folder (root may write anywhere, so its answer is made up here)
+    monkeypatch.setattr(
+        sg.codegen.os,
+        "access",
+        lambda p, mode: False if Path(p) == locked else real_access(p, mode),
+    )
+    for folder in (tmp_path / "file", tmp_path / "file" / "below", locked):
+        monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(folder))
+        for make in (lambda: sg.compile(xor_net()), lambda: sg.generate(xor_net()).cache_path()):
+            with pytest.raises(sg.SpecError) as info:
+                make()
+            assert str(info.value) == (
+                f"SYMGRAD_CACHE_DIR={folder}: is not a writable folder; "
+                "set it to a writable folder or unset it"
+            )
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(tmp_path / "new" / "cache"))
+    assert sg.generate(xor_net()).cache_path().parent == tmp_path / "new" / "cache"
+    assert (tmp_path / "new" / "cache").is_dir()  # made when first needed
+
+
+# A new process that trains a cached model: what a damaged cache file did to every later run
+_HEAL_CHILD = """
+import json
+import numpy as np
+import symgrad as sg
+net = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", name="heal")
+model = sg.compile(net, sg.Momentum(lr=0.5, beta=0.5), shape="unrolled")
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+history = model.fit(X, np.array([0.0, 1.0, 1.0, 0.0]), epochs=20, batch_size=2, shuffle=False)
+print(json.dumps(history.loss))
+"""
+
+
+def _train_in_a_new_process(cache: Path, numba_cache: Path | None) -> list[float]:
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    env["SYMGRAD_CACHE_DIR"] = str(cache)
+    env.pop("NUMBA_CACHE_DIR", None)
+    if numba_cache is not None:
+        env["NUMBA_CACHE_DIR"] = str(numba_cache)
+    out = subprocess.run(
+        [sys.executable, "-c", _HEAL_CHILD], env=env, capture_output=True, text=True, timeout=600
+    )
+    # a bus error would be a negative return code here, not the end of pytest
+    assert out.returncode == 0, (out.returncode, out.stderr[-3000:])
+    loss: list[float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return loss
+
+
+def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p): (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("numba_dir", ["NUMBA_CACHE_DIR", "__pycache__"])
+def test_a_damaged_cache_heals(tmp_path: Path, numba_dir: str) -> None:
+    """A truncated generated module, Numba index or Numba data file: the next process finds it
+    out (by the hashes in the module's manifest), makes it again, and trains to the same loss."""
+    cache = tmp_path / "symgrad"
+    numba_cache = tmp_path / "numba" if numba_dir == "NUMBA_CACHE_DIR" else None
+    loss = _train_in_a_new_process(cache, numba_cache)  # generates, compiles, records
+    (module,) = cache.glob("heal_*.py")
+    manifest = json.loads(module.with_suffix(".json").read_text())
+    numba_root = numba_cache if numba_cache is not None else cache / "__pycache__"
+    numba_files = sorted(numba_root.rglob(f"{module.stem}.*.nb[ic]"))
+    assert {p.name for p in numba_files} == set(manifest["numba"]) and len(numba_files) >= 4
+    assert manifest["module"] == hashlib.sha256(module.read_bytes()).hexdigest()
+    before = _stamps(tmp_path)
+    assert _train_in_a_new_process(cache, numba_cache) == loss
+    assert _stamps(tmp_path) == before  # a sound cache: nothing made again, nothing deleted
+    damaged = {
+        "module": module,
+        "index": next(p for p in numba_files if ".train_epochs-" in p.name and p.suffix == ".nbi"),
+        "data": next(p for p in numba_files if ".train_epochs-" in p.name and p.suffix == ".nbc"),
+        "helper": next(p for p in numba_files if "._tanh-" in p.name and p.suffix == ".nbc"),
+    }
+    for what, path in damaged.items():
+        good = path.read_bytes()
+        path.write_bytes(good[: len(good) // 2])
+        assert _train_in_a_new_process(cache, numba_cache) == loss, what
+        # made again, or gone; what is there now is what the manifest vouches for
+        manifest = json.loads(module.with_suffix(".json").read_text())
+        if path.exists():
+            sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            assert sha in (manifest["module"], manifest["numba"].get(path.name)), what
+            assert len(path.read_bytes()) > len(good) // 2, what
+    before = _stamps(tmp_path)
+    assert _train_in_a_new_process(cache, numba_cache) == loss
+    assert _stamps(tmp_path) == before  # healed: nothing is made again any more
+    module.with_suffix(".json").unlink()  # a module nothing vouches for is made again
+    module.write_text(module.read_text() + "raise SystemExit('not this one')\n")
+    assert _train_in_a_new_process(cache, numba_cache) == loss
+    assert "not this one" not in module.read_text()
 
 
 # ---------------------------------------------------------------------------------------------
