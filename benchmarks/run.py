@@ -117,7 +117,7 @@ def machine_info() -> dict[str, Any]:
         pass
     with contextlib.suppress(AttributeError):
         info["affinity"] = len(os.sched_getaffinity(0))
-    for mod in ("torch", "jax", "jaxlib", "scipy", "sklearn"):
+    for mod in ("torch", "jax", "jaxlib", "scipy"):
         try:
             info[mod] = __import__(mod).__version__
         except ImportError:
@@ -358,8 +358,7 @@ def report(
     ]
     L += [
         f"| versions | Python {m['python']}, numpy {m['numpy']}, numba {m['numba']}, scipy "
-        f"{m['scipy']}, torch {m['torch']}, jax {m['jax']} / jaxlib {m['jaxlib']}, "
-        f"scikit-learn {m['sklearn']} |"
+        f"{m['scipy']}, torch {m['torch']}, jax {m['jax']} / jaxlib {m['jaxlib']} |"
     ]
     for b in m["blas"]:
         use = {

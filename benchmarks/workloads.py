@@ -218,11 +218,10 @@ def make_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         return x, np.array([[0.0], [1.0], [1.0], [0.0]])
     if w.name == "digits":
-        from sklearn.datasets import load_digits
+        from symgrad.data import bundled
 
-        d = load_digits()
-        x = d.data[:n] / 16.0  # pixels 0..16 -> [0, 1]
-        return x, _one_hot(d.target[:n], 10)
+        pixels, labels = bundled("digits")  # UCI's, as published (and as scikit-learn ships it)
+        return pixels[:n] / 16.0, _one_hot(labels[:n], 10)  # pixels 0..16 -> [0, 1]
     if w.name == "wide":
         x = rng.random((n, w.sizes[0]))
         teacher = rng.standard_normal((w.sizes[0], w.sizes[-1]))

@@ -4,7 +4,7 @@ mish(z) = z * tanh(softplus(z)) is not built in: it is declared as a formula, ei
 (examples/mish.toml) or with sg.Activation.from_formula. SymPy differentiates it; the network
 is derived and trained like any other.
 
-Run: python examples/custom_activation.py   (needs scikit-learn for the iris data)
+Run: python examples/custom_activation.py
 """
 
 from pathlib import Path

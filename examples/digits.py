@@ -1,15 +1,20 @@
 """A digits classifier: 8x8 handwritten digits, 64 -> 32 tanh -> 10 softmax, cross-entropy.
 
-Loads examples/digits.toml and scikit-learn's bundled digits (split 80/20 with the spec's seed),
+Loads examples/digits.toml and the bundled UCI digits (split 80/20 with the spec's seed),
 trains with momentum, prints the test accuracy and writes the loss curve to digits_loss.png in
 the current folder.
 
-Run: python examples/digits.py   (needs scikit-learn and matplotlib)
+Needs matplotlib (pip install 'symgrad[plot]'). Run: python examples/digits.py
 """
 
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:
+    raise SystemExit(
+        "This example draws the loss curve: it needs matplotlib: pip install 'symgrad[plot]'"
+    ) from None
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -5,8 +5,15 @@ f(x) = (x - 2)**2 + 1 has its minimum at x = 2 and f'' = 2, so x <- x - lr f'(x)
 minimum further at every step. At each iterate the tangent line f(x_t) + f'(x_t) (x - x_t)
 predicts the change of f: -lr f'(x_t)**2. Writes one plot per learning rate into the current folder.
 
-Run: python examples/gradient_descent.py
+Needs matplotlib (pip install 'symgrad[plot]'). Run: python examples/gradient_descent.py
 """
+
+try:
+    import matplotlib  # noqa: F401
+except ImportError:
+    raise SystemExit(
+        "This example draws its plots with matplotlib: pip install 'symgrad[plot]'"
+    ) from None
 
 import symgrad as sg
 

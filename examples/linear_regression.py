@@ -4,12 +4,18 @@ The network is one identity neuron, so its cost is exactly MSE and its gradients
 least squares. Each epoch is one full-batch gradient step; the animation linreg.gif (written into
 the current folder) shows the line converging on the point cloud.
 
-Run: python examples/linear_regression.py
+Needs matplotlib (pip install 'symgrad[plot]'). Run: python examples/linear_regression.py
 """
 
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:
+    raise SystemExit(
+        "This example draws its animation with matplotlib: pip install 'symgrad[plot]'"
+    ) from None
+
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -45,7 +51,8 @@ title = ax.set_title("")
 def draw(i: int) -> None:
     slope, icept = lines[i]
     line.set_ydata(slope * grid + icept)
-    title.set_text(f"epoch {i}: y = {slope:.2f} x + {icept:.2f}, MSE {losses[i]:.3f}")
+    sign = "-" if icept < 0 else "+"  # y = 2.02 x - 0.49, not "+ -0.49"
+    title.set_text(f"epoch {i}: y = {slope:.2f} x {sign} {abs(icept):.2f}, MSE {losses[i]:.3f}")
 
 
 FuncAnimation(fig, draw, frames=len(lines)).save("linreg.gif", writer=PillowWriter(fps=8))

@@ -5,14 +5,18 @@ terms, a 16-8-4-2 network with identity hidden layers, a softmax output and the 
 cost (which PyTorch applies to the logits z^(L)). Same weights, same batch: every .grad equals
 symgrad's gradient, and one manual update w - lr * grad equals symgrad's SGD step.
 
-Run: python examples/pytorch_parity.py   (needs torch)
+Needs PyTorch (pip install torch). Run: python examples/pytorch_parity.py
 """
 
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
+
+try:
+    import torch
+    from torch import nn
+except ImportError:
+    raise SystemExit("This example compares with PyTorch: pip install torch") from None
 
 import symgrad as sg
 

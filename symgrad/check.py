@@ -1,21 +1,21 @@
-"""Proof that the chain-rule composition equals ``sympy.diff`` of the expanded cost.
+"""Checking a derivation: the chain-rule composition against independent judges.
 
 Three judges, strongest first:
 
-1. **symbolic** (small nets): ``expanded(partial) - diff(expanded cost, w)`` is shown to be zero.
-   ``simplify`` does not finish on a 3-4-3 net, so transcendental atoms (``exp(u)``, ``tanh(u)``,
-   ``log(u)``) are replaced by fresh symbols (``exp(-u)`` by ``1/exp(u)``'s symbol) and the
-   difference, now a rational function, is put over one denominator with ``cancel(together(.))``.
-   Piecewise activations (relu, elu) are split by the sign of each ``z`` first.
+1. **symbolic** (small nets): ``expanded(partial) - diff(expanded cost, w)`` is shown to be zero
+   (:mod:`symgrad.proof`); where it cannot be shown, the entry is "not proven" with the reason,
+   and the other judges give the verdict.
 2. **numeric** (any net with explicit closed forms): the closed form evaluated at a random point,
    against central finite differences of the cost in float64.
 3. **backprop** (wide nets): the NumPy backpropagation built from the same local derivatives,
    against central finite differences.
+
+A judge left out says so in the report, with the reason.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,27 +23,40 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from . import numeric
-from .errors import DerivationError
+from . import numeric, validate
+from .errors import DerivationError, SpecError
+from .proof import prove
 
 if TYPE_CHECKING:
-    from .derive import Derivation, Partial
+    from .derivation import Derivation
 
 SYMBOLIC_PARAMETERS = 40
 """Networks up to this many parameters are proved symbolically by default."""
 
-MAX_BRANCHES = 512
+MAX_POINTS = 100
+"""Most random points of the numeric judges: each costs two forward passes per entry."""
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """One parameter entry checked by one judge."""
+    """One parameter entry checked by one judge.
+
+    Attributes:
+        status: "ok", "failed" (the judge found a difference) or "unproven" (the symbolic judge
+            could not decide; ``note`` says why, and the other judges decide).
+    """
 
     name: str
     index: tuple[int, ...]
     method: str
     error: float
-    ok: bool
+    status: str
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Not failed: proved, or left to the other judges."""
+        return self.status != "failed"
 
     @property
     def label(self) -> str:
@@ -52,10 +65,15 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Every check made; truthy when all passed."""
+    """Every check made; truthy when none failed.
+
+    Attributes:
+        skipped: ``(judge, reason)`` for each judge left out.
+    """
 
     results: tuple[CheckResult, ...]
     tolerance: float
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -66,22 +84,36 @@ class CheckReport:
 
     def worst(self, method: str | None = None) -> CheckResult | None:
         rows = [r for r in self.results if method is None or r.method == method]
-        return max(rows, key=lambda r: (not r.ok, r.error), default=None)
+        return max(rows, key=lambda r: (not r.ok, r.status == "ok", r.error), default=None)
+
+    def unproven(self) -> list[CheckResult]:
+        """The entries the symbolic judge could not decide."""
+        return [r for r in self.results if r.status == "unproven"]
 
     def methods(self) -> list[str]:
         return sorted({r.method for r in self.results})
 
     def table(self) -> str:
-        """Worst error per judge, as a small text table."""
+        """Worst error per judge, as a small text table; a judge left out has a row saying why."""
         lines = [f"{'check':<10} {'entries':>8} {'worst error':>12}  {'at':<12} result"]
         for method in self.methods():
             rows = [r for r in self.results if r.method == method]
             worst = self.worst(method)
             assert worst is not None
-            verdict = "ok" if all(r.ok for r in rows) else "FAILED"
-            lines.append(
-                f"{method:<10} {len(rows):>8} {worst.error:>12.2e}  {worst.label:<12} {verdict}"
-            )
+            unproven = [r for r in rows if r.status == "unproven"]
+            if not all(r.ok for r in rows):
+                verdict, error = "FAILED" + (f" ({worst.note})" if worst.note else ""), worst.error
+            elif unproven:
+                proved = len(rows) - len(unproven)
+                verdict = f"not proven symbolically for {len(unproven)} ({unproven[0].note})"
+                verdict += f", {proved} proved" if proved else ""
+                error = math.nan
+            else:
+                verdict, error = "ok", worst.error
+            shown = f"{error:>12.2e}" if math.isfinite(error) or error == math.inf else f"{'-':>12}"
+            lines.append(f"{method:<10} {len(rows):>8} {shown}  {worst.label:<12} {verdict}")
+        for method, reason in self.skipped:
+            lines.append(f"{method:<10} {'-':>8} {'-':>12}  {'':<12} skipped: {reason}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -108,16 +140,32 @@ def check_derivation(
         raise_on_failure: raise :class:`DerivationError` instead of returning a failed report.
     """
     net = d.net
+    numeric_points = validate.whole(numeric_points, "numeric_points", 0, MAX_POINTS)
+    seed = validate.seed(seed)
+    tolerance = validate.real(tolerance, "tolerance", positive=True)
+    if symbolic is not None:
+        symbolic = validate.flag(symbolic, "symbolic")
     n_params = sum(int(np.prod(net.param_shape(p))) for p in net.param_names)
-    entries = list(params) if params is not None else _entries(d, seed)
+    entries = _checked_entries(d, params) if params is not None else _entries(d, seed)
     do_symbolic = n_params <= SYMBOLIC_PARAMETERS if symbolic is None else symbolic
     results: list[CheckResult] = []
+    skipped: list[tuple[str, str]] = []
     if do_symbolic:
-        proved = _prove_partials(d, [d.partial(name, *index) for name, index in entries])
-        for (name, index), ok in zip(entries, proved, strict=True):
+        verdicts = prove(d, [d.partial(name, *index) for name, index in entries])
+        for (name, index), verdict in zip(entries, verdicts, strict=True):
             results.append(
-                CheckResult(name, tuple(index), "symbolic", 0.0 if ok else float("inf"), ok)
+                CheckResult(
+                    name, tuple(index), "symbolic", verdict.error, verdict.status, verdict.note
+                )
             )
+    elif symbolic is None:
+        skipped.append(
+            (
+                "symbolic",
+                f"the network has {n_params} parameters, more than {SYMBOLIC_PARAMETERS} "
+                "(symbolic=True, or --symbolic, forces it)",
+            )
+        )
     rng = np.random.default_rng(seed)
     for _ in range(numeric_points):
         vals = numeric.init_params(net, int(rng.integers(1 << 30)))
@@ -139,7 +187,7 @@ def check_derivation(
                     name, index, "backprop", bp[name][index], fd[name][index], tolerance
                 )
             )
-    report = CheckReport(tuple(results), tolerance)
+    report = CheckReport(tuple(results), tolerance, tuple(skipped))
     if raise_on_failure and not report.ok:
         worst = report.worst()
         assert worst is not None
@@ -149,44 +197,19 @@ def check_derivation(
     return report
 
 
-def _prove_partials(d: Derivation, partials: list[Partial]) -> list[bool]:
-    """``p.expanded() == diff(expanded cost, w)`` for each p, on every sign pattern of the piecewise units."""
-    constraint = _target_constraint(d)
-    z_syms = [
-        d.sym.z(l, j)
-        for l, layer in enumerate(d.net.layers, start=1)
-        if layer.act.expr.has(sp.Piecewise)
-        for j in range(layer.n_out)
-    ]
-    if 2 ** len(z_syms) > MAX_BRANCHES:
-        raise DerivationError(
-            f"{len(z_syms)} piecewise units make too many sign patterns; use symbolic=False"
-        )
-    ops_z = sp.Symbol("z", real=True)
-    proved = [True] * len(partials)
-    for signs in itertools.product((True, False), repeat=len(z_syms)):
-        sign_of = dict(zip(z_syms, signs, strict=True))
-
-        def branch(
-            f: sp.Expr, zsym: sp.Symbol, sign_of: dict[sp.Symbol, bool] = sign_of
-        ) -> sp.Expr:
-            return _resolve(f, ops_z, sign_of[zsym]) if zsym in sign_of else f
-
-        fmap = d.forward_map(branch if z_syms else None)
-        cost = d.cost().xreplace(fmap)
-        for i, p in enumerate(partials):
-            if not proved[i]:
-                continue
-            expr = p.expr
-            for zsym, positive in sign_of.items():
-                expr = _resolve(expr, zsym, positive)
-            diff = (expr.xreplace(fmap) - sp.diff(cost, p.param)).xreplace(constraint)
-            proved[i] = _rational_zero(diff)
-    return proved
-
-
-def _resolve(expr: sp.Expr, u: sp.Expr, positive: bool) -> sp.Expr:
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _pick(e, u, positive))
+def _checked_entries(
+    d: Derivation, params: Iterable[tuple[str, tuple[int, ...]]]
+) -> list[tuple[str, tuple[int, ...]]]:
+    """``params`` as a list of ``(name, index)`` entries that exist in the network."""
+    entries = []
+    for entry in params:
+        if not isinstance(entry, tuple | list) or len(entry) != 2:
+            raise SpecError(f"params holds {entry!r}; give (name, index) pairs like ('W1', (0, 1))")
+        name, index = entry
+        index = (index,) if isinstance(index, int) else tuple(index)
+        d.symbol(name, *index)  # a SpecError when there is no such entry
+        entries.append((name, index))
+    return entries
 
 
 def _entries(d: Derivation, seed: int) -> list[tuple[str, tuple[int, ...]]]:
@@ -202,7 +225,8 @@ def _numeric_result(
     name: str, index: tuple[int, ...], method: str, got: float, want: float, tol: float
 ) -> CheckResult:
     err = abs(got - want) / max(1.0, abs(want))
-    return CheckResult(name, tuple(index), method, err, bool(np.isfinite(err) and err <= tol))
+    ok = bool(np.isfinite(err) and err <= tol)
+    return CheckResult(name, tuple(index), method, err, "ok" if ok else "failed")
 
 
 def _layer_values(
@@ -225,86 +249,3 @@ def _layer_values(
             for k in range(layer.n_in):
                 subs[s.w(l, j, k)] = sp.Float(params[f"W{l}"][j, k])
     return subs
-
-
-def _target_constraint(d: Derivation) -> dict[sp.Basic, sp.Basic]:
-    """Softmax + cross-entropy's ``delta = a - y`` holds because the targets sum to 1."""
-    if d.fused and d.net.layers[-1].act.is_softmax:
-        n = d.net.sizes[-1]
-        return {d.sym.y(n - 1): 1 - sp.Add(*[d.sym.y(j) for j in range(n - 1)])}
-    return {}
-
-
-# ------------------------------------------------------------------------------------------------
-# Zero testing
-# ------------------------------------------------------------------------------------------------
-def _pick(pw: sp.Piecewise, u: sp.Expr, positive: bool) -> sp.Expr:
-    """``pw`` with every condition on the sign of ``u`` decided (``u > 0`` when ``positive``)."""
-    kept: list[tuple[sp.Expr, sp.Basic]] = []
-    for val, cond in pw.args:
-        decided = _decide(cond, u, positive)
-        if decided is sp.false:
-            continue
-        if decided is sp.true:
-            if not kept:
-                return val
-            kept.append((val, sp.true))
-            break
-        kept.append((val, decided))
-    return sp.Piecewise(*kept) if kept else pw
-
-
-def _decide(cond: sp.Basic, u: sp.Expr, positive: bool) -> sp.Basic:
-    truth: dict[sp.Basic, sp.Basic] = {}
-    for rel in cond.atoms(sp.core.relational.Relational):
-        v = rel.lhs - rel.rhs
-        if sp.expand(v - u) == 0:
-            sign = 1 if positive else -1
-        elif sp.expand(v + u) == 0:
-            sign = -1 if positive else 1
-        else:
-            continue
-        holds = sign > 0 if rel.rel_op in (">", ">=") else sign < 0
-        truth[rel] = sp.true if holds else sp.false
-    return cond.xreplace(truth) if truth else cond
-
-
-def _rational_zero(expr: sp.Expr) -> bool:
-    """Zero as a rational function once transcendental atoms are fresh symbols."""
-    made: dict[sp.Basic, sp.Symbol] = {}
-
-    def fresh(key: sp.Basic) -> sp.Symbol:
-        if key not in made:
-            made[key] = sp.Dummy(f"t{len(made)}")
-        return made[key]
-
-    # logs become symbols; u**v with symbolic v becomes exp(v * log(u)) over the same symbol, and
-    # exp of a sum splits into a product, so SymPy's two spellings of softplus chains agree
-    for atom in expr.atoms(sp.log):
-        fresh(atom)
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Pow) and not e.exp.is_Number,
-        lambda e: sp.exp(e.exp * fresh(sp.log(e.base))),
-    )
-    expr = expr.xreplace({atom: made[atom] for atom in expr.atoms(sp.log) if atom in made})
-    expr = expr.replace(lambda e: isinstance(e, sp.exp), sp.expand_power_exp)
-    # exp(c*u) -> t**(c*q) with t standing for exp(u/q): exp(u), exp(-u), exp(2u) stay related
-    exps: dict[sp.Basic, tuple[sp.Expr, sp.Rational]] = {}
-    for atom in expr.atoms(sp.exp):
-        arg = sp.expand(atom.args[0])
-        content, prim = arg.primitive() if isinstance(arg, sp.Add) else arg.as_coeff_Mul()
-        if prim.could_extract_minus_sign():
-            content, prim = -content, -prim
-        exps[atom] = (prim, sp.Rational(content))
-    denominators: dict[sp.Expr, int] = {}
-    for prim, content in exps.values():
-        denominators[prim] = int(sp.ilcm(denominators.get(prim, 1), content.q))
-    mapping: dict[sp.Basic, sp.Expr] = {
-        atom: fresh(prim) ** int(content * denominators[prim])
-        for atom, (prim, content) in exps.items()
-    }
-    for atom in sorted(expr.atoms(sp.Function), key=sp.default_sort_key):
-        if not isinstance(atom, sp.exp):
-            mapping[atom] = fresh(atom)
-    rational = expr.xreplace(mapping)
-    return bool(sp.cancel(sp.together(rational)) == 0)

@@ -19,12 +19,12 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, NoReturn
 
 from .errors import SpecError, SymgradError
 from .files import atomic_write, output_problem, physical_memory, same_file
+
+MAX_POINTS = 100  # as symgrad.check.MAX_POINTS, without importing the numerical stack for --help
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran but its verdict is negative (a failed check)
@@ -38,6 +38,17 @@ PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+
+
+class _UsageError(Exception):
+    """A bad option or value: one line, not argparse's usage block."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as :class:`_UsageError` (subcommands use this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message}; see '{self.prog} --help'")
 
 
 def _whole(text: str, low: int, high: int | None = None) -> int:
@@ -97,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``symgrad`` command."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symgrad",
         description="See backpropagation step by step, and generate fast Numba training code from it.",
         epilog="example:\n  symgrad demo\n  symgrad derive examples/xor.toml --param W1\n"
@@ -105,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = _subparser(
         sub,
@@ -246,7 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("spec", metavar="SPEC", help="TOML spec file")
     p.add_argument(
-        "--points", type=_positive_int, default=2, metavar="N", help="random points (default 2)"
+        "--points",
+        type=lambda text: _whole(text, 1, MAX_POINTS),
+        default=2,
+        metavar="N",
+        help=f"random points, 1..{MAX_POINTS} (default 2)",
     )
     p.add_argument("--seed", type=_seed, default=0, help="seed for the random points")
     p.add_argument(
@@ -289,8 +304,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error (status 2)
+    except SystemExit as exc:  # --help or --version
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    except _UsageError as exc:
+        return _error(str(exc))
+    if args.command is None:  # a bare "symgrad": what there is to do
+        parser.print_help()
+        return EXIT_OK
     try:
         status: int = args.func(args)
     except SymgradError as exc:
@@ -403,6 +423,8 @@ def _optimizer(spec: Any, args: argparse.Namespace) -> Any:
 
 def _check_memory(net: Any, optimizer: Any, dtype: str, where: str) -> None:
     """Refuse networks whose parameters, gradients and optimiser state exceed physical memory."""
+    import numpy as np
+
     n_params = sum(math.prod(net.param_shape(p)) for p in net.param_names)
     arrays = 2 + len(getattr(optimizer, "state", ()))  # weights, gradients, optimiser state
     need = n_params * np.dtype(dtype).itemsize * arrays
@@ -420,42 +442,64 @@ def _bytes(n: int) -> str:
 
 
 def _report_fit(model: Any, ds: Any) -> list[str]:
+    """The mean cost (and accuracy) of the trained model on the training and test data."""
     from .data import accuracy
 
-    lines = [f"train      loss {model.loss(ds.X, ds.Y):.4g}"]
+    lines = [f"train set  cost {model.loss(ds.X, ds.Y):.4g} after training"]
     if ds.classes:
         lines[-1] += f", accuracy {accuracy(model.predict(ds.X), ds.Y):.1%}"
     if ds.X_test is not None:
-        lines.append(f"test       loss {model.loss(ds.X_test, ds.Y_test):.4g}")
+        lines.append(f"test set   cost {model.loss(ds.X_test, ds.Y_test):.4g}")
         if ds.classes:
             lines[-1] += f", accuracy {accuracy(model.predict(ds.X_test), ds.Y_test):.1%}"
     return lines
 
 
-def _loss_plot(curves: dict[str, list[float]], title: str, suffix: str) -> bytes:
-    try:
-        import matplotlib
+_STARTED = time.perf_counter()  # this module is the first the command imports
 
-        matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
-        import matplotlib.pyplot as plt
+
+def _since_start() -> float:
+    """Seconds since the command started (Python's own start-up, some 50 ms, aside)."""
+    return time.perf_counter() - _STARTED
+
+
+def _need_matplotlib(option: str) -> None:
+    """Before any work: ``option`` draws with matplotlib, which is an optional extra."""
+    try:
+        import matplotlib  # noqa: F401
     except ImportError:
         raise SpecError(
-            "--plot needs matplotlib, which is not installed; pip install matplotlib"
+            f"{option} draws with matplotlib, which is not installed: pip install 'symgrad[plot]' "
+            "(or pip install matplotlib)"
         ) from None
-    fig, ax = plt.subplots(figsize=(6, 4))
+
+
+def _loss_plot(curves: dict[str, list[float]], title: str, suffix: str) -> bytes:
+    buf = io.BytesIO()
+    _loss_figure(curves, title).savefig(buf, format=suffix.lstrip(".").replace("jpg", "jpeg"))
+    return buf.getvalue()
+
+
+def _loss_figure(curves: dict[str, list[float]], title: str) -> Any:
+    """The loss curves as a matplotlib Figure."""
+    import textwrap
+
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
     for label, loss in curves.items():
         ax.plot(range(1, len(loss) + 1), loss, label=label)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs
     ax.set_ylabel("mean cost")
     ax.set_yscale("log" if min(min(v) for v in curves.values()) > 0 else "linear")
     ax.legend()
-    ax.set_title(title)
+    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)  # a long title on two lines
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=suffix.lstrip(".").replace("jpg", "jpeg"))
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
 
 
 # -------------------------------------------------------------------------------------------------
@@ -463,7 +507,7 @@ def _loss_plot(curves: dict[str, list[float]], title: str, suffix: str) -> bytes
 # -------------------------------------------------------------------------------------------------
 def cmd_derive(args: argparse.Namespace) -> int:
     """``symgrad derive SPEC``."""
-    from .derive import derive
+    from .derivation import derive
 
     output = _check_output(
         args.output, "-o", inputs=[("the spec", args.spec), ("the weights file", args.weights)]
@@ -492,6 +536,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
         "expand": args.expand,
         "equations": not args.no_equations,
         "max_partials": args.max_partials,
+        "advice": "cli",
     }
     net = spec.network
     if args.param is not None:
@@ -583,6 +628,7 @@ def _explanation(args: argparse.Namespace, d: Any) -> Any:
             layer=args.layer,
             index=args.index,
             max_partials=args.max_partials,
+            advice="cli",
         )
 
 
@@ -633,6 +679,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     inputs = [("the spec", args.spec), ("the data file", _data_input(args.data))]
     plot = _check_output(args.plot, "--plot", PLOT_SUFFIXES, inputs)
+    if plot is not None:
+        _need_matplotlib("--plot")
     save = _check_output(args.save, "--save", (".npz",), inputs)
     spec = _load(args.spec)
     net = spec.network
@@ -669,10 +717,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     for line in _report_fit(model, ds):
         print(line)
-    print(f"time       {seconds:.1f} s (code generation, compilation and training)")
-    curves = {"training cost": [float(v) for v in history.loss]}
+    print(
+        f"time       {_since_start():.1f} s since the command started, {seconds:.1f} s of it to "
+        "generate, compile and train"
+    )
+    curves = {"training cost (mean over each epoch)": [float(v) for v in history.loss]}
     if history.val_loss:
-        curves["test cost"] = [float(v) for v in history.val_loss]
+        curves["test cost (after each epoch)"] = [float(v) for v in history.val_loss]
     picture = (
         _loss_plot(curves, f"{net.name}: {net.describe()}", plot.suffix.lower()) if plot else None
     )
@@ -687,7 +738,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``symgrad check SPEC``."""
-    from .derive import derive
+    from .derivation import derive
 
     spec = _load(args.spec)
     net = spec.network
@@ -715,6 +766,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _torch_row(net: Any, seed: int, tolerance: float) -> tuple[str, bool] | None:
     """PyTorch autograd of the same network against symgrad's backprop: one table row, or None."""
+    import numpy as np
+
     try:
         import torch
     except ImportError:
@@ -736,8 +789,9 @@ def _torch_row(net: Any, seed: int, tolerance: float) -> tuple[str, bool] | None
         if layer.act.is_softmax:
             act = torch.softmax(zl, dim=1)
             continue
-        act = sp.lambdify(z, layer.act.expr, "torch")(zl) + 0 * zl  # + 0 * zl: constant formulas
-    per_unit = sp.lambdify((a, y), net.cost.expr, "torch")(
+        # constants as floats: torch.sqrt(2) takes no number, only a tensor
+        act = sp.lambdify(z, _floats(layer.act.expr), "torch")(zl) + 0 * zl  # 0 * zl: constants
+    per_unit = sp.lambdify((a, y), _floats(net.cost.expr), "torch")(
         act, torch.tensor(Y, dtype=torch.float64)
     )
     scale = 1.0 / net.sizes[-1] if net.cost.mean_over_units else 1.0
@@ -755,11 +809,18 @@ def _torch_row(net: Any, seed: int, tolerance: float) -> tuple[str, bool] | None
     return f"{'pytorch':<10} {count:>8} {worst:>12.2e}  {at:<12} {'ok' if ok else 'FAILED'}", ok
 
 
+def _floats(expr: Any) -> Any:
+    """``expr`` with every constant subexpression a float: torch.sqrt(2) takes only a tensor."""
+
+    return expr.replace(lambda e: e.is_number and not e.is_Atom, lambda e: e.evalf())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``symgrad demo``: the chain rule on 3Blue1Brown's 1-1-1-1 net, then a classifier trained."""
+    """``symgrad demo``: the chain rule on 3Blue1Brown's 1-1-1-1 net, then a digits classifier."""
     from .codegen import generate
     from .data import load_data
-    from .derive import derive
+    from .derivation import derive
+    from .layout import TextNotation
     from .optim import Adam
     from .spec import Network
 
@@ -768,55 +829,53 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise SpecError(
             f"{args.out}: --out must be a folder, and this is a file; give a folder name"
         )
-    start = time.perf_counter()
-
     chain = Network.mlp(
         [1, 1, 1, 1], hidden="sigmoid", output="sigmoid", cost="quadratic", name="chain"
     )
     print(
-        "Part 1. 3Blue1Brown's chain: one neuron per layer, x -> a(1) -> a(2) -> a(3), cost (a(3) - y)^2."
+        "Part 1. 3Blue1Brown's chain: one neuron per layer, x -> a^(1) -> a^(2) -> a^(3), "
+        "cost C = (a^(3)_0 - y_0)**2."
     )
     print("Each partial derivative is a product of local derivatives, one per link of the chain.\n")
     print(derive(chain).to_text(param="W1", equations=False))
 
-    try:
-        import sklearn  # noqa: F401
-
-        name, sizes = "digits", [64, 16, 10]
-    except ImportError:  # scikit-learn is optional; XOR needs nothing
-        name, sizes = "xor", [2, 4, 1]
-    output, cost = (
-        ("softmax", "cross_entropy") if sizes[-1] > 1 else ("sigmoid", "binary_cross_entropy")
+    net = Network.mlp(
+        [64, 16, 10], hidden="tanh", output="softmax", cost="cross_entropy", name="digits_demo"
     )
-    net = Network.mlp(sizes, hidden="tanh", output=output, cost=cost, name=f"{name}_demo")
-    ds = load_data(name, network=net)
+    ds = load_data("digits", network=net)
     optimizer = Adam(lr=0.01)
-    epochs = args.epochs if name != "xor" else max(args.epochs, 300)
-    print(f"Part 2. A classifier on the built-in {name!r} data: {ds.description}.")
+    print(f"Part 2. A classifier of the built-in digits: {ds.description}.")
     print(f"network    {net.describe()}")
+    d = derive(net)
+    example = d.partial(f"W{net.L}", 0, 0)  # the same chain rule, at the output layer
+    shown = TextNotation()
     n_params = sum(math.prod(net.param_shape(p)) for p in net.param_names)
-    example = derive(net).partial(f"W{net.L}", 0, 0)  # the same chain rule, at the output layer
-    print(f"derived    {n_params} partial derivatives, e.g. dC/dw{net.L}_0_0 = {example.expr},")
+    print(
+        f"derived    {n_params} partial derivatives, e.g. "
+        f"{shown.doprint(example.steps[-1].lhs)} = {shown.doprint(example.expr)},"
+    )
     print("           vectorised as BP1-BP4 in the generated code")
     code = generate(net, optimizer, "float64")
     print(
-        f"generated  {code.source.count(chr(10))} lines of Python ({code.shape} shape), compiling with Numba..."
+        f"generated  {code.source.count(chr(10))} lines of Python ({code.shape} shape); "
+        "Numba compiles them on the first epoch"
     )
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     model = code.compile()
     model.init(seed=0)
-    X, Y = ds.X, ds.Y
-    history = model.fit(
-        X,
-        Y,
-        epochs=epochs,
+    model.fit(
+        ds.X,
+        ds.Y,
+        epochs=args.epochs,
         batch_size=32,
         shuffle=True,
         seed=0,
         progress=False if args.no_progress else None,
     )
-    print(f"trained    {epochs} epochs with {optimizer.describe()} in {time.perf_counter() - t0:.1f} s "
-          f"(compilation included); final training cost {float(history.loss[-1]):.4g}")  # fmt: skip
+    print(
+        f"trained    {args.epochs} epochs, batch 32, {optimizer.describe()}: "
+        f"{time.perf_counter() - started:.1f} s, compiling included"
+    )
     for line in _report_fit(model, ds):
         print(line)
     if out_dir is not None:
@@ -826,7 +885,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         module_path = code.cache_path()
     print(f"module     {module_path}")
     print(
-        f"done in {time.perf_counter() - start:.1f} s. Next: symgrad derive SPEC, symgrad train SPEC --data NAME"
+        f"done in {_since_start():.1f} s. Next: symgrad derive SPEC, symgrad train SPEC --data NAME"
     )
     return EXIT_OK
 

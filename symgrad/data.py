@@ -5,7 +5,7 @@ Everything that comes in is checked here, at the edge, and every problem is one
 network, NaN or infinite values, non-numeric cells, an empty file, class labels out of range.
 Class labels may be integers (one column) or one-hot rows; they are turned into one-hot rows of
 the network's output size. Built-in sets: ``xor``, ``linreg`` (generated, seeded), ``digits`` and
-``iris`` (scikit-learn's bundled copies; nothing is downloaded).
+``iris`` (UCI's, bundled in ``symgrad/datasets``; nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SpecError
-from .files import NpyHeader, NpzArchive, read_input
+from .files import read_input
+from .npz import NpyHeader, NpzArchive
 from .spec import Network
 
 BUILTIN = ("xor", "linreg", "digits", "iris")
@@ -86,7 +88,8 @@ def builtin(
     """A built-in data set: ``xor``, ``linreg``, ``digits`` or ``iris``.
 
     ``linreg`` takes its shape from ``n_in`` and ``n_out`` (1 and 1 by default); ``digits`` and
-    ``iris`` come from scikit-learn's bundled copies, split 80/20 into train and test with ``seed``.
+    ``iris`` are the UCI data sets bundled with symgrad, split 80/20 into train and test with
+    ``seed``.
     """
     if name == "xor":
         X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -95,7 +98,7 @@ def builtin(
     if name == "linreg":
         return _linreg(n_in or 1, n_out or 1, seed)
     if name in ("digits", "iris"):
-        return _sklearn(name, seed)
+        return _bundled(name, seed)
     raise SpecError(
         f"{name}: unknown data set; use a .csv or .npz file, or one of {', '.join(BUILTIN)}"
     )
@@ -118,28 +121,35 @@ def _linreg(n_in: int, n_out: int, seed: int) -> Dataset:
     return Dataset("linreg", X, Y, description=desc)
 
 
-def _sklearn(name: str, seed: int) -> Dataset:
-    try:
-        from sklearn import datasets
-    except ImportError:
-        raise SpecError(
-            f"{name}: the built-in {name!r} data set comes with scikit-learn, which is not installed; "
-            "pip install scikit-learn"
-        ) from None
-    bunch = datasets.load_digits() if name == "digits" else datasets.load_iris()
-    X = np.asarray(bunch.data, dtype=np.float64)
-    labels = np.asarray(bunch.target, dtype=np.int64)
+def bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, labels)`` of ``digits`` or ``iris`` as published, in their order (float64, int64):
+    digits' pixels are counts 0..16, iris's measurements centimetres."""
+    from importlib.resources import files
+
+    with (
+        files("symgrad.datasets").joinpath(f"{name}.npz").open("rb") as fh,
+        np.load(fh, allow_pickle=False) as npz,
+    ):
+        arrays = {key: npz[key] for key in npz.files}
+    # digits: pixel counts 0..16; iris: tenths of a centimetre
+    X = arrays["X"] * 1.0 if name == "digits" else arrays["X_tenths"] / 10.0
+    return X, arrays["y"].astype(np.int64)
+
+
+def _bundled(name: str, seed: int) -> Dataset:
+    """``digits`` or ``iris`` from the copies in ``symgrad/datasets`` (see its README), split."""
+    X, labels = bundled(name)
     n_classes = int(labels.max()) + 1
     order = np.random.default_rng(seed).permutation(len(X))
     n_test = round(TEST_FRACTION * len(X))
     test, train = order[:n_test], order[n_test:]
     if name == "digits":
         X = X / 16.0
-        desc = "8x8 handwritten digits (scikit-learn), pixels scaled to [0, 1], 10 classes"
+        desc = "8x8 handwritten digits (UCI), pixels scaled to [0, 1], 10 classes"
     else:
         mean, std = X[train].mean(axis=0), X[train].std(axis=0)
         X = (X - mean) / std
-        desc = "iris flowers (scikit-learn), 4 standardised measurements, 3 classes"
+        desc = "iris flowers (UCI), 4 standardised measurements, 3 classes"
     Y = np.eye(n_classes)[labels]
     return Dataset(
         name,
@@ -168,6 +178,10 @@ def load_data(
             ``"label"``). By default the columns after the network's inputs, else the last one.
         seed: for the generated and split built-in sets.
     """
+    if not isinstance(source, str | os.PathLike):
+        raise SpecError(
+            f"data must be a file path or one of {', '.join(BUILTIN)}, got {type(source).__name__}"
+        )
     text = str(source)
     if text in BUILTIN:
         if targets is not None:
@@ -323,14 +337,18 @@ def _target_columns(
         return [n_cols - 1]
     if spec.startswith("last:"):
         count = spec[5:]
-        if not count.isdigit() or not 1 <= int(count) < n_cols:
+        if not (count.isascii() and count.isdigit()) or not 1 <= int(count) < n_cols:
             raise SpecError(f"{where}: --targets {spec!r}: N in last:N must be 1..{n_cols - 1}")
         return list(range(n_cols - int(count), n_cols))
     cols: list[int] = []
     for item in (s.strip() for s in spec.split(",")):
         if header is not None and item in header:
             cols.append(header.index(item))
-        elif item.lstrip("-").isdigit() and -n_cols <= int(item) < n_cols:
+        elif (
+            item.lstrip("-").isascii()
+            and item.lstrip("-").isdigit()
+            and -n_cols <= int(item) < n_cols
+        ):
             cols.append(int(item) % n_cols)
         else:
             have = f"the header names {', '.join(header)}" if header else "no header"
@@ -491,11 +509,7 @@ def _targets(
             f"{where}: {Y.shape[1]} target columns, but the network has {n_out} outputs; make the last of "
             f"[network] sizes {Y.shape[1]}, or fix the data"
         )
-    probability = (
-        network.cost.needs_probability
-        or out_act.is_softmax
-        or cost in ("cross_entropy", "binary_cross_entropy")
-    )
+    probability = network.unit_targets
     if probability:
         bad_rows = np.flatnonzero(np.any((Y < 0) | (Y > 1), axis=1))
         if bad_rows.size:

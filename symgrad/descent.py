@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import numeric
+from . import numeric, validate
 from .errors import SpecError
 from .files import atomic_write
 from .formula import parse_formula
@@ -27,7 +27,7 @@ from .spec import Network
 from .teach import Array, check_params, number
 
 if TYPE_CHECKING:
-    from .derive import Derivation
+    from .derivation import Derivation
 
 
 # ------------------------------------------------------------------------------------------------
@@ -124,9 +124,13 @@ def nudge(
     net = net if isinstance(net, Network) else net.net  # a Derivation carries its Network
     values = check_params(net, params)
     shape = net.param_shape(param)
-    if len(index) != len(shape) or not all(0 <= i < n for i, n in zip(index, shape, strict=True)):
+    if len(index) != len(shape) or not all(
+        validate.whole(i, "index") < n for i, n in zip(index, shape, strict=True)
+    ):
         raise SpecError(f"{param} has shape {shape}; index {index} is not an entry of it")
-    X = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    size = validate.real(size, "size")
+    lrs = [validate.real(lr, "lrs", positive=True) for lr in lrs]
+    X = np.atleast_2d(validate.array(x, "x").astype(np.float64))
     Y = numeric.targets(net, np.asarray(y) if np.ndim(y) else np.asarray(y).reshape(1))
     c0 = numeric.cost(net, values, X, Y)
     grads = numeric.gradients(net, values, X, Y)
@@ -239,8 +243,11 @@ class Descent:
 
 
 def _numpy_fn(expr: sp.Expr) -> Callable[[Any], Any]:
-    fn: Callable[[Any], Any] = sp.lambdify(sp.Symbol("x", real=True), expr, "numpy")
-    return fn
+    return numeric.numpy_function(sp.Symbol("x", real=True), expr)
+
+
+MAX_STEPS = 100_000
+"""Most steps :func:`descend` takes: a table or a plot of more says nothing more."""
 
 
 def descend(formula: str, x0: float, lr: float, steps: int = 20, *, limit: float = 1e6) -> Descent:
@@ -250,13 +257,15 @@ def descend(formula: str, x0: float, lr: float, steps: int = 20, *, limit: float
     stops being finite, or ``|x|`` exceeds ``limit``, the walk stops and the result says it
     diverged (and at which step) rather than raising.
     """
+    x0 = validate.real(x0, "x0")
+    lr = validate.real(lr, "lr", positive=True)
+    steps = validate.whole(steps, "steps", 0, MAX_STEPS)
+    limit = validate.real(limit, "limit", positive=True, finite=False)
     expr = parse_formula(formula, {"x"}, what="descend's formula")
     x_sym = sp.Symbol("x", real=True)
     if not expr.free_symbols <= {x_sym}:
         raise SpecError(f"descend's formula must be in x alone, got {formula!r}")
     deriv = sp.diff(expr, x_sym)
-    if not (math.isfinite(x0) and math.isfinite(lr)) or steps < 0:
-        raise SpecError("descend needs a finite x0 and lr and steps >= 0")
     f, df = _numpy_fn(expr), _numpy_fn(deriv)
     xs: list[float] = []
     fs: list[float] = []

@@ -17,7 +17,7 @@ from .ops import y as Y_SYM
 from .ops import z as Z_SYM
 
 if TYPE_CHECKING:
-    from .derive import Derivation
+    from .derivation import Derivation
 
 Labelled = list[tuple[str, int, sp.Eq]]
 

@@ -9,6 +9,7 @@ every node is checked against a short whitelist: numbers, the allowed variable n
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import warnings
 from collections.abc import Callable, Iterable
@@ -21,6 +22,9 @@ MAX_LENGTH = 500
 MAX_DEPTH = 40
 MAX_EXPONENT = 64
 MAX_DIGITS = 1000  # a power of numbers may not exceed 10**1000: (10**12)**64**4 would never finish
+MAX_BRANCHES = 3
+"""abs, max and min each split a formula in two branches, which the derivation and its proof
+follow one by one: three of them are up to 8 branches, four nested ones took over 10 s to fold."""
 
 
 def _sigmoid(u: sp.Expr) -> sp.Expr:
@@ -99,9 +103,27 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
     symbols = {name: sp.Symbol(name, real=True) for name in names}
     builder = _Builder(text, symbols, what)
     try:
-        return builder.build(tree.body, 0)
+        expr = builder.build(tree.body, 0)
     except RecursionError:
         raise SpecError(f"{what} {text!r} is nested too deeply") from None
+    if builder.branches > MAX_BRANCHES:
+        raise SpecError(
+            f"{what} {text!r} uses abs, max or min {builder.branches} times; each doubles the "
+            f"branches the derivation follows, and the limit is {MAX_BRANCHES}: write a simpler formula"
+        )
+    if expr.has(sp.I, sp.zoo, sp.nan, sp.oo):
+        raise SpecError(
+            f"{what} {text!r} is not a real number everywhere (it has {_non_real(expr)}); "
+            "write a formula whose constants are real, e.g. sqrt(1 + x**2) rather than sqrt(-1)"
+        )
+    return sp.sympify(expr)
+
+
+def _non_real(expr: sp.Expr) -> str:
+    """What makes ``expr`` not real, in words."""
+    if expr.has(sp.I):
+        return "the imaginary unit, e.g. from sqrt(-1) or log(-1)"
+    return "an infinite or undefined constant, e.g. from 1/0 or log(0)"
 
 
 def _digits(number: sp.Expr) -> float:
@@ -123,6 +145,7 @@ class _Builder:
         self.text = text
         self.symbols = symbols
         self.what = what
+        self.branches = 0  # calls of abs, max and min
 
     def fail(self, why: str) -> SpecError:
         return SpecError(f"{self.what} {self.text!r}: {why}")
@@ -177,7 +200,8 @@ class _Builder:
         if name in FUNCTIONS:
             raise self.fail(f"function {name!r} must be called, e.g. '{name}(...)'")
         raise self.fail(
-            f"unknown name {name!r}; the formula may use {self.allowed_names()}, pi and e"
+            f"unknown name {name!r}{_did_you_mean(name, [*self.symbols, *CONSTANTS])}; "
+            f"the formula may use {self.allowed_names()}, pi and e"
         )
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
@@ -208,11 +232,21 @@ class _Builder:
             )
         if fname not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
-            raise self.fail(f"function {fname!r} is not allowed; the allowed functions are {known}")
+            raise self.fail(
+                f"function {fname!r} is not allowed{_did_you_mean(fname, FUNCTIONS)}; "
+                f"the allowed functions are {known}"
+            )
         if node.keywords:
             raise self.fail(f"{fname}() takes no keyword arguments")
         arity, make = FUNCTIONS[fname]
         if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(f"{fname}() takes {arity} argument{'s' if arity > 1 else ''}")
         args = [self.build(arg, depth + 1) for arg in node.args]
+        if fname in ("abs", "max", "min"):
+            self.branches += 1
         return make(*args)
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

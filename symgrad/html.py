@@ -28,7 +28,7 @@ from .render import (
 )
 
 if TYPE_CHECKING:
-    from .derive import Derivation
+    from .derivation import Derivation
     from .spec import Network
     from .teach import Explanation
 
@@ -77,6 +77,7 @@ def to_html(
     expand: bool = False,
     equations: bool | str = True,
     max_partials: int = MAX_PARTIALS,
+    advice: str = "python",
 ) -> str:
     """The page as a string.
 
@@ -98,6 +99,7 @@ def to_html(
             expand=expand,
             equations=equations,
             max_partials=max_partials,
+            advice=advice,
         )
         title, sections = doc.title, list(doc.sections)
     else:
@@ -131,7 +133,11 @@ def to_html(
         elif sec.title.text == sec.title.latex:  # a note in words, such as what was left out
             body.append(f'<article class="note" id="p{n}">\n<h3>{html.escape(sec.title.text)}</h3>')
         else:
-            body.append(f'<article class="partial" id="p{n}">\n<h3>{math(sec.title.latex)}</h3>')
+            lead = f"{html.escape(sec.label)}: " if sec.label else ""
+            anchor = sec.label.lower().replace(" ", "-") if sec.label else f"p{n}"
+            body.append(
+                f'<article class="partial" id="{anchor}">\n<h3>{lead}{math(sec.title.latex)}</h3>'
+            )
         body += [_item(item, math) for item in sec.items]
         if sec.level != 1:
             body.append("</article>")

@@ -24,7 +24,7 @@ from sympy.printing.str import StrPrinter
 from .steps import Form
 
 if TYPE_CHECKING:
-    from .derive import Derivation
+    from .derivation import Derivation
 
 TEXT_WIDTH = 88
 """Columns of plain text; longer equations break between terms or factors."""
@@ -472,6 +472,30 @@ class Section:
     title: Chunk
     level: int  # 1: section, 2: subsection
     items: tuple[str | Equation, ...]  # str: a paragraph of prose with symbols (a rule)
+    label: str = ""  # "Partial 3": how a reader refers to it, shown before the title
+
+
+KEEP_WITH_NEXT = (
+    r"\par\vspace{0pt plus 8\baselineskip}\penalty-200\vspace{0pt plus -8\baselineskip}"
+)
+"""LaTeX: a page break here when fewer than about 8 lines are left, so that a heading is never
+left alone at the foot of a page, its steps on the next (what ``needspace`` does, inline)."""
+
+
+def heading(section: Section, fmt: str) -> list[str]:
+    """The heading lines of a section in ``fmt``: "text", "markdown" or "latex"."""
+    title, level = section.title, section.level
+    lead = f"{section.label}: " if section.label else ""
+    if fmt == "text":
+        return [title.text, "-" * len(title.text)] if level == 1 else [f"* {lead}{title.text}"]
+    math = title.latex if level == 1 else f"${title.latex}$"
+    if title.text == title.latex:  # words, not math ("Left out")
+        math = title.latex
+    if fmt == "markdown":
+        return [f"## {title.text}"] if level == 1 else [f"### {lead}{math}"]
+    if level == 1:
+        return [KEEP_WITH_NEXT, f"\\subsection*{{{title.latex}}}"]
+    return [KEEP_WITH_NEXT, f"\\subsubsection*{{{latex_escape(lead)}{math}}}"]
 
 
 __all__ = [
@@ -483,6 +507,7 @@ __all__ = [
     "Math",
     "Section",
     "TextNotation",
+    "heading",
     "latex_escape",
     "latex_name",
     "latex_rows",

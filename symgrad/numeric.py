@@ -23,18 +23,31 @@ Array = np.ndarray[Any, np.dtype[np.float64]]
 Params = dict[str, Array]
 
 
+def numpy_function(args: Any, expr: sp.Expr) -> Callable[..., Any]:
+    """``expr`` as a function of NumPy arrays (``sympy.lambdify``, every function element-wise).
+
+    SymPy's NumPy printer maps ``erf`` to ``math.erf``, which takes one number, not an array;
+    SciPy's ``erf`` is the element-wise one.
+    """
+    modules: list[Any] = ["numpy"]
+    if sp.sympify(expr).has(sp.erf):
+        from scipy.special import erf
+
+        modules.insert(0, {"erf": erf})
+    fn: Callable[..., Any] = sp.lambdify(args, expr, modules)
+    return fn
+
+
 @cache
 def _act_fns(act: Activation) -> tuple[Callable[[Array], Array], Callable[[Array, Array], Array]]:
-    f = sp.lambdify(z, act.expr, "numpy")
-    df = sp.lambdify((a, z), act.derivative, "numpy")
-    return f, df
+    return numpy_function(z, act.expr), numpy_function((a, z), act.derivative)
 
 
 @cache
 def _cost_fns(
     cost: Cost,
 ) -> tuple[Callable[[Array, Array], Array], Callable[[Array, Array], Array]]:
-    return sp.lambdify((a, y), cost.expr, "numpy"), sp.lambdify((a, y), cost.dC_da, "numpy")
+    return numpy_function((a, y), cost.expr), numpy_function((a, y), cost.dC_da)
 
 
 def _activate(act: Activation, zl: Array) -> Array:

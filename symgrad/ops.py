@@ -10,20 +10,27 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import mpmath
 import sympy as sp
 
 from .errors import SpecError
 from .formula import parse_formula
+from .limits import FORMULA_SECONDS, work_limit
 
 z = sp.Symbol("z", real=True)
 a = sp.Symbol("a", real=True)
 y = sp.Symbol("y", real=True)
 
 LEAKY_SLOPE = sp.Rational(1, 100)
+
+MAX_DERIVATIVE_OPS = 2000
+"""Largest derivative (in SymPy operations) a user formula may have: every layer of every view
+and of the generated code carries it, once per unit."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,8 +54,19 @@ class Activation:
     formula: str | None = None
 
     @property
+    def builtin(self) -> bool:
+        """This is the registry's own activation of its name (a user formula never is)."""
+        return ACTIVATIONS.get(self.name) is self
+
+    @property
     def is_softmax(self) -> bool:
-        return self.name == "softmax"
+        return self is ACTIVATIONS["softmax"]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a built-in unpickles as the registry's own object, so that identity still tells it
+        if self.builtin:
+            return (get_activation, (self.name,))
+        return (Activation.from_formula, (self.name, self.formula))
 
     @property
     def derivative_z(self) -> sp.Expr:
@@ -58,9 +76,11 @@ class Activation:
     @classmethod
     def from_formula(cls, name: str, formula: str) -> Activation:
         """A user activation from a formula in ``z``, e.g. ``from_formula("swish", "z*sigmoid(z)")``."""
-        _check_name(name, "activation")
-        expr = parse_formula(formula, {"z"}, what=f"activation {name!r}")
-        return make_activation(name, expr, latex=_latex_name(name), formula=formula)
+        _check_name(name, "activation", ACTIVATIONS)
+        what = f"activation {name!r}"
+        with _bounded(what, formula):
+            expr = parse_formula(formula, {"z"}, what=what)
+            return make_activation(name, expr, latex=_latex_name(name), formula=formula)
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r}, {self.expr})"
@@ -87,6 +107,22 @@ class Cost:
     formula: str | None = None
 
     @property
+    def builtin(self) -> bool:
+        """This is the registry's own cost of its name (a user formula never is)."""
+        return COSTS.get(self.name) is self
+
+    def fuses_with(self, act: Activation) -> bool:
+        """``delta^(L) = a - y`` exactly: built-in softmax with cross-entropy, sigmoid with binary
+        cross-entropy. Decided by identity, never by name: a user formula named "sigmoid" is not
+        the sigmoid."""
+        return self.builtin and act.builtin and act.name in self.fused
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.builtin:
+            return (get_cost, (self.name,))
+        return (Cost.from_formula, (self.name, self.formula))
+
+    @property
     def dC_da(self) -> sp.Expr:
         """Derivative of the per-unit term with respect to ``a``."""
         return sp.diff(self.expr, a)
@@ -107,23 +143,61 @@ class Cost:
     @classmethod
     def from_formula(cls, name: str, formula: str) -> Cost:
         """A user cost from a per-unit formula in ``a`` and ``y``, e.g. ``"log(cosh(a - y))"``."""
-        _check_name(name, "cost")
-        expr = parse_formula(formula, {"a", "y"}, what=f"cost {name!r}")
-        if not expr.has(a):
-            raise SpecError(
-                f"cost {name!r} = {formula!r} does not depend on 'a', so it cannot be minimised"
-            )
-        if sp.diff(expr, a).has(sp.DiracDelta):
-            raise SpecError(f"cost {name!r} = {formula!r} has a step in 'a'; use a smooth formula")
-        return cls(name, expr, latex=sp.latex(expr), formula=formula)
+        _check_name(name, "cost", COSTS)
+        what = f"cost {name!r}"
+        with _bounded(what, formula):
+            expr = parse_formula(formula, {"a", "y"}, what=what)
+            if not expr.has(a):
+                raise SpecError(
+                    f"{what} = {formula!r} does not depend on 'a', so it cannot be minimised"
+                )
+            da = sp.diff(expr, a)
+            if da.has(sp.DiracDelta):
+                raise SpecError(f"{what} = {formula!r} has a step in 'a'; use a smooth formula")
+            _check_size(what, formula, da)
+            return cls(name, expr, latex=sp.latex(expr), formula=formula)
 
     def __repr__(self) -> str:
         return f"Cost({self.name!r}, {self.expr})"
 
 
-def _check_name(name: str, what: str) -> None:
-    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+@contextmanager
+def _bounded(what: str, formula: str) -> Iterator[None]:
+    """The work of accepting a user formula, bounded in time (:func:`work_limit`) and depth
+    (SymPy recurses through a formula's tree: a deeply nested one ends its recursion)."""
+    slow = f"{what} = {formula!r} takes too long to differentiate; write a simpler formula"
+    try:
+        with work_limit(FORMULA_SECONDS, slow):
+            yield
+    except RecursionError:
+        raise SpecError(
+            f"{what} = {formula!r} is nested too deeply to differentiate; write a simpler formula"
+        ) from None
+
+
+def _check_name(name: str, what: str, builtin: dict[str, Any]) -> None:
+    """A user formula's name: a plain ASCII identifier that no built-in has."""
+    if (
+        not isinstance(name, str)
+        or not name.isascii()
+        or not name.isidentifier()
+        or name.startswith("_")
+        or len(name) > 64
+    ):
         raise SpecError(f"{what} name {name!r} must be an identifier such as 'swish'")
+    if name in builtin:
+        raise SpecError(
+            f"{what} name {name!r} is built in; give your formula another name, e.g. 'my_{name}'"
+        )
+
+
+def _check_size(what: str, formula: str, derivative: sp.Expr) -> None:
+    ops = sp.count_ops(derivative)
+    if ops > MAX_DERIVATIVE_OPS:
+        raise SpecError(
+            f"{what} = {formula!r} has a derivative of {ops} operations (the limit is "
+            f"{MAX_DERIVATIVE_OPS}); write a simpler formula"
+        )
 
 
 def _latex_name(name: str) -> str:
@@ -213,6 +287,8 @@ def make_activation(
             f"activation {name!r} does not depend on 'z'; write a formula in z such as 'tanh(z)'"
         )
     df = sp.diff(expr, z)
+    if formula is not None:
+        _check_size(f"activation {name!r}", formula, df)
     if df.has(sp.DiracDelta, sp.Heaviside):
         raise SpecError(
             f"activation {name!r} has a step: its derivative is zero almost everywhere; use a smooth one"
@@ -225,7 +301,7 @@ def make_activation(
             f"activation {name!r} is piecewise constant; gradient descent cannot learn through it: "
             "use a smooth one such as sigmoid(z) or tanh(z)"
         )
-    _check_real(name, expr)
+    _check_real(name, formula or str(expr), expr, df)
     if probability is None:
         probability = _in_unit_interval(expr)
     if derivative is None:
@@ -233,19 +309,23 @@ def make_activation(
     return Activation(name, expr, derivative, latex, probability, formula)
 
 
-def _check_real(name: str, expr: sp.Expr) -> None:
-    """An activation must give a real number for every real z (``sqrt(z)`` does not)."""
-    fn = sp.lambdify(z, expr, "math")
-    for v in (-10.0, -2.5, -1.0, -0.5, 0.5, 1.0, 2.5, 10.0):
-        try:
-            value = fn(v)
-        except (ValueError, ZeroDivisionError, OverflowError):
-            value = None
-        if not isinstance(value, float | int) or not math.isfinite(value):
-            raise SpecError(
-                f"activation {name!r} = {expr} is not a real number at z = {v:g}; an activation "
-                "must be defined for every real z (try softplus(z) or abs(z) inside it)"
-            )
+def _check_real(name: str, shown: str, expr: sp.Expr, derivative: sp.Expr) -> None:
+    """An activation and its derivative must be real and finite for every real z: ``sqrt(z)``
+    is not real below 0, ``1/z`` and ``log(abs(z))`` are not finite at 0 (where training starts
+    more often than anywhere: zero biases), ``sqrt(abs(z))`` has an infinite slope there."""
+    for what, f in (("", expr), ("the derivative of ", derivative)):
+        fn = sp.lambdify(z, f, "math")
+        for v in (0.0, -10.0, -2.5, -1.0, -0.5, -1e-3, 1e-3, 0.5, 1.0, 2.5, 10.0):
+            try:
+                value = fn(v)
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+                value = None
+            if not isinstance(value, float | int) or not math.isfinite(value):
+                raise SpecError(
+                    f"{what}activation {name!r} = {shown} is not a finite real number at z = {v:g}; "
+                    "an activation and its slope must be defined for every real z "
+                    "(try softplus(z) or abs(z) + 1 inside it)"
+                )
 
 
 def _in_unit_interval(expr: sp.Expr) -> bool:
@@ -289,6 +369,7 @@ _register_activation(
 _register_activation("elu", sp.Piecewise((z, z > 0), (sp.exp(z) - 1, True)), r"\operatorname{ELU}")
 ACTIVATIONS["softmax"] = _softmax()
 ACTIVATIONS["swish"] = ACTIVATIONS["silu"]
+ACTIVATIONS["linear"] = ACTIVATIONS["identity"]
 
 COSTS["quadratic"] = Cost("quadratic", (a - y) ** 2, r"\left(a - y\right)^{2}")
 COSTS["half_quadratic"] = Cost(

@@ -1,4 +1,4 @@
-"""Rendering a :class:`~symgrad.derive.Derivation` as plain text, Markdown or LaTeX.
+"""Rendering a :class:`~symgrad.derivation.Derivation` as plain text, Markdown or LaTeX.
 
 A rendering reads like 3Blue1Brown's lesson: the forward pass and the cost, then for each
 selected partial derivative its chain-rule steps (the product of local derivatives, each local
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 
-from .errors import SpecError
+from .errors import DerivationError, SpecError
 from .layout import (
     MATH_WIDTH,
     TEXT_WIDTH,
@@ -34,6 +34,7 @@ from .layout import (
     Math,
     Section,
     TextNotation,
+    heading,
     latex_escape,
     latex_name,
     latex_rows,
@@ -50,7 +51,7 @@ from .ops import y as Y_SYM
 from .steps import Form, Step
 
 if TYPE_CHECKING:
-    from .derive import Derivation, Partial
+    from .derivation import Derivation, Partial
 
 MAX_PARTIALS = 50
 """Default number of partial derivatives rendered before the rest are left out."""
@@ -72,8 +73,15 @@ def select_partials(
     layer: int | None,
     index: int | Sequence[int] | None,
     max_partials: int,
+    advice: str = "python",
 ) -> _Selection:
-    """The partials the options ask for, derived lazily: at most ``max_partials`` are built."""
+    """The partials the options ask for, derived lazily: at most ``max_partials`` are built.
+
+    ``advice`` words the hint on what was left out: for the Python API (``param='W1'``) or for
+    the command line (``--param W1``).
+    """
+    if advice not in ("python", "cli"):
+        raise SpecError(f"advice must be 'python' or 'cli', got {advice!r}")
     net = d.net
     if isinstance(max_partials, bool) or not isinstance(max_partials, int) or max_partials < 0:
         raise SpecError(f"max_partials must be a whole number >= 0, got {max_partials!r}")
@@ -113,13 +121,20 @@ def select_partials(
             chosen.append(d.partial(name, *idx))
     hint = ""
     if total > len(chosen):
-        example = names[0]
-        ex_idx = "(0, 0)" if example[0] == "W" else "0"
-        hint = (
-            f"{total - len(chosen)} more partial derivatives are left out. Select fewer with "
-            f"param='{example}' (one array), param='{example}', index={ex_idx} (one entry) or "
-            f"layer={net.layer_of(example)}, or raise max_partials (now {max_partials})."
-        )
+        example, l = names[0], net.layer_of(names[0])
+        if advice == "cli":
+            entry = "0,0" if example[0] == "W" else "0"
+            ways = (
+                f"--param {example} (one array), --param {example} --index {entry} (one entry) "
+                f"or --layer {l}, or raise --max-partials (now {max_partials})"
+            )
+        else:
+            entry = "(0, 0)" if example[0] == "W" else "0"
+            ways = (
+                f"param='{example}' (one array), param='{example}', index={entry} (one entry) "
+                f"or layer={l}, or raise max_partials (now {max_partials})"
+            )
+        hint = f"{total - len(chosen)} more partial derivatives are left out. Select fewer with {ways}."
     return _Selection(tuple(chosen), total, hint)
 
 
@@ -234,7 +249,7 @@ class DocumentBuilder:
         )
         return Section(Chunk("Cost", "Cost"), 1, (self.eq(C, rhs, rule=rule),))
 
-    def partial(self, p: Partial, expand: bool) -> Section:
+    def partial(self, p: Partial, expand: bool, position: int = 0) -> Section:
         steps: list[Step] = list(p.steps)
         if expand:
             steps.append(p.expanded_step())
@@ -242,7 +257,7 @@ class DocumentBuilder:
         for step in steps:
             items.append(self.eq(step.lhs, *step.forms, rule=step.rule))
         title = self.m.both(p.steps[0].lhs)
-        return Section(title, 2, tuple(items))
+        return Section(title, 2, tuple(items), f"Partial {position}" if position else "")
 
     def equations(self, form: str) -> Section:
         items: list[str | Equation] = []
@@ -250,6 +265,23 @@ class DocumentBuilder:
             items.append(self.eq(equation.lhs, equation.rhs, rule=f"{label} (layer {layer})"))
         title = "The four equations of backpropagation (BP1-BP4)"
         return Section(Chunk(title, latex_escape(title)), 1, tuple(items))
+
+
+EXPAND_TOTAL = 60_000
+"""Most nodes that the expanded forms of one rendering may hold together (about 150 kB of text)."""
+
+
+def _check_expansion(d: Derivation, partials: Sequence[Partial], advice: str) -> None:
+    """Refuse a rendering whose expanded forms would run to megabytes (and minutes)."""
+    d.check_expandable()
+    total = sum(d.expanded_size(p.expr) for p in partials)
+    if total > EXPAND_TOTAL:
+        fewer = "--param and --index" if advice == "cli" else "param= and index="
+        raise DerivationError(
+            f"the {len(partials)} selected partials, written in inputs and parameters, would hold "
+            f"about {total:,} terms (the limit is {EXPAND_TOTAL:,}); select fewer with {fewer}, "
+            "or leave out the expansion"
+        )
 
 
 @dataclass(frozen=True)
@@ -268,10 +300,13 @@ def build_document(
     expand: bool,
     equations: bool | str,
     max_partials: int,
+    advice: str = "python",
 ) -> _Document:
     if equations not in (True, False, "index", "matrix"):
         raise SpecError(f"equations must be True, False, 'index' or 'matrix', got {equations!r}")
-    selection = select_partials(d, param, layer, index, max_partials)
+    selection = select_partials(d, param, layer, index, max_partials, advice)
+    if expand:
+        _check_expansion(d, selection.partials, advice)
     b = DocumentBuilder(d, width)
     sections = [b.forward(), b.cost()]
     count = len(selection.partials)
@@ -283,7 +318,7 @@ def build_document(
     )
     items: tuple[str, ...] = (intro,) if not selection.hint else (intro, selection.hint)
     sections.append(Section(Chunk("Partial derivatives", "Partial derivatives"), 1, items))
-    sections += [b.partial(p, expand) for p in selection.partials]
+    sections += [b.partial(p, expand, n) for n, p in enumerate(selection.partials, start=1)]
     if selection.hint and selection.partials:
         sections.append(Section(Chunk("Left out", "Left out"), 2, (selection.hint,)))
     if equations:
@@ -303,6 +338,7 @@ def to_text(
     expand: bool = False,
     equations: bool | str = True,
     max_partials: int = MAX_PARTIALS,
+    advice: str = "python",
     width: int = TEXT_WIDTH,
 ) -> str:
     """Plain text for a terminal (``width`` columns).
@@ -326,14 +362,12 @@ def to_text(
         expand=expand,
         equations=equations,
         max_partials=max_partials,
+        advice=advice,
     )
     out = [doc.title, "=" * len(doc.title)]
     for section in doc.sections:
         out.append("")
-        if section.level == 1:
-            out += [section.title.text, "-" * len(section.title.text)]
-        else:
-            out.append(f"* {section.title.text}")
+        out += heading(section, "text")
         for item in section.items:
             if isinstance(item, str):
                 out += textwrap.wrap(rule_text(item), width, break_on_hyphens=False)
@@ -357,6 +391,7 @@ def to_markdown(
     expand: bool = False,
     equations: bool | str = True,
     max_partials: int = MAX_PARTIALS,
+    advice: str = "python",
 ) -> str:
     """Markdown: headings, the rules as text and the equations as ``$$`` display math.
 
@@ -371,14 +406,12 @@ def to_markdown(
         expand=expand,
         equations=equations,
         max_partials=max_partials,
+        advice=advice,
     )
     out = [f"# {doc.title}"]
     for section in doc.sections:
         out.append("")
-        if section.level == 1:
-            out.append(f"## {section.title.text}")
-        else:
-            out.append(f"### ${section.title.latex}$")
+        out += heading(section, "markdown")
         rows: list[str] = []
         for item in section.items:
             if isinstance(item, Equation) and not item.rule:
@@ -420,6 +453,7 @@ def to_latex(
     expand: bool = False,
     equations: bool | str = True,
     max_partials: int = MAX_PARTIALS,
+    advice: str = "python",
     document: bool = False,
     jupyter: bool = False,
 ) -> str:
@@ -441,16 +475,14 @@ def to_latex(
         expand=expand,
         equations=equations,
         max_partials=max_partials,
+        advice=advice,
     )
     if jupyter:
         return _jupyter(doc)
     out = [f"\\section*{{{latex_escape(doc.title)}}}"]
     for section in doc.sections:
         out.append("")
-        if section.level == 1:
-            out.append(f"\\subsection*{{{section.title.latex}}}")
-        else:
-            out.append(f"\\subsubsection*{{${section.title.latex}$}}")
+        out += heading(section, "latex")
         rows: list[str] = []
         for item in section.items:
             if isinstance(item, str):
@@ -480,7 +512,12 @@ def _jupyter(doc: _Document) -> str:
     title = latex_escape(doc.title).replace("$\\to$", "}\\to\\textbf{")
     rows = [f"&\\textbf{{{title}}}"]
     for section in doc.sections:
-        title = section.title.latex if section.level == 2 else f"\\textbf{{{section.title.latex}}}"
+        lead = f"\\text{{{section.label}: }}" if section.label else ""
+        title = (
+            lead + section.title.latex
+            if section.level == 2
+            else f"\\textbf{{{section.title.latex}}}"
+        )
         rows.append(f"&{title}")
         for item in section.items:
             if isinstance(item, str):

@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from . import validate
 from .errors import DivergenceError, SpecError
-from .files import NpyHeader, NpzArchive, atomic_write, physical_memory
+from .files import atomic_write, physical_memory
+from .npz import NpyHeader, NpzArchive
 from .optim import Optimizer, optimizer_from_dict
 from .spec import Network
 
@@ -111,6 +113,7 @@ class Model:
         self._names = net.param_names
         self._param_set = frozenset(self._names)
         self._n_in, self._n_out = net.sizes[0], net.sizes[-1]
+        self._unit_targets = net.unit_targets
         shapes = {name: net.param_shape(name) for name in self._names}
         # the shape of every parameter and every array of optimiser state ("m_W1", ...)
         self._shapes = {
@@ -130,7 +133,7 @@ class Model:
 
         Also resets the optimiser state and the step count. Returns the model.
         """
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(validate.seed(seed))
         params: dict[str, Array] = {}
         for l, layer in enumerate(self.net.layers, start=1):
             fan_in, fan_out = layer.n_in, layer.n_out
@@ -235,7 +238,7 @@ class Model:
         for name in names:
             arr = arrays[name]
             if type(arr) is not np.ndarray:
-                arr = np.asarray(arr)
+                arr = validate.array(arr, f"{what} {name}")
             shape = self._shapes[name]
             if arr.shape != shape:
                 raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
@@ -277,7 +280,7 @@ class Model:
         n_in = self._n_in
         if _ready(X, self.dtype, n_in):
             return self._finite(X, what)
-        arr = X if type(X) is np.ndarray else np.asarray(X)
+        arr = validate.array(X, what)
         if arr.ndim == 1 and n_in == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
@@ -305,8 +308,8 @@ class Model:
         """Y as :meth:`_inputs` checks X; integer class labels become one-hot rows."""
         n_out = self._n_out
         if _ready(Y, self.dtype, n_out) and Y.shape[0] == rows:
-            return self._finite(Y, what)
-        arr = Y if type(Y) is np.ndarray else np.asarray(Y)
+            return self._in_range(self._finite(Y, what), what)
+        arr = validate.array(Y, what)
         if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
             lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
             if lo < 0 or hi >= n_out:
@@ -327,7 +330,23 @@ class Model:
                 f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
             )
         _check_numeric(arr, what)
-        return self._finite(self._contiguous(arr), what)
+        return self._in_range(self._finite(self._contiguous(arr), what), what)
+
+    def _in_range(self, Y: Array, what: str) -> Array:
+        """Y itself, when a cost that takes the log of the output can take these targets: one-hot
+        rows, class labels or probabilities, all in [0, 1] (-1 and 2 would train towards a cost
+        that has no minimum)."""
+        if self._unit_targets:
+            lo, hi = float(Y.min()), float(Y.max())
+            if lo < 0.0 or hi > 1.0:
+                bad = lo if lo < 0.0 else hi
+                labels = f" or class labels 0..{self._n_out - 1}" if self._n_out > 1 else ""
+                raise SpecError(
+                    f"{what} holds {bad:g}, but cost {self.net.cost.name!r} with a "
+                    f"{self.net.layers[-1].act.name} output needs targets in [0, 1]: one-hot rows, "
+                    f"probabilities{labels}"
+                )
+        return Y
 
     def _finite(self, arr: Array, what: str) -> Array:
         """arr (C-contiguous, in the model's dtype) when it holds no NaN or infinity. The module's
@@ -387,9 +406,10 @@ class Model:
         """
         x = self._inputs(X)
         y = self._targets(Y, x.shape[0])
-        for name, value, low in (("epochs", epochs, 0), ("batch_size", batch_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise SpecError(f"{name} must be a whole number >= {low}, got {value!r}")
+        epochs = validate.whole(epochs, "epochs", 0)
+        batch_size = validate.whole(batch_size, "batch_size", 1)
+        seed = validate.seed(seed)
+        shuffle = validate.flag(shuffle, "shuffle")
         val = None
         if validation is not None:
             if not isinstance(validation, tuple | list) or len(validation) != 2:

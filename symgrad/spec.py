@@ -15,6 +15,38 @@ from typing import Any
 from .errors import SpecError
 from .ops import ACTIVATIONS, COSTS, Activation, Cost, get_activation, get_cost
 
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``"²".isdigit()`` is True, and ``int("²")`` fails."""
+    return text.isascii() and text.isdigit()
+
+
+MAX_NAME = 64
+
+
+def _check_identifier(name: object, what: str, example: str) -> None:
+    """A name that may reach generated code: a plain ASCII identifier, or a SpecError.
+
+    The network's name stands in the generated module's comments and docstring; a name with a
+    newline in it would be code there. Names are identifiers or refused, never escaped.
+    """
+    if (
+        not isinstance(name, str)
+        or not name.isascii()
+        or not name.isidentifier()
+        or len(name) > MAX_NAME
+    ):
+        raise SpecError(
+            f"{what} must be a plain identifier of at most {MAX_NAME} letters, digits and "
+            f"underscores, {example}; got {_short(name)}"
+        )
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 MAX_PARAMETERS = 500_000_000  # 4 GB of float64 weights; more would not fit beside the data
 
 
@@ -80,6 +112,13 @@ class Network:
                 f"cost {resolved.name!r} takes the log of the output, so the output layer must give "
                 f"probabilities in (0, 1); use output 'softmax' or 'sigmoid' instead of {out.name!r}"
             )
+        if resolved is COSTS["cross_entropy"] and not out.is_softmax:
+            raise SpecError(
+                f"cost 'cross_entropy' (-sum_j y_j log a_j) goes with a softmax output; with "
+                f"{out.name!r} it is not the binary cross-entropy of BCELoss: use "
+                "cost='binary_cross_entropy' (with sigmoid), output='softmax', or to mean "
+                "-sum y log a, a cost formula: Cost.from_formula('nll', '-y*log(a)')"
+            )
         if out.is_softmax and layers[-1].n_out < 2:
             raise SpecError("a softmax output needs at least 2 units; use 'sigmoid' for one unit")
         n_params = sum(layer.n_out * (layer.n_in + layer.bias) for layer in layers)
@@ -88,8 +127,7 @@ class Network:
                 f"the network has {n_params:,} parameters ({n_params * 8 / 1e9:.1f} GB in float64); "
                 f"the limit is {MAX_PARAMETERS:,}: use fewer or narrower layers"
             )
-        if not isinstance(name, str) or not name:
-            raise SpecError(f"network name must be a non-empty string, got {name!r}")
+        _check_identifier(name, "network name", "e.g. 'xor_net'")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "cost", resolved)
         object.__setattr__(self, "name", name)
@@ -106,6 +144,8 @@ class Network:
         name: str = "network",
     ) -> Network:
         """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``."""
+        if isinstance(sizes, str) or not isinstance(sizes, Sequence):
+            raise SpecError(f"sizes must be a list of layer sizes such as [2, 3, 1], got {sizes!r}")
         sizes = list(sizes)
         if len(sizes) < 2:
             raise SpecError(
@@ -116,6 +156,12 @@ class Network:
             for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         ]
         return cls(layers, cost, name=name)
+
+    @property
+    def unit_targets(self) -> bool:
+        """Targets must lie in [0, 1]: the cost takes the log of the output (cross-entropy),
+        and a target of -1 or 2 would train towards a cost that has no minimum."""
+        return self.cost.needs_probability
 
     @property
     def L(self) -> int:
@@ -145,7 +191,7 @@ class Network:
 
     def layer_of(self, name: str) -> int:
         """The layer number of parameter ``name`` (``"W2"`` -> 2); SpecError if there is none."""
-        if isinstance(name, str) and len(name) > 1 and name[0] in "Wb" and name[1:].isdigit():
+        if isinstance(name, str) and len(name) > 1 and name[0] in "Wb" and _digits(name[1:]):
             l = int(name[1:])
             if 1 <= l <= self.L and (name[0] == "W" or self.layers[l - 1].bias):
                 return l
@@ -177,35 +223,73 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: Any) -> Network:
-        """Inverse of :meth:`to_dict`; raises SpecError on anything malformed."""
+        """Inverse of :meth:`to_dict`, as strict as a TOML spec: the data may come from a weights
+        file, which is untrusted. Every field is checked for its type and limits before anything
+        is built; anything malformed is a SpecError naming the field."""
         if not isinstance(data, dict):
             raise SpecError("network declaration must be a mapping")
-        try:
-            user_acts = {
-                n: Activation.from_formula(n, f)
-                for n, f in dict(data.get("user_activations", {})).items()
-            }
-            user_costs = {
-                n: Cost.from_formula(n, f) for n, f in dict(data.get("user_costs", {})).items()
-            }
-            sizes = list(data["sizes"])
-            acts = list(data["activations"])
-            bias = list(data.get("bias", [True] * len(acts)))
-            cost = get_cost(data["cost"], user=user_costs)
-            name = data.get("name", "network")
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, SpecError):
-                raise
-            raise SpecError(f"network declaration is malformed ({exc!s})") from None
-        if len(acts) != len(sizes) - 1 or len(bias) != len(acts):
+        known = {"name", "sizes", "activations", "bias", "cost", "user_activations", "user_costs"}
+        unknown = sorted(str(k) for k in set(data) - known)
+        if unknown:
+            raise SpecError(f"network declaration has unknown field {_short(unknown[0])}")
+        for key in ("sizes", "activations", "cost"):
+            if key not in data:
+                raise SpecError(f"network declaration lacks {key!r}")
+        sizes, acts, cost = data["sizes"], data["activations"], data["cost"]
+        if (
+            not isinstance(sizes, list)
+            or not 2 <= len(sizes) <= MAX_LAYERS + 1
+            or not all(type(n) is int and 1 <= n <= MAX_PARAMETERS for n in sizes)
+        ):
             raise SpecError(
-                "network declaration is malformed (sizes, activations and bias disagree)"
+                f"network declaration: sizes must be 2 to {MAX_LAYERS + 1} whole numbers >= 1, "
+                f"got {_short(sizes)}"
             )
+        n_layers = len(sizes) - 1
+        bias = data.get("bias", [True] * n_layers)
+        if not isinstance(acts, list) or len(acts) != n_layers:
+            raise SpecError(f"network declaration: activations must list {n_layers} names")
+        if not isinstance(bias, list) or len(bias) != n_layers:
+            raise SpecError(f"network declaration: bias must list {n_layers} true/false values")
+        if not all(type(b) is bool for b in bias):
+            raise SpecError(
+                f"network declaration: bias must hold true or false, got {_short(bias)}"
+            )
+        for i, act in enumerate(acts):
+            _check_identifier(act, f"network declaration: activations[{i}]", "e.g. 'tanh'")
+        _check_identifier(cost, "network declaration: cost", "e.g. 'mse'")
+        name = data.get("name", "network")
+        _check_identifier(name, "network declaration: name", "e.g. 'xor_net'")
+        user_acts = {
+            n: Activation.from_formula(n, f)
+            for n, f in _formulas(data.get("user_activations", {}), "user_activations").items()
+        }
+        user_costs = {
+            n: Cost.from_formula(n, f)
+            for n, f in _formulas(data.get("user_costs", {}), "user_costs").items()
+        }
         layers = [
             Dense(n_in, n_out, get_activation(act, user=user_acts), b)
             for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], acts, bias, strict=True)
         ]
-        return cls(layers, cost, name=name)
+        return cls(layers, get_cost(cost, user=user_costs), name=name)
+
+
+MAX_LAYERS = 1000
+MAX_FORMULAS = 100
+
+
+def _formulas(table: Any, key: str) -> dict[str, str]:
+    """A declaration's table of user formulas, name -> text, checked for its types."""
+    if not isinstance(table, dict) or len(table) > MAX_FORMULAS:
+        raise SpecError(
+            f"network declaration: {key} must map at most {MAX_FORMULAS} names to formulas"
+        )
+    for name, formula in table.items():
+        _check_identifier(name, f"network declaration: {key} name", "e.g. 'swish'")
+        if not isinstance(formula, str):
+            raise SpecError(f"network declaration: {key}[{name!r}] must be a formula string")
+    return table
 
 
 __all__ = ["ACTIVATIONS", "COSTS", "Dense", "Network"]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,10 +44,9 @@ from typing import Any
 from .errors import SpecError
 from .files import read_input
 from .ops import ACTIVATIONS, COSTS, Activation, Cost
-from .spec import MAX_PARAMETERS, Dense, Network
+from .spec import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
 
 MAX_SPEC_BYTES = 1_000_000
-MAX_LAYERS = 1000
 MAX_EPOCHS = 10_000_000
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -131,6 +131,8 @@ class SpecFile:
 
 def load_spec(path: str | Path) -> SpecFile:
     """Read and check a TOML spec file; every problem is a :class:`SpecError` naming the field."""
+    if not isinstance(path, str | os.PathLike):
+        raise SpecError(f"a spec is a path to a .toml file, got {type(path).__name__}")
     path = Path(path)
     where = str(path)
     if path.is_dir():
@@ -139,7 +141,7 @@ def load_spec(path: str | Path) -> SpecFile:
     # large; /dev/zero never ends and a FIFO may never answer)
     raw = read_input(path, limit=MAX_SPEC_BYTES, what="a spec")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte order mark, as some editors write, is not TOML
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise SpecError(

@@ -97,7 +97,11 @@ class Symbols:
             raise SpecError(f"indices of {name!r} must be whole numbers, got {index}")
         head, tail = name[:1], name[1:]
         want = {"W": 2, "w": 2, "b": 1, "z": 1, "a": 1, "x": 1, "y": 1}.get(head)
-        if want is None or (head in "xy" and tail) or (head not in "xy" and not tail.isdigit()):
+        if (
+            want is None
+            or (head in "xy" and tail)
+            or (head not in "xy" and not (tail.isascii() and tail.isdigit()))
+        ):
             raise SpecError(f"unknown symbol {name!r}; use W<l>, b<l>, z<l>, a<l>, x or y")
         if len(index) != want:
             raise SpecError(

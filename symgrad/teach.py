@@ -1,7 +1,7 @@
 """Teaching views: the chain-rule steps with numbers, the nudge view, gradient descent in 1-D.
 
 :func:`explain` evaluates, at one training example, every factor of every step that
-:meth:`~symgrad.derive.Derivation.partial` records, their products and each partial's value, and
+:meth:`~symgrad.derivation.Derivation.partial` records, their products and each partial's value, and
 renders them like the steps themselves. :func:`nudge` sets ``dC/dw * nudge`` beside the change of
 the cost when the forward pass is run again, and the linear prediction of a gradient-descent step
 beside the real one. :func:`descend` walks gradient descent on a function of one variable,
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import numeric
+from . import numeric, validate
 from .errors import DerivationError, SpecError
 from .layout import (
     MATH_WIDTH,
@@ -29,6 +29,7 @@ from .layout import (
     Equation,
     Math,
     Section,
+    heading,
     latex_escape,
     latex_rows,
     rule_latex,
@@ -44,7 +45,7 @@ from .spec import Network
 from .steps import Form, Step
 
 if TYPE_CHECKING:
-    from .derive import Derivation, Partial
+    from .derivation import Derivation, Partial
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Values = tuple[tuple[float | None, ...], ...]
@@ -70,7 +71,7 @@ def check_params(net: Network, params: dict[str, Any]) -> dict[str, Array]:
         )
     out: dict[str, Array] = {}
     for name in net.param_names:
-        arr = np.asarray(params[name], dtype=np.float64)
+        arr = validate.array(params[name], f"params[{name!r}]").astype(np.float64)
         if arr.shape != net.param_shape(name):
             raise SpecError(
                 f"params[{name!r}] has shape {arr.shape}; this network needs {net.param_shape(name)}"
@@ -81,12 +82,12 @@ def check_params(net: Network, params: dict[str, Any]) -> dict[str, Array]:
 
 def one_example(net: Network, x: Any, y: Any) -> tuple[Array, Array]:
     """One training example as ``(x, y)`` of shapes ``(n_0,)`` and ``(n_L,)``."""
-    xs = np.asarray(x, dtype=np.float64)
+    xs = validate.array(x, "x").astype(np.float64)
     if xs.size != net.sizes[0]:
         raise SpecError(
             f"explain takes one example: x needs {net.sizes[0]} numbers, got shape {xs.shape}"
         )
-    ys = np.asarray(y)
+    ys = validate.array(y, "y")
     if ys.ndim == 0 and np.issubdtype(ys.dtype, np.integer) and net.sizes[-1] > 1:
         ys = ys.reshape(1)  # a class label
     yt = numeric.targets(net, ys)
@@ -138,7 +139,7 @@ class _Evaluator:
 
     def _eval(self, e: sp.Basic, env: dict[sp.Symbol, int]) -> float:
         """Walk the tree in float64; sums loop over their index (nothing is expanded)."""
-        if e.is_Number:
+        if e.is_Number or (isinstance(e, sp.Expr) and e.is_number):  # 2, pi, sqrt(2)/2
             return float(e)
         if isinstance(e, sp.Symbol):
             return float(env[e]) if e in env else self.symbol(e)
@@ -336,9 +337,14 @@ class Explanation:
         raise KeyError(f"{name}{list(index)} was not explained; pass param={name!r} to explain()")
 
     def gradients(self) -> dict[str, Array]:
-        """The explained partials as arrays like ``model.gradients`` (NaN where not explained)."""
+        """The gradient at this example, every entry, as arrays like ``model.gradients``.
+
+        The explained entries are the values of their closed forms; the rest (past
+        ``max_partials``, or outside ``param``/``layer``) come from backpropagation of the same
+        local derivatives at the same example, so no entry is ever left out.
+        """
         net = self.derivation.net
-        out = {n: np.full(net.param_shape(n), np.nan) for n in net.param_names}
+        out = numeric.gradients(net, self.params, self.x[None, :], self.y[None, :])
         for p in self.partials:
             out[p.partial.name][p.partial.index] = p.value
         return out
@@ -378,6 +384,7 @@ def explain(
     index: int | Sequence[int] | None = None,
     layer: int | None = None,
     max_partials: int = MAX_PARTIALS,
+    advice: str = "python",
     digits: int = 6,
 ) -> Explanation:
     """Every chain-rule step of the selected partials, with the numbers of one training example.
@@ -395,7 +402,7 @@ def explain(
     """
     values = check_params(d.net, params)
     xs, ys = one_example(d.net, x, y)
-    selection = select_partials(d, param, layer, index, max_partials)
+    selection = select_partials(d, param, layer, index, max_partials, advice)
     partials = selection.partials
     ev = _Evaluator(d, xs, ys, values)
     for p in partials:
@@ -519,14 +526,17 @@ def _example_section(ex: Explanation, m: Math, width: int) -> Section:
     )
 
 
-def _partial_section(ex: Explanation, pn: PartialNumbers, m: Math, width: int) -> Section:
+def _partial_section(
+    ex: Explanation, pn: PartialNumbers, m: Math, width: int, position: int
+) -> Section:
     items: list[str | Equation] = []
     for sn in pn.steps:
         st = sn.step
         items.append(_equation(m, st.lhs, st.forms, sn.values, sn.value, ex.digits, width, st.rule))
     head = m.both(pn.steps[0].step.lhs)
     value = number(pn.value, ex.digits)
-    return Section(Chunk(f"{head.text} = {value}", f"{head.latex} = {value}"), 2, tuple(items))
+    title = Chunk(f"{head.text} = {value}", f"{head.latex} = {value}")
+    return Section(title, 2, tuple(items), f"Partial {position}")
 
 
 def sections(ex: Explanation, width: int = MATH_WIDTH) -> list[Section]:
@@ -542,7 +552,7 @@ def sections(ex: Explanation, width: int = MATH_WIDTH) -> list[Section]:
     return [
         _example_section(ex, m, width),
         head,
-        *(_partial_section(ex, pn, m, width) for pn in ex.partials),
+        *(_partial_section(ex, pn, m, width, n) for n, pn in enumerate(ex.partials, start=1)),
     ]
 
 
@@ -557,20 +567,7 @@ def _render(ex: Explanation, fmt: str) -> str:
         out = [f"\\section*{{{latex_escape(title)}}}"]
     for sec in sections(ex, width):
         out.append("")
-        if fmt == "text":
-            out += (
-                [sec.title.text, "-" * len(sec.title.text)]
-                if sec.level == 1
-                else [f"* {sec.title.text}"]
-            )
-        elif fmt == "markdown":
-            out.append(f"## {sec.title.text}" if sec.level == 1 else f"### ${sec.title.latex}$")
-        else:
-            out.append(
-                f"\\subsection*{{{sec.title.latex}}}"
-                if sec.level == 1
-                else f"\\subsubsection*{{${sec.title.latex}$}}"
-            )
+        out += heading(sec, fmt)
         rows: list[str] = []  # equations without a rule of their own share one block
         for item in sec.items:
             rule = item if isinstance(item, str) else item.rule

@@ -17,7 +17,7 @@ from typing import Any
 
 import sympy as sp
 
-from .derive import Derivation, derive
+from .derivation import Derivation, derive
 from .ops import a as A_SYM
 from .ops import y as Y_SYM
 from .ops import z as Z_SYM

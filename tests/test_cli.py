@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +44,38 @@ def test_every_command_has_help_with_an_example(
 def test_version_and_no_command(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "--version")
     assert status == 0 and out.strip() == f"symgrad {sg.__version__}"
-    status, _, err = run(capsys)
-    assert status == 2 and "required: COMMAND" in err
+    status, out, err = run(capsys)  # a bare "symgrad" shows what there is to do
+    assert status == 0 and out.startswith("usage: symgrad") and "demo" in out and err == ""
+
+
+def test_version_imports_no_numerical_stack() -> None:
+    code = (
+        "import sys\nfrom symgrad.cli import main\nstatus = main(['--version'])\n"
+        "print(status, sorted(m for m in ('numpy', 'sympy', 'numba', 'jinja2') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (["derive", XOR, "--layer", "0"], "argument --layer: '0' must be at least 1"),
+        (["derive", XOR, "--index", "x"], "argument --index: 'x' is not an index"),
+        (["derive", XOR, "--max-partials", "-3"], "argument --max-partials"),
+        (["check", XOR, "--points", "1000000"], "argument --points"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["derive"], "the following arguments are required: SPEC"),
+        (["train", XOR, "--epochs", "²"], "argument --epochs"),
+    ],
+)
+def test_bad_options_are_one_line(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("symgrad: error: ") and says in err, err
+    assert "usage:" not in err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -205,6 +237,39 @@ def test_demo_runs_with_no_arguments_needed(
     module = next((tmp_path / "gen").glob("*.py"))
     assert f"module     {module}" in out
     compile(module.read_text(), str(module), "exec")
+    # the digits, bundled: no fall-back to XOR; one notation; one name per quantity
+    assert "Part 2. A classifier of the built-in digits" in out and "trained    3 epochs" in out
+    assert "dC/dw^(2)_00 = a^(1)_0*(a^(2)_0 - y_0)" in out
+    assert not re.search(r"\b[wbza]\d+_\d+", out), "a code name in the notation's place"
+    assert "loss" not in out and out.count("train set  cost") == 1
+    assert re.search(r"done in \d+\.\d s", out)
+
+
+def test_derive_advises_with_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "derive", str(EXAMPLES / "digits.toml"), "--no-equations")
+    assert status == 0
+    flat = " ".join(out.split())  # the hint is wrapped
+    assert "--param W1 (one array), --param W1 --index 0,0 (one entry) or --layer 1" in flat
+    assert "--max-partials (now 50)" in out and "param='" not in out
+
+
+def test_train_reports_the_time_it_measured(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "train", XOR, "--data", "xor", "--epochs", "2", "--no-progress")
+    assert status == 0
+    assert re.search(r"time       \d+\.\d s since the command started, \d+\.\d s of it", out)
+
+
+def test_plot_without_matplotlib_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    started = time.perf_counter()
+    status, out, err = run(
+        capsys, "train", XOR, "--data", "xor", "--plot", str(tmp_path / "l.png"), "--save",
+        str(tmp_path / "w.npz"),
+    )  # fmt: skip
+    assert status == 2 and "pip install 'symgrad[plot]'" in err and out == ""
+    assert time.perf_counter() - started < 1 and list(tmp_path.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------------
@@ -433,7 +498,8 @@ def test_unreadable_spec(bad_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
 )
 def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, *args)
-    assert status == 2 and "usage: symgrad" in err and "Traceback" not in err
+    assert status == 2 and "Traceback" not in err
+    assert err.startswith("symgrad: error: ") and err.count("\n") == 1 and "--help'" in err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -611,3 +677,15 @@ def test_a_cache_folder_that_is_not_writable_is_named(
             f"symgrad: error: SYMGRAD_CACHE_DIR={cache}: is not a writable folder; "
             "set it to a writable folder or unset it\n"
         )
+
+
+def test_loss_plot_title_is_inside_the_figure() -> None:
+    pytest.importorskip("matplotlib")
+    net = sg.Network.mlp(
+        [784, 512, 256, 128, 10], "leaky_relu", "softmax", "cross_entropy", name="mnist_classifier"
+    )
+    fig = cli._loss_figure({"training cost": [1.0, 0.5]}, f"{net.name}: {net.describe()}")
+    fig.canvas.draw()  # the Agg canvas: lays the text out
+    title = fig.axes[0].title.get_window_extent()
+    box = fig.bbox
+    assert box.x0 <= title.x0 and title.x1 <= box.x1 and title.y1 <= box.y1

@@ -37,7 +37,6 @@ def test_xor_and_linreg() -> None:
 
 
 def test_digits_and_iris_split_deterministically() -> None:
-    pytest.importorskip("sklearn")
     digits = builtin("digits")
     assert digits.X.shape[1] == 64 and digits.n_out == 10 and digits.classes == 10
     assert len(digits) + len(digits.X_test) == 1797
@@ -54,12 +53,16 @@ def test_digits_and_iris_split_deterministically() -> None:
     assert set(iris.Y.sum(axis=1)) == {1.0}
 
 
-def test_without_scikit_learn_the_message_says_how_to_install(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_digits_and_iris_are_bundled(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the README's first command installs no scikit-learn: the demo's data comes with symgrad
     monkeypatch.setitem(sys.modules, "sklearn", None)
-    with pytest.raises(sg.SpecError, match="pip install scikit-learn"):
-        builtin("digits")
+    digits, iris = builtin("digits"), builtin("iris")
+    pixels = np.concatenate([digits.X, digits.X_test]) * 16
+    assert pixels.shape == (1797, 64) and np.array_equal(pixels, np.round(pixels))
+    assert pixels.min() == 0 and pixels.max() == 16
+    labels = np.concatenate([digits.Y, digits.Y_test]).argmax(axis=1)
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert len(iris) + len(iris.X_test) == 150 and iris.classes == 3
 
 
 def test_csv_with_header_and_integer_labels(tmp_path: Path) -> None:

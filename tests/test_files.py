@@ -21,9 +21,10 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import files
+from symgrad import files, npz
 from symgrad.data import load_data
-from symgrad.files import NpzArchive, atomic_write, output_problem, read_input, read_npz, same_file
+from symgrad.files import atomic_write, output_problem, read_input, same_file
+from symgrad.npz import NpzArchive, read_npz
 from symgrad.specfile import load_spec
 
 NET = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", cost="binary_cross_entropy")
@@ -296,7 +297,7 @@ def bad_archives() -> dict[str, tuple[bytes, str]]:
     big = npy_header((20000, 20000))
     many = io.BytesIO()
     with zipfile.ZipFile(many, "w") as zf:
-        for i in range(files.MAX_NPZ_MEMBERS + 1):
+        for i in range(npz.MAX_NPZ_MEMBERS + 1):
             zf.writestr(f"a{i}.npy", b"")
     npy = io.BytesIO()
     np.save(npy, np.zeros(3))
@@ -334,7 +335,7 @@ def bad_archives() -> dict[str, tuple[bytes, str]]:
             "compressed with method 12",
         ),
         "duplicate": (duplicate.getvalue(), "it holds two arrays named 'W1'"),
-        "many": (many.getvalue(), f"the limit is {files.MAX_NPZ_MEMBERS:,}"),
+        "many": (many.getvalue(), f"the limit is {npz.MAX_NPZ_MEMBERS:,}"),
     }
 
 

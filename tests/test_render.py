@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +93,8 @@ def test_markdown_has_headings_and_display_math(tiny: sg.Derivation) -> None:
     md = tiny.to_markdown(param="b2")
     assert md.startswith("# Backpropagation in 2 -> 2 tanh -> 1 sigmoid, cost quadratic\n")
     assert (
-        "## Partial derivatives" in md and "### $\\frac{\\partial C}{\\partial b^{(2)}_{0}}$" in md
+        "## Partial derivatives" in md
+        and "### Partial 1: $\\frac{\\partial C}{\\partial b^{(2)}_{0}}$" in md
     )
     assert md.count("$$") % 2 == 0 and "\\begin{aligned}" in md
     assert "*derivative of the quadratic cost*" in md
@@ -108,7 +110,10 @@ def test_repr_latex_is_math_jupyter_shows(tiny: sg.Derivation) -> None:
 
 # -- options ---------------------------------------------------------------------------------------
 def _headings(text: str) -> list[str]:
-    return [line[2:] for line in text.splitlines() if line.startswith("* dC/d")]
+    """The partials' headings, in order, after checking that they are numbered 1, 2, ..."""
+    found = re.findall(r"^\* Partial (\d+): (dC/d\S+)$", text, flags=re.MULTILINE)
+    assert [int(n) for n, _ in found] == list(range(1, len(found) + 1))
+    return [heading for _, heading in found]
 
 
 def test_option_param(tiny: sg.Derivation) -> None:
@@ -242,3 +247,32 @@ def test_standalone_latex_compiles_with_pdflatex(tiny: sg.Derivation, tmp_path) 
         errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
         assert result.returncode == 0, errors or result.stdout[-2000:]
         assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
+
+
+@pytest.mark.skipif(
+    shutil.which("pdflatex") is None or shutil.which("pdftotext") is None,
+    reason="pdflatex and pdftotext are not installed (CI installs texlive-latex-base, poppler-utils)",
+)
+@pytest.mark.parametrize("spec", ["xor", "chain"])
+def test_no_partial_heading_is_left_at_the_foot_of_a_page(spec: str, tmp_path) -> None:
+    # the compiled XOR document once left "dC/dw^(1)_01" alone at the foot of a page
+    net = sg.load_spec(Path(__file__).parent.parent / "examples" / f"{spec}.toml").network
+    (tmp_path / "d.tex").write_text(sg.derive(net).to_latex(document=True), encoding="utf-8")
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:]
+    text = subprocess.run(
+        ["pdftotext", "-layout", "d.pdf", "-"], cwd=tmp_path, capture_output=True, text=True
+    ).stdout
+    headings = []
+    for page in text.split("\f"):
+        lines = [line for line in page.splitlines() if line.strip()]
+        for k, line in enumerate(lines):
+            found = re.search(r"Partial (\d+):", line)
+            if found:
+                headings.append((int(found[1]), len(lines) - k - 1))
+    assert [n for n, _ in headings] == list(range(1, len(headings) + 1)) and headings
+    # each heading has its first steps under it on its page (a display is several text lines)
+    assert all(after >= 12 for _, after in headings), headings

@@ -97,7 +97,7 @@ def test_input_errors_say_what_to_change(xor: sg.Model) -> None:
         xor.loss(XOR_X, np.zeros((3, 1)))
     with pytest.raises(sg.SpecError, match="NaN or infinity"):
         xor.predict(np.array([[0.0, np.inf]]))
-    with pytest.raises(sg.SpecError, match="must hold numbers"):
+    with pytest.raises(sg.SpecError, match="must hold real numbers"):
         xor.predict(np.array([["a", "b"]]))
     with pytest.raises(sg.SpecError, match="2-D"):
         xor.predict(np.zeros((2, 2, 2)))

@@ -50,6 +50,30 @@ import symgrad as sg
             lambda: sg.Network.mlp([2, 3, 3], output="relu", cost="cross_entropy"),
             r"cost 'cross_entropy' takes the log of the output.*use output 'softmax' or 'sigmoid' instead of 'relu'",
         ),
+        # -sum y log a under a sigmoid is not the binary cross-entropy that BCELoss means
+        (
+            lambda: sg.Network.mlp([2, 3, 1], output="sigmoid", cost="cross_entropy"),
+            r"with 'sigmoid' it is not the binary cross-entropy.*'binary_cross_entropy'.*"
+            r"Cost\.from_formula\('nll', '-y\*log\(a\)'\)",
+        ),
+        (
+            lambda: sg.Network.mlp([2, 3, 2], output="sigmoid", cost="cross_entropy"),
+            r"binary_cross_entropy",
+        ),
+        # a user formula may not take a built-in's name: special paths would take it for that one
+        (
+            lambda: sg.Activation.from_formula("sigmoid", "0.5*sigmoid(z)+0.25"),
+            r"activation name 'sigmoid' is built in; give your formula another name",
+        ),
+        (
+            lambda: sg.Activation.from_formula("softmax", "exp(z)"),
+            r"activation name 'softmax' is built in",
+        ),
+        (
+            lambda: sg.Cost.from_formula("cross_entropy", "-y*log(a)"),
+            r"cost name 'cross_entropy' is built in",
+        ),
+        (lambda: sg.Activation.from_formula("swish\nimport os", "z"), r"must be an identifier"),
         (
             lambda: sg.Network.mlp([2, 1], output="identity", cost="binary_cross_entropy"),
             r"cost 'binary_cross_entropy' takes the log.*instead of 'identity'",
@@ -179,10 +203,26 @@ def test_round_trip_builtins() -> None:
     ("data", "match"),
     [
         ([1, 2], r"network declaration must be a mapping"),
-        ({"sizes": [2, 1]}, r"network declaration is malformed"),
+        ({"sizes": [2, 1]}, r"network declaration lacks 'activations'"),
         (
             {"sizes": [2, 1], "activations": ["sigmoid", "tanh"], "cost": "mse"},
-            r"sizes, activations and bias disagree",
+            r"activations must list 1 names",
+        ),
+        # a weights file is untrusted: as strict as a TOML spec, before anything is built
+        ({"sizes": [2, True], "activations": ["tanh"], "cost": "mse"}, r"sizes must be"),
+        ({"sizes": [2, 10**12], "activations": ["tanh"], "cost": "mse"}, r"sizes must be"),
+        ({"sizes": [2] * 1002, "activations": ["tanh"] * 1001, "cost": "mse"}, r"sizes must be"),
+        ({"sizes": [2, 1], "activations": [3], "cost": "mse"}, r"activations\[0\]"),
+        ({"sizes": [2, 1], "activations": ["tanh"], "cost": "mse", "bias": [1]}, r"bias"),
+        ({"sizes": [2, 1], "activations": ["tanh"], "cost": "mse", "extra": 1}, r"unknown field"),
+        ({"sizes": [2, 1], "activations": ["tanh"], "cost": "mse", "name": "a\nb"}, r"name"),
+        (
+            {"sizes": [2, 1], "activations": ["tanh"], "cost": "mse", "user_costs": {"c": 3}},
+            r"user_costs\['c'\] must be a formula",
+        ),
+        (
+            {"sizes": [2, 1], "activations": ["tanh"], "cost": "mse", "user_costs": []},
+            r"user_costs must map",
         ),
         (
             {"sizes": [2, 1], "activations": ["swishy"], "cost": "mse"},
@@ -202,3 +242,36 @@ def test_round_trip_builtins() -> None:
 def test_from_dict_rejects_malformed_data(data, match: str) -> None:
     with pytest.raises(sg.SpecError, match=match):
         sg.Network.from_dict(data)
+
+
+def test_linear_is_another_name_for_identity() -> None:
+    net = sg.Network.mlp([2, 1], output="linear", cost="mse")
+    assert net.layers[0].act is sg.ACTIVATIONS["identity"]
+    assert net.to_dict()["activations"] == ["identity"]
+
+
+@pytest.mark.parametrize(
+    "formula,says",
+    [("tnah(z)", "did you mean 'tanh'"), ("sigmiod(z)", "did you mean 'sigmoid'"),
+     ("exp(zz)", "did you mean 'z'"), ("z*pii", "did you mean 'pi'")],
+)  # fmt: skip
+def test_misspelt_names_get_did_you_mean(formula: str, says: str) -> None:
+    with pytest.raises(sg.SpecError, match=says):
+        sg.Activation.from_formula("f", formula)
+
+
+def test_special_paths_are_keyed_on_identity_never_on_the_name() -> None:
+    import pickle
+
+    # a user formula equal to the sigmoid, under another name: not fused with BCE
+    mine = sg.Activation.from_formula("my_sigmoid", "1/(1 + exp(-z))")
+    net = sg.Network.mlp([2, 1], output=mine, cost="binary_cross_entropy")
+    assert not sg.derive(net).fused and not mine.builtin and not mine.is_softmax
+    builtin = sg.Network.mlp([2, 1], output="sigmoid", cost="binary_cross_entropy")
+    assert sg.derive(builtin).fused
+    # built-ins unpickle as the registry's own objects (a worker process must see the same)
+    for act in (sg.ACTIVATIONS["sigmoid"], sg.ACTIVATIONS["softmax"]):
+        assert pickle.loads(pickle.dumps(act)) is act
+    assert pickle.loads(pickle.dumps(sg.COSTS["cross_entropy"])) is sg.COSTS["cross_entropy"]
+    again = pickle.loads(pickle.dumps(mine))
+    assert again.name == "my_sigmoid" and again.formula == mine.formula and not again.builtin

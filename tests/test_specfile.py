@@ -177,7 +177,7 @@ BAD_SPECS = [
     ),
     (
         "[network]\nsizes = [2, 1]\n[activations]\nfoo = 'z**0.5'",
-        "[activations] foo: activation 'foo' = z**0.5 is not a real number at z = -10",
+        "[activations] foo: activation 'foo' = z**0.5 is not a finite real number at z = -10",
     ),
     (
         "[network]\nsizes = [2, 1]\n[activations]\nfoo = 3",
@@ -409,3 +409,28 @@ def test_formulas_never_run_code(
     with pytest.raises(sg.SpecError):
         sg.Activation.from_formula("evil", formula)
     assert not marker.exists()
+
+
+def test_a_byte_order_mark_is_not_a_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf[network]\nsizes = [2, 3, 1]\n")  # as some editors save UTF-8
+    assert load_spec(path).network.sizes == (2, 3, 1)
+
+
+@pytest.mark.parametrize(
+    "digit", ["²", "\u0661", "\U0001d7d9"]
+)  # superscript, Arabic-Indic, double-struck
+def test_non_ascii_digits_are_refused_by_name(digit: str, tmp_path: Path) -> None:
+    # "²".isdigit() is True, and int("²") fails: every index and column number is ASCII
+    text = f'[network]\nsizes = [2, 3, 2]\n[train]\ntargets = "{digit}"\n'
+    spec = parse_spec(text)
+    csv = tmp_path / "d.csv"
+    csv.write_text("0,1,0,1\n1,0,1,0\n")
+    with pytest.raises(sg.SpecError, match="--targets: no column"):
+        sg.load_data(csv, network=spec.network, targets=spec.train.targets)
+    with pytest.raises(sg.SpecError, match="unknown parameter"):
+        spec.network.layer_of(f"W{digit}")
+    with pytest.raises(sg.SpecError):
+        sg.derive(spec.network).symbol(f"z{digit}", 0)
+    with pytest.raises(sg.SpecError):
+        sg.load_data(csv, network=spec.network, targets=f"last:{digit}")

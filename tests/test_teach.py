@@ -145,6 +145,18 @@ def test_explain_agrees_with_reference_backprop(case: str) -> None:
         assert pn.product == pytest.approx(pn.value, abs=1e-12)
 
 
+def test_explain_gradients_has_every_entry_past_max_partials() -> None:
+    # 111 parameters, 50 explained: the other 61 were NaN
+    net = sg.Network.mlp([5, 7, 6, 3], hidden="tanh", output="softmax", cost="cross_entropy")
+    params, x, y = _example(net, 3)
+    ref = numeric.gradients(net, params, x[None, :], y[None, :])
+    for options in ({}, {"max_partials": 3}, {"param": "b2"}, {"layer": 1, "max_partials": 0}):
+        grads = sg.derive(net).explain(x, y, params, **options).gradients()
+        for name, grad in grads.items():
+            assert np.isfinite(grad).all(), (options, name)
+            np.testing.assert_allclose(grad, ref[name], rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_explain_wide_network_evaluates_index_sums() -> None:
     # 17 * 17 paths from a unit of layer 1: its dC/da is an index-form Sum, evaluated by looping
     net = sg.Network.mlp([2, 3, 17, 17, 1], hidden="sigmoid", output="sigmoid")

@@ -35,6 +35,11 @@ EXPLICIT_TERMS = 256
 EXPAND_PARAMETERS = 200
 """Largest network (in parameters) that :meth:`Partial.expanded` will expand."""
 
+EXPAND_NODES = 20_000
+"""Largest expression (in nodes, see :meth:`Derivation.expanded_size`) that ``expanded()`` writes:
+a 1-2-2-2-2-2-2-1 net's 37 parameters make 237,000 nodes, 0.6 MB of text that took 7 s just to
+print, and minutes to lay out."""
+
 
 @dataclass(frozen=True)
 class Partial:
@@ -148,13 +153,60 @@ class Derivation:
 
     def expand(self, expr: sp.Expr) -> sp.Expr:
         """Substitute ``a = f(z)``, ``z = W a + b`` down to the inputs (small nets only)."""
+        self.check_expandable()
+        size = self.expanded_size(expr)
+        if size > EXPAND_NODES:
+            raise DerivationError(
+                f"written in inputs and parameters, this expression would have about {size:,} "
+                f"terms (the limit is {EXPAND_NODES:,}): the network is too deep or wide to "
+                "expand; leave out --expand (expand=False), or expand a smaller network"
+            )
+        return expr.xreplace(self._forward_map)
+
+    def check_expandable(self) -> None:
+        """Refuse to expand a network of more than :data:`EXPAND_PARAMETERS` parameters."""
         n_params = sum(int(sp.prod(self.net.param_shape(p))) for p in self.net.param_names)
         if n_params > EXPAND_PARAMETERS:
             raise DerivationError(
                 f"expanding a network of {n_params} parameters would explode; "
                 f"expanded() is for networks of up to {EXPAND_PARAMETERS} parameters"
             )
-        return expr.xreplace(self._forward_map)
+
+    def expanded_size(self, expr: sp.Expr) -> int:
+        """The number of nodes ``expr`` would have, written in inputs and parameters.
+
+        Each layer quantity stands for its whole forward expression, copied wherever it occurs:
+        printing, differentiating and proving walk that tree, whose size grows with the depth
+        (twice per layer for a width of 2) even where the parameters are few.
+        """
+        sizes = self._forward_sizes
+        memo: dict[sp.Basic, int] = {}
+
+        def size(e: sp.Basic) -> int:
+            if e not in memo:
+                memo[e] = sizes.get(e) or (1 + sum(size(arg) for arg in e.args) if e.args else 1)
+            return memo[e]
+
+        return size(sp.sympify(expr))
+
+    @cached_property
+    def _forward_sizes(self) -> dict[sp.Basic, int]:
+        """Tree size of each ``z`` and ``a`` written in inputs and parameters (see above)."""
+        s, net = self.sym, self.net
+        out: dict[sp.Basic, int] = {s.x(k): 1 for k in range(net.sizes[0])}
+        for l, layer in enumerate(net.layers, start=1):
+            below = sum(2 + out[s.a(l - 1, k)] for k in range(layer.n_in))
+            tz = below + (2 if layer.bias else 0)
+            f = layer.act.expr
+            uses = sum(1 for e in sp.preorder_traversal(f) if e == Z_SYM) or 1
+            rest = sum(1 for _ in sp.preorder_traversal(f)) - uses
+            for j in range(layer.n_out):
+                out[s.z(l, j)] = tz
+                # softmax: exp(z_j) / sum_i exp(z_i) holds every z of the layer
+                out[s.a(l, j)] = (
+                    layer.n_out * (tz + 2) + 3 if layer.act.is_softmax else uses * tz + rest
+                )
+        return out
 
     def equations(self, form: str = "index") -> list[sp.Eq]:
         """This network's BP1-BP4 as SymPy equations, in ``"index"`` or ``"matrix"`` form.
@@ -368,9 +420,11 @@ class Derivation:
         """``dC/da^(l)_j`` as ordered factors: along the chain when one path leads to C (w, f', ..., dC/da)."""
         factors: list[sp.Expr] = []
         unit = j
-        while (
-            l < self.net.L and self.net.sizes[l + 1] == 1 and not self.net.layers[l].act.is_softmax
-        ):
+        L = self.net.L
+        while l < L and self.net.sizes[l + 1] == 1 and not self.net.layers[l].act.is_softmax:
+            if l + 1 == L and self.fused:
+                # the output's step is dC/dz = a - y: its factors as that step derived them
+                return [*factors, self.sym.w(L, 0, unit), self.dC_dz(L, 0, memo)]
             factors += [self.sym.w(l + 1, 0, unit), self.fprime(l + 1, 0)]
             l, unit = l + 1, 0
         return [*factors, self.dC_da(l, unit, memo)]

@@ -1,0 +1,1 @@
+"""The data sets bundled with symgrad (``digits``, ``iris``); see README.md here for their sources."""
