@@ -44,7 +44,7 @@ def main() -> None:
     from workloads import WORKLOADS, make_case
 
     import symgrad as sg
-    from symgrad.codegen import import_path
+    from symgrad.codegen.generate import import_path
 
     case = make_case(WORKLOADS["digits"], dtype)
     w = case.workload

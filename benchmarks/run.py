@@ -622,7 +622,7 @@ def probes_section(extra: dict[str, Any]) -> list[str]:
         "column); targets: cold under 3 s, cached under 0.5 s to the first step.",
         "",
         "`ahead of time`: a third process calls `sg.compile(..., aot=True)`, which builds the "
-        "module's compiled functions into a C extension in the cache (`symgrad.aot`, Numba's "
+        "module's compiled functions into a C extension in the cache (`symgrad.runtime.aot`, Numba's "
         "pycc; `build` is that call's time, on the warm Numba cache); a fourth process then "
         "finds the extension and trains with it, without importing Numba (`numba` says whether "
         "it was imported).",

@@ -218,7 +218,7 @@ def make_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         return x, np.array([[0.0], [1.0], [1.0], [0.0]])
     if w.name == "digits":
-        from symgrad.data import bundled
+        from symgrad.io.data import bundled
 
         pixels, labels = bundled("digits")  # UCI's, as published (and as scikit-learn ships it)
         return pixels[:n] / 16.0, _one_hot(labels[:n], 10)  # pixels 0..16 -> [0, 1]

@@ -10,7 +10,7 @@ Run: python examples/custom_activation.py
 from pathlib import Path
 
 import symgrad as sg
-from symgrad.data import accuracy
+from symgrad.io.data import accuracy
 
 mish = sg.Activation.from_formula("mish", "z*tanh(softplus(z))")
 print(f"mish(z)  = {mish.expr}")

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 import symgrad as sg
-from symgrad.data import accuracy
+from symgrad.io.data import accuracy
 
 spec = sg.load_spec(Path(__file__).with_name("digits.toml"))
 net, train = spec.network, spec.train

@@ -18,35 +18,35 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
-    "ACTIVATIONS": "ops",
-    "COSTS": "ops",
-    "Activation": "ops",
-    "Cost": "ops",
-    "SGD": "optim",
-    "Adam": "optim",
-    "Momentum": "optim",
+    "ACTIVATIONS": "net.ops",
+    "COSTS": "net.ops",
+    "Activation": "net.ops",
+    "Cost": "net.ops",
+    "SGD": "net.optim",
+    "Adam": "net.optim",
+    "Momentum": "net.optim",
     "CodegenError": "errors",
     "DerivationError": "errors",
     "DivergenceError": "errors",
     "SpecError": "errors",
     "SymgradError": "errors",
-    "Dataset": "data",
-    "load_data": "data",
-    "Dense": "spec",
-    "Network": "spec",
-    "Derivation": "derivation",
-    "Partial": "derivation",
-    "derive": "derivation",
-    "descend": "descent",
-    "nudge": "descent",
-    "GeneratedModule": "codegen",
-    "compile": "codegen",
-    "generate": "codegen",
-    "History": "runtime",
-    "Model": "runtime",
-    "SpecFile": "specfile",
-    "load_spec": "specfile",
-    "Step": "steps",
+    "Dataset": "io.data",
+    "load_data": "io.data",
+    "Dense": "net.network",
+    "Network": "net.network",
+    "Derivation": "calculus.derivation",
+    "Partial": "calculus.derivation",
+    "derive": "calculus.derivation",
+    "descend": "views.descent",
+    "nudge": "views.descent",
+    "GeneratedModule": "codegen.generate",
+    "compile": "codegen.generate",
+    "generate": "codegen.generate",
+    "History": "runtime.model",
+    "Model": "runtime.model",
+    "SpecFile": "io.specfile",
+    "load_spec": "io.specfile",
+    "Step": "calculus.steps",
 }
 
 __all__ = [
@@ -99,14 +99,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
-    from .codegen import GeneratedModule, compile, generate
-    from .data import Dataset, load_data
-    from .derivation import Derivation, Partial, derive
-    from .descent import descend, nudge
+    from .calculus.derivation import Derivation, Partial, derive
+    from .calculus.steps import Step
+    from .codegen.generate import GeneratedModule, compile, generate
     from .errors import CodegenError, DerivationError, DivergenceError, SpecError, SymgradError
-    from .ops import ACTIVATIONS, COSTS, Activation, Cost
-    from .optim import SGD, Adam, Momentum
-    from .runtime import History, Model
-    from .spec import Dense, Network
-    from .specfile import SpecFile, load_spec
-    from .steps import Step
+    from .io.data import Dataset, load_data
+    from .io.specfile import SpecFile, load_spec
+    from .net.network import Dense, Network
+    from .net.ops import ACTIVATIONS, COSTS, Activation, Cost
+    from .net.optim import SGD, Adam, Momentum
+    from .runtime.model import History, Model
+    from .views.descent import descend, nudge

@@ -1,4 +1,4 @@
-"""Extensions built ahead of time (symgrad.aot): the same numbers as the jitted module, and a
+"""Extensions built ahead of time (symgrad.runtime.aot): the same numbers as the jitted module, and a
 new process that trains with them without importing Numba or SciPy."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import aot
 from symgrad.cli import main
+from symgrad.codegen import generate as generate_module
+from symgrad.runtime import aot
 
 CAN_BUILD = (
     shutil.which(str(sysconfig.get_config_var("CC") or "cc").split()[0]) is not None
@@ -56,7 +57,7 @@ CHILD = """
 import json, sys
 import numpy as np
 import symgrad as sg
-from symgrad.optim import optimizer_from_dict
+from symgrad.net.optim import optimizer_from_dict
 spec = json.loads(sys.argv[1])
 net = sg.Network.from_dict(spec["network"])
 model = sg.compile(net, optimizer_from_dict(spec["optimizer"]), spec["dtype"], shape=spec["shape"])
@@ -205,7 +206,7 @@ def test_train_on_the_command_line_runs_the_extension(
 ) -> None:
     spec = tmp_path / "net.toml"
     spec.write_text(UNROLLED_SPEC, encoding="utf-8")
-    built = sorted(sg.codegen.cache_dir().glob("aot_aot_xor_*"))
+    built = sorted(generate_module.cache_dir().glob("aot_aot_xor_*"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
     args = ["train", str(spec), "--epochs", "50", "--no-progress"]
@@ -237,7 +238,7 @@ def test_a_failed_build_says_why_and_leaves_nothing_behind(
     monkeypatch.setenv("CC", "/nonexistent/cc")  # the compiler setuptools is told to use
     with pytest.raises(sg.CodegenError, match="C compiler"):
         sg.compile(net, sg.SGD(0.1), aot=True)
-    cache = sg.codegen.cache_dir()
+    cache = generate_module.cache_dir()
     assert not list(cache.glob("aot_aot_no_compiler_*"))
     assert not list(cache.glob(".aot-*"))
     assert not sg.compile(net, sg.SGD(0.1)).aot  # the jitted module still trains

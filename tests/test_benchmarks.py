@@ -103,7 +103,7 @@ def test_exp_share_makes_the_modules_exp_arithmetic(tmp_path: Path) -> None:
     import exp_share
 
     import symgrad as sg
-    from symgrad.codegen import import_path
+    from symgrad.codegen.generate import import_path
 
     net = sg.Network.mlp([4, 3, 2], "sigmoid", "softmax", cost="cross_entropy")
     source = sg.generate(net, sg.SGD(0.5), "float32", shape="blas").source

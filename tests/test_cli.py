@@ -19,6 +19,7 @@ import pytest
 import symgrad as sg
 from symgrad import cli
 from symgrad.cli import main
+from symgrad.codegen import generate as generate_module
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -551,7 +552,7 @@ def no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("compiled for a run that is refused")
 
-    monkeypatch.setattr(sg.codegen, "compile", refuse)
+    monkeypatch.setattr(generate_module, "compile", refuse)
 
 
 def test_an_output_that_is_an_input_is_refused_before_any_work(

@@ -18,11 +18,12 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad import numeric
-from symgrad.codegen import UNROLL_MAX_PARAMS, cache_dir, choose_shape, n_params
+from symgrad.codegen import generate as generate_module
+from symgrad.codegen.generate import UNROLL_MAX_PARAMS, cache_dir, choose_shape, n_params
+from symgrad.codegen.printer import numba_code, sigmoid, softplus, stabilise
 from symgrad.errors import CodegenError
-from symgrad.ops import a, y, z
-from symgrad.printer import numba_code, sigmoid, softplus, stabilise
+from symgrad.net.ops import a, y, z
+from symgrad.verify import numeric
 
 ROOT = Path(__file__).resolve().parent.parent
 RUFF_RULES = "E,F,W,I,B,UP,SIM,RUF"
@@ -101,7 +102,7 @@ def test_float32_formulas_stay_float32() -> None:
 
     import numba
 
-    from symgrad.printer import numbers_for
+    from symgrad.codegen.printer import numbers_for
 
     with numbers_for("float32"):
         assert numba_code(1 - a**2) == "DTYPE(1) - a**2"
@@ -761,7 +762,7 @@ def test_compile_writes_one_file_per_hash_and_reuses_it() -> None:
 def test_a_cached_module_is_imported_without_generating(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from symgrad import codegen
+    from symgrad.codegen import generate as codegen
 
     first = sg.compile(xor_net(), sg.SGD(lr=0.5))
     monkeypatch.setattr(codegen, "_LOADED", {})  # as in a new process: only the file is left
@@ -777,7 +778,7 @@ def test_a_cached_module_is_imported_without_generating(
 
 
 def test_the_key_follows_the_templates(tmp_path: Path) -> None:
-    from symgrad.codegen import _template_dir
+    from symgrad.codegen.generate import _template_dir
 
     shutil.copytree(_template_dir(), tmp_path / "t")
     same = sg.generate(xor_net(), template_dir=tmp_path / "t")
@@ -835,7 +836,7 @@ def test_a_cache_folder_that_is_not_writable_is_named(
     real_access = os.access
     # a read-only folder (root may write anywhere, so its answer is made up here)
     monkeypatch.setattr(
-        sg.codegen.os,
+        generate_module.os,
         "access",
         lambda p, mode: False if Path(p) == locked else real_access(p, mode),
     )

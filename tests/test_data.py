@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad.data import accuracy, builtin, load_data
+from symgrad.io import data as data_module
+from symgrad.io.data import accuracy, builtin, load_data
 
 NET_2_1 = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", cost="binary_cross_entropy")
 NET_2_3 = sg.Network.mlp([2, 4, 3], hidden="tanh", output="softmax", cost="cross_entropy")
@@ -242,7 +243,7 @@ def test_npz_headers_are_checked_before_any_array_is_read(
     }  # fmt: skip
     for name, (arrays, net, fragment) in cases.items():
         if name == "limit":
-            monkeypatch.setattr(sg.data, "MAX_DATA_BYTES", 100_000)  # and 120 kB of arrays
+            monkeypatch.setattr(data_module, "MAX_DATA_BYTES", 100_000)  # and 120 kB of arrays
         path = tmp_path / f"{name.replace(' ', '_')}.npz"
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
         assert path.stat().st_size < 2_000_000, name
@@ -295,8 +296,8 @@ def test_out_of_memory_names_the_file(
         path.write_text("0,0,1\n1,1,0\n")
     else:
         np.savez(path, X=np.zeros((2, 2)), Y=np.zeros(2))
-    for target, name in ((sg.data, "_read_csv" if suffix == ".csv" else "_npz_array"),
-                         (sg.data, "fit_network"), (np, "empty")):  # fmt: skip
+    for target, name in ((data_module, "_read_csv" if suffix == ".csv" else "_npz_array"),
+                         (data_module, "fit_network"), (np, "empty")):  # fmt: skip
         with monkeypatch.context() as patch:
 
             def exhausted(*args: object, **kwargs: object) -> None:

@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad.ops import ACTIVATIONS, COSTS
+from symgrad.net.ops import ACTIVATIONS, COSTS
 
 SMOOTH_OR_PIECEWISE = [n for n in ACTIVATIONS if n not in ("softmax", "swish", "linear")]
 

@@ -7,7 +7,8 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad import numeric
+from symgrad.net import ops
+from symgrad.verify import numeric
 
 
 def _values(d: sg.Derivation, params: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray):
@@ -70,10 +71,10 @@ def test_index_and_matrix_forms_agree_with_backprop(sizes, hidden, output, cost)
             elif name.startswith("fprime"):
                 l = int(name[6:])
                 act = net.layers[l - 1].act
-                fp = sp.lambdify((sg.ops.a, sg.ops.z), act.derivative)(acts[l][0], zs[l - 1][0])
+                fp = sp.lambdify((ops.a, ops.z), act.derivative)(acts[l][0], zs[l - 1][0])
                 msubs[m] = col(np.broadcast_to(fp, acts[l][0].shape))
             elif name == "grad_a_C":
-                g = sp.lambdify((sg.ops.a, sg.ops.y), net.cost.dC_da)(acts[-1][0], yt[0])
+                g = sp.lambdify((ops.a, ops.y), net.cost.dC_da)(acts[-1][0], yt[0])
                 msubs[m] = col(float(d.scale) * np.broadcast_to(g, acts[-1][0].shape))
             elif name.startswith("a"):
                 msubs[m] = col(acts[int(name[1:])][0])

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symgrad as sg
-from symgrad.formula import MAX_LENGTH, parse_formula
-from symgrad.ops import a, z
+from symgrad.net.formula import MAX_LENGTH, parse_formula
+from symgrad.net.ops import a, z
 
 Z = sp.Symbol("z", real=True)
 A = sp.Symbol("a", real=True)

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import cli, numeric
-from symgrad.formula import FUNCTIONS
+from symgrad import cli
+from symgrad.net.formula import FUNCTIONS
+from symgrad.verify import numeric
 
 # one formula in z per whitelisted function, real and smooth enough to train through
 FORMULAS = {

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad.specfile import parse_spec
+from symgrad.io.specfile import parse_spec
 
 MARK = "HOSTILE_NAME_RAN"
 HOSTILE = [

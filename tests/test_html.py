@@ -18,7 +18,7 @@ import pytest
 from chain_case import CHAIN_PARAMS, CHAIN_X, CHAIN_Y, chain_net
 
 import symgrad as sg
-from symgrad.html import to_html, write_html
+from symgrad.views.html import to_html, write_html
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import limits, numeric, proof
+from symgrad import limits
+from symgrad.net import formula, ops
+from symgrad.verify import numeric, proof
 
 
 def _nested(fn: str, depth: int, inner: str = "z") -> str:
@@ -40,8 +42,8 @@ def test_costly_formulas_fail_in_seconds(formula: str) -> None:
 
 def test_formula_work_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # four nested abs pass the structural limits' spirit but fold for over 10 s: the clock stops it
-    monkeypatch.setattr(sg.ops, "FORMULA_SECONDS", 0.3)
-    monkeypatch.setattr(sg.formula, "MAX_BRANCHES", 8)
+    monkeypatch.setattr(ops, "FORMULA_SECONDS", 0.3)
+    monkeypatch.setattr(formula, "MAX_BRANCHES", 8)
     started = time.perf_counter()
     with pytest.raises(limits.WorkLimitExceeded, match="takes too long"):
         sg.Activation.from_formula("f", "abs(abs(abs(abs(z-1)-1)-1)-1)")

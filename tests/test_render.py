@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import symgrad as sg
-from symgrad.layout import latex_escape, rule_latex, rule_text, text_name
+from symgrad.views.layout import latex_escape, rule_latex, rule_text, text_name
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,10 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import numeric
+from symgrad.codegen import generate as generate_module
+from symgrad.net import optim
+from symgrad.runtime import model as model_module
+from symgrad.verify import numeric
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +204,7 @@ def test_progress_bar_shows_the_running_loss(
     ("shape", "optimizer"), [("blas", sg.SGD(lr=3.0)), ("unrolled", sg.Momentum(lr=1.0, beta=0.5))]
 )
 def test_divergence_raises_and_keeps_finite_weights(
-    shape: str, optimizer: sg.optim.Optimizer, monkeypatch: pytest.MonkeyPatch
+    shape: str, optimizer: optim.Optimizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     net = sg.Network.mlp([1, 1], output="identity", cost="quadratic", name="line")
     model = sg.compile(net, optimizer, shape=shape)
@@ -214,7 +217,7 @@ def test_divergence_raises_and_keeps_finite_weights(
         return done, t
 
     monkeypatch.setattr(model.module, "train_epochs", recorded)
-    monkeypatch.setattr(sg.runtime, "_chunk", lambda seconds, rows: 1000)  # calls of 1, 499
+    monkeypatch.setattr(model_module, "_chunk", lambda seconds, rows: 1000)  # calls of 1, 499
     X = np.linspace(-10, 10, 50).reshape(-1, 1)
     with pytest.raises(sg.DivergenceError, match="diverged in epoch") as info:
         model.fit(X, 3 * X, epochs=500, batch_size=50, shuffle=False)
@@ -266,7 +269,9 @@ def test_many_epochs_per_call_equal_one_epoch_per_call(
     else:
         pytest.skip("the blas shape keeps no state outside its arrays")
     X, labels = clf_data(rng, rows=23)
-    monkeypatch.setattr(sg.runtime, "_chunk", lambda seconds, rows: 3)  # calls of at most 3 epochs
+    monkeypatch.setattr(
+        model_module, "_chunk", lambda seconds, rows: 3
+    )  # calls of at most 3 epochs
     model.init(0)
     chunked = model.fit(X, labels, epochs=12, batch_size=5, seed=4)
     weights, state = model.params, model.optimizer_state
@@ -456,7 +461,7 @@ def _no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a weights file that does not fit was compiled")
 
-    monkeypatch.setattr(sg.codegen, "compile", refuse)
+    monkeypatch.setattr(generate_module, "compile", refuse)
 
 
 XOR_META: dict[str, object] = {
@@ -503,7 +508,7 @@ def test_a_declared_network_is_checked_against_the_arrays_before_compiling(
             tracemalloc.stop()
         assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value), name
         assert peak < 10_000_000, (name, peak)
-    monkeypatch.setattr(sg.runtime, "physical_memory", lambda: 400)  # a machine of 400 bytes
+    monkeypatch.setattr(model_module, "physical_memory", lambda: 400)  # a machine of 400 bytes
     path = _weights_file(tmp_path / "w.npz", XOR_META, XOR_ARRAYS)
     with pytest.raises(sg.SpecError, match="its arrays hold 408 bytes, more than this machine"):
         sg.Model.load(path)
@@ -575,19 +580,19 @@ def test_every_part_of_a_declaration_is_checked(
         assert message in line and "\n" not in line, (name, line)
         assert line.endswith("; save the weights with Model.save"), (name, line)
         with pytest.raises(sg.SpecError):
-            sg.runtime.read_weights(path)
+            model_module.read_weights(path)
 
 
 def test_a_good_declaration_loads_without_compiling_in_read_weights(tmp_path: Path) -> None:
     path = _weights_file(tmp_path / "w.npz", XOR_META, {**XOR_ARRAYS, "b2": np.ones(1)})
-    saved = sg.runtime.read_weights(path)
+    saved = model_module.read_weights(path)
     assert saved.net.sizes == (2, 4, 1) and saved.optimizer == sg.Adam(lr=0.01)
     assert saved.step == 3 and saved.dtype == "float64" and saved.shape == "unrolled"
     assert list(saved.params) == ["W1", "b1", "W2", "b2"] and saved.params["b2"][0] == 1.0
     assert list(saved.state) == [f"{s}_{p}" for s in "mv" for p in ("W1", "b1", "W2", "b2")]
     nan = _weights_file(tmp_path / "nan.npz", XOR_META, {**XOR_ARRAYS, "m_b1": np.full(4, np.nan)})
     with pytest.raises(sg.SpecError, match=r"nan\.npz: array m_b1 contains NaN or infinity"):
-        sg.runtime.read_weights(nan)
+        model_module.read_weights(nan)
 
 
 def test_optimizers_take_numpy_numbers_and_refuse_absurd_ones() -> None:
@@ -609,9 +614,9 @@ def test_optimizers_take_numpy_numbers_and_refuse_absurd_ones() -> None:
         (lambda: sg.Momentum(beta=10**400), r"Momentum beta must be a number in \[0, 1\)"),
         (lambda: sg.Momentum(beta=np.float64("nan")), r"beta must be a number in \[0, 1\)"),
         (lambda: sg.Adam(beta2=np.complex128(0.5)), r"beta2 must be a number in \[0, 1\)"),
-        (lambda: sg.optim.optimizer_from_dict({"name": ["sgd"]}), "name one of sgd"),
-        (lambda: sg.optim.optimizer_from_dict({"name": "sgd", 1: 2, "x": 3}), "no setting 1"),
-        (lambda: sg.optim.optimizer_from_dict({"name": "adam", "lr": 10**400}), "Adam lr must"),
+        (lambda: optim.optimizer_from_dict({"name": ["sgd"]}), "name one of sgd"),
+        (lambda: optim.optimizer_from_dict({"name": "sgd", 1: 2, "x": 3}), "no setting 1"),
+        (lambda: optim.optimizer_from_dict({"name": "adam", "lr": 10**400}), "Adam lr must"),
     ]
     for make, message in bad:
         with pytest.raises(sg.SpecError, match=message):
@@ -634,7 +639,7 @@ def test_out_of_memory_while_loading_names_the_file(
         with monkeypatch.context() as patch:
             patch.setattr(owner, name, exhausted)
             with pytest.raises(sg.SpecError) as info:
-                (sg.runtime.read_weights if name == "isfinite" else sg.Model.load)(path)
+                (model_module.read_weights if name == "isfinite" else sg.Model.load)(path)
         message = str(info.value)
         assert message.startswith(f"{path}: {fragment}") and "\n" not in message, message
     assert sg.Model.load(path).step == xor.step

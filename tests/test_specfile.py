@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symgrad as sg
-from symgrad.formula import parse_formula
-from symgrad.specfile import OptimizerSettings, load_spec, parse_spec
+from symgrad.io.specfile import OptimizerSettings, load_spec, parse_spec
+from symgrad.net.formula import parse_formula
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -11,9 +11,9 @@ import pytest
 from chain_case import CHAIN_PARAMS, CHAIN_X, CHAIN_Y, chain_net
 
 import symgrad as sg
-from symgrad import numeric
-from symgrad.descent import Descent, descend, nudge
-from symgrad.teach import Explanation
+from symgrad.verify import numeric
+from symgrad.views.descent import Descent, descend, nudge
+from symgrad.views.teach import Explanation
 
 
 def sigmoid(t: float) -> float:

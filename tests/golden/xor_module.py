@@ -7,7 +7,7 @@
 # Arrays are batch-major: one row per example, so z{l} has shape (B, n_l).
 # Do NOT edit by hand. Regenerate with:
 #   symgrad.generate(symgrad.Network.from_dict(NETWORK),
-#                    optimizer=symgrad.optim.optimizer_from_dict(OPTIMIZER),
+#                    optimizer=symgrad.net.optim.optimizer_from_dict(OPTIMIZER),
 #                    dtype=DTYPE_NAME, shape=SHAPE).write(path)
 # -----------------------------------------------------------------------------
 # ruff: noqa: E501

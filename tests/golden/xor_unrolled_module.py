@@ -7,7 +7,7 @@
 # One example at a time: w2_0_1 is W2[0, 1], z2_0 is z^(2)_0, delta2_0 is dC/dz^(2)_0.
 # Do NOT edit by hand. Regenerate with:
 #   symgrad.generate(symgrad.Network.from_dict(NETWORK),
-#                    optimizer=symgrad.optim.optimizer_from_dict(OPTIMIZER),
+#                    optimizer=symgrad.net.optim.optimizer_from_dict(OPTIMIZER),
 #                    dtype=DTYPE_NAME, shape=SHAPE).write(path)
 # -----------------------------------------------------------------------------
 """Training code for the network xor: forward, backward, update, train_epochs."""

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import SpecError
-from .ops import Activation, Cost, a, y, z
-from .spec import Network
+from ..errors import SpecError
+from ..net.network import Network
+from ..net.ops import Activation, Cost, a, y, z
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Params = dict[str, Array]

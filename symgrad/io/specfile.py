@@ -3,7 +3,7 @@
 A spec is read with :mod:`tomllib` and checked field by field at this edge, so every mistake
 becomes one :class:`~symgrad.errors.SpecError` of the form
 ``FILE: [section] field: what is wrong; how to fix it``. Formulas go through the whitelist
-parser (:mod:`symgrad.formula`); nothing in a spec is ever evaluated as code::
+parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code::
 
     [network]
     sizes = [2, 4, 1]
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import SpecError
-from .files import read_input
-from .ops import ACTIVATIONS, COSTS, Activation, Cost
-from .spec import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
+from ..errors import SpecError
+from ..files import read_input
+from ..net.network import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
+from ..net.ops import ACTIVATIONS, COSTS, Activation, Cost
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_EPOCHS = 10_000_000
@@ -104,7 +104,7 @@ class SpecFile:
 
     Attributes:
         source: the file it came from (or a label such as ``"<spec>"``), used in messages.
-        network: the declared :class:`~symgrad.spec.Network`.
+        network: the declared :class:`~symgrad.net.network.Network`.
         optimizer: the ``[optimizer]`` settings; :meth:`OptimizerSettings.build` makes the object.
         train: the ``[train]`` settings.
         folder: the spec's folder, against which a relative ``[train] data`` path is resolved.

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .errors import SpecError
-from .spec import Network
+from ..errors import SpecError
+from ..net.network import Network
 
 
 def subscript(*index: int | sp.Expr) -> str:

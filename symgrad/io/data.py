@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpecError
-from .files import read_input
-from .npz import NpyHeader, NpzArchive
-from .spec import Network
+from ..errors import SpecError
+from ..files import read_input
+from ..net.network import Network
+from ..npz import NpyHeader, NpzArchive
 
 BUILTIN = ("xor", "linreg", "digits", "iris")
 TEST_FRACTION = 0.2

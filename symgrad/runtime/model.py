@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from . import validate
-from .errors import DivergenceError, SpecError
-from .files import atomic_write, physical_memory
-from .npz import NpyHeader, NpzArchive
-from .optim import Optimizer, optimizer_from_dict
-from .spec import Network
+from .. import validate
+from ..errors import DivergenceError, SpecError
+from ..files import atomic_write, physical_memory
+from ..net.network import Network
+from ..net.optim import Optimizer, optimizer_from_dict
+from ..npz import NpyHeader, NpzArchive
 
 Array = np.ndarray[Any, Any]
 
@@ -87,7 +87,7 @@ class History:
 class Model:
     """A network with its parameters, trained by a compiled, generated module.
 
-    Made by :meth:`symgrad.codegen.GeneratedModule.compile` (or :func:`symgrad.compile`, or
+    Made by :meth:`symgrad.codegen.generate.GeneratedModule.compile` (or :func:`symgrad.compile`, or
     :meth:`Model.load`); starts initialised with :meth:`init` (seed 0).
     """
 
@@ -103,7 +103,7 @@ class Model:
         # extension built ahead of time, a process may train without importing it, nor Numba)
         self._module = module
         # what the runtime calls (train_epochs, predict, loss, ...): the extension's functions
-        # when there is one (symgrad.aot), else the module's own
+        # when there is one (symgrad.runtime.aot), else the module's own
         self._compiled = compiled
         self.net = net
         self.optimizer = optimizer
@@ -170,7 +170,7 @@ class Model:
 
     @property
     def aot(self) -> bool:
-        """True when the model trains with an extension built ahead of time (:mod:`symgrad.aot`)."""
+        """True when the model trains with an extension built ahead of time (:mod:`symgrad.runtime.aot`)."""
         return self._compiled is not None
 
     @property
@@ -476,7 +476,7 @@ class Model:
     # ----------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write weights, optimiser state and the network's declaration to one ``.npz`` file."""
-        from . import __version__
+        from .. import __version__
 
         meta = {
             "format": FORMAT,
@@ -503,7 +503,7 @@ class Model:
         """Read a file written by :meth:`save`: validated (:func:`read_weights`: the declaration,
         then every array's shape and dtype from its header), then compiled (from the cache if
         there). Nothing is compiled, nor any array read, for a file that does not fit."""
-        from .codegen import compile as compile_model
+        from ..codegen.generate import compile as compile_model
 
         saved = read_weights(path, finite=False)  # the compiled check below sees NaN
         net = saved.net
@@ -589,7 +589,7 @@ def load(path: str | Path) -> Model:
 # --------------------------------------------------------------------------------------------
 MAX_WEIGHTS_BYTES = 1 << 34
 """The most bytes of arrays read from a weights file: 16 GiB (the largest network, of
-:data:`~symgrad.spec.MAX_PARAMETERS` float64 weights, with Adam's two moments is 12 GB)."""
+:data:`~symgrad.net.network.MAX_PARAMETERS` float64 weights, with Adam's two moments is 12 GB)."""
 MAX_DECLARATION_CHARS = 1 << 18
 """The longest declaration (JSON) a weights file may hold; a real one is some hundred characters."""
 MAX_JSON_DEPTH = 16

@@ -1,4 +1,4 @@
-"""Rendering a :class:`~symgrad.derivation.Derivation` as plain text, Markdown or LaTeX.
+"""Rendering a :class:`~symgrad.calculus.derivation.Derivation` as plain text, Markdown or LaTeX.
 
 A rendering reads like 3Blue1Brown's lesson: the forward pass and the cost, then for each
 selected partial derivative its chain-rule steps (the product of local derivatives, each local
@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 
-from .errors import DerivationError, SpecError
+from ..calculus.steps import Form, Step
+from ..errors import DerivationError, SpecError
+from ..net.ops import a as A_SYM
+from ..net.ops import y as Y_SYM
 from .layout import (
     MATH_WIDTH,
     TEXT_WIDTH,
@@ -46,12 +49,9 @@ from .layout import (
     text_equation,
     text_name,
 )
-from .ops import a as A_SYM
-from .ops import y as Y_SYM
-from .steps import Form, Step
 
 if TYPE_CHECKING:
-    from .derivation import Derivation, Partial
+    from ..calculus.derivation import Derivation, Partial
 
 MAX_PARTIALS = 50
 """Default number of partial derivatives rendered before the rest are left out."""

@@ -3,7 +3,7 @@
 An :class:`Activation` is a formula in ``z``; its derivative is taken by SymPy and rewritten in
 terms of the forward value ``a`` where that is possible (``sigmoid' = a(1-a)``), so generated code
 reuses ``a``. A :class:`Cost` is a per-unit formula in ``a`` and ``y``, summed over output units.
-User formulas come in through :mod:`symgrad.formula` (a whitelist parser, never ``eval``).
+User formulas come in through :mod:`symgrad.net.formula` (a whitelist parser, never ``eval``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from .errors import SpecError
+from ..errors import SpecError
+from ..limits import FORMULA_SECONDS, work_limit
 from .formula import parse_formula
-from .limits import FORMULA_SECONDS, work_limit
 
 z = sp.Symbol("z", real=True)
 a = sp.Symbol("a", real=True)

@@ -1,13 +1,13 @@
 """Code generation: a Network and an optimiser in, a readable Numba training module out.
 
-The printer (:mod:`symgrad.printer`) turns each element-wise formula into a line of Python
+The printer (:mod:`symgrad.codegen.printer`) turns each element-wise formula into a line of Python
 (the activation, its derivative in forward terms, ``dC/da``, the optimiser's rules); the Jinja
 templates in ``templates/`` place those lines in the module skeleton and the loops. Two shapes
 of module: "blas" (whole mini-batches through BLAS ``?gemm``) and "unrolled" (one example at a time,
-every unit and parameter a scalar line, from :mod:`symgrad.unrolled`); :func:`choose_shape`
+every unit and parameter a scalar line, from :mod:`symgrad.codegen.unrolled`); :func:`choose_shape`
 picks one by the measurements in its docstring. :meth:`GeneratedModule.compile` writes the
 source into a content-addressed cache folder (atomically), imports it by path and wraps it in a
-:class:`~symgrad.runtime.Model`.
+:class:`~symgrad.runtime.model.Model`.
 
 Nothing is loaded from the cache that does not verify: a manifest ``<stem>.json`` beside each
 module ``<stem>.py`` holds the sha256 of the module, of its extension built ahead of time, and of
@@ -43,18 +43,18 @@ import jinja2
 import numpy as np
 import sympy as sp
 
-from .errors import CodegenError, SpecError
-from .files import atomic_write, read_input
-from .ops import a as A_SYM
-from .ops import y as Y_SYM
-from .ops import z as Z_SYM
-from .optim import SGD, Optimizer, g, m, t, v, w
+from ..errors import CodegenError, SpecError
+from ..files import atomic_write, read_input
+from ..net.network import Network
+from ..net.ops import a as A_SYM
+from ..net.ops import y as Y_SYM
+from ..net.ops import z as Z_SYM
+from ..net.optim import SGD, Optimizer, g, m, t, v, w
 from .printer import as_factor, helpers_used, numba_code, number, numbers_for
-from .spec import Network
 from .unrolled import unrolled_data
 
 if TYPE_CHECKING:
-    from .runtime import Model
+    from ..runtime.model import Model
 
 DTYPES = ("float64", "float32")
 SHAPES = ("auto", "blas", "unrolled")
@@ -67,11 +67,11 @@ SHAPE_NOTES = {
 
 
 def _template_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parent / "templates"):  # wheel, then checkout
+    package = Path(__file__).resolve().parent.parent  # symgrad/
+    for candidate in (package / "templates", package.parent / "templates"):  # wheel, checkout
         if (candidate / "module.py.jinja").is_file():
             return candidate
-    raise CodegenError(f"symgrad's templates are missing (looked in {here / 'templates'})")
+    raise CodegenError(f"symgrad's templates are missing (looked in {package / 'templates'})")
 
 
 @cache
@@ -408,7 +408,7 @@ class GeneratedModule:
         return module
 
     def compile(self, aot: bool = False) -> Model:
-        """Write, import and wrap the module in a :class:`~symgrad.runtime.Model`; with ``aot``,
+        """Write, import and wrap the module in a :class:`~symgrad.runtime.model.Model`; with ``aot``,
         also build its extension ahead of time (see :func:`compile`)."""
         return _model(
             self.net, self.optimizer, self.dtype, self.shape, self.cache_path(), self.load, aot
@@ -473,14 +473,14 @@ def compile(
     shape: str = "auto",
     aot: bool = False,
 ) -> Model:
-    """``generate(net, ...).compile()``: a ready :class:`~symgrad.runtime.Model`.
+    """``generate(net, ...).compile()``: a ready :class:`~symgrad.runtime.model.Model`.
 
     A module already in the cache is imported without generating it again (no SymPy work):
     its file name holds :func:`_recipe_key`, which changes with the network, the optimiser,
     the dtype, the shape and the generator's own code.
 
     With ``aot=True`` the module's compiled functions are also built ahead of time into a C
-    extension beside it in the cache (:mod:`symgrad.aot`; needs a C compiler). A model whose
+    extension beside it in the cache (:mod:`symgrad.runtime.aot`; needs a C compiler). A model whose
     extension is in the cache trains with it, ``aot`` or not: a new process then starts
     training without importing Numba (``Model.aot`` says which code runs).
     """
@@ -509,8 +509,8 @@ def _model(
     """The Model of the module at ``path`` (``module()`` imports it): with the functions of its
     extension when one verifies and loads, else the module's own, after building the extension
     if ``aot``."""
-    from . import aot as ahead
-    from .runtime import Model
+    from ..runtime import aot as ahead
+    from ..runtime.model import Model
 
     extension = ahead.extension_path(path)
     compiled = _load_extension(path, extension, shape)
@@ -613,7 +613,7 @@ def _load_extension(path: Path, extension: Path, shape: str) -> Any:
     """The functions of the extension of the module at ``path`` when the extension's sha256 is
     the one its manifest records, else None: one that does not verify is deleted unopened (a
     truncated shared library can be a bus error when it is opened, which nothing can catch)."""
-    from . import aot as ahead
+    from ..runtime import aot as ahead
 
     if not extension.is_file():
         return None
@@ -713,7 +713,7 @@ def _recipe_key(
     net: Network, optimizer: Optimizer, dtype: str, shape: str, template_dir: Path
 ) -> str:
     """The content hash that names a module: its recipe and the generator that follows it."""
-    from . import __version__
+    from .. import __version__
 
     recipe = {
         "network": net.to_dict(),
@@ -728,14 +728,21 @@ def _recipe_key(
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
+SHAPING = ("net", "calculus", "codegen")
+"""The layers whose code shapes a generated module: the declaration (formulas, activations,
+costs, optimisers), the calculus that derives it and the generator. The views, the judges, the
+runtime, the files and the command line do not: editing them recompiles nothing."""
+
+
 def _generator_fingerprint(template_dir: Path) -> str:
-    """A hash of symgrad's own source files and of the templates: everything besides the
-    recipe that shapes a generated module, so that no cached module outlives a change to them.
+    """A hash of the code that shapes a generated module (:data:`SHAPING`) and of the templates:
+    everything besides the recipe, so that no cached module outlives a change to them.
 
     The files are read again whenever one of them has a new size or modification time.
     """
-    here = Path(__file__).resolve().parent
-    paths = sorted(here.glob("*.py")) + sorted(template_dir.glob("*.jinja"))
+    package = Path(__file__).resolve().parent.parent
+    paths = [path for layer in SHAPING for path in sorted((package / layer).glob("*.py"))]
+    paths += sorted(template_dir.glob("*.jinja"))
     stamps = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
     return _hash_files(stamps)
 

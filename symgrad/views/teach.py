@@ -1,7 +1,7 @@
 """Teaching views: the chain-rule steps with numbers, the nudge view, gradient descent in 1-D.
 
 :func:`explain` evaluates, at one training example, every factor of every step that
-:meth:`~symgrad.derivation.Derivation.partial` records, their products and each partial's value, and
+:meth:`~symgrad.calculus.derivation.Derivation.partial` records, their products and each partial's value, and
 renders them like the steps themselves. :func:`nudge` sets ``dC/dw * nudge`` beside the change of
 the cost when the forward pass is run again, and the linear prediction of a gradient-descent step
 beside the real one. :func:`descend` walks gradient descent on a function of one variable,
@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import numeric, validate
-from .errors import DerivationError, SpecError
+from .. import validate
+from ..calculus.steps import Form, Step
+from ..errors import DerivationError, SpecError
+from ..net.network import Network
+from ..verify import numeric
 from .layout import (
     MATH_WIDTH,
     TEXT_WIDTH,
@@ -41,11 +44,9 @@ from .render import (
     MAX_PARTIALS,
     select_partials,
 )
-from .spec import Network
-from .steps import Form, Step
 
 if TYPE_CHECKING:
-    from .derivation import Derivation, Partial
+    from ..calculus.derivation import Derivation, Partial
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Values = tuple[tuple[float | None, ...], ...]
@@ -429,7 +430,7 @@ def _form_values(ev: _Evaluator, form: Form) -> Values:
 
 
 # ------------------------------------------------------------------------------------------------
-# Rendering: the sections of symgrad.render, with number lines added to every equation
+# Rendering: the sections of symgrad.views.render, with number lines added to every equation
 # ------------------------------------------------------------------------------------------------
 def number(v: float | None, digits: int = 6) -> str:
     """A value as the renderings show it: ``digits`` significant digits, no ``-0``."""
@@ -540,7 +541,7 @@ def _partial_section(
 
 
 def sections(ex: Explanation, width: int = MATH_WIDTH) -> list[Section]:
-    """The example's forward pass, then each explained partial, as :mod:`symgrad.render` sections."""
+    """The example's forward pass, then each explained partial, as :mod:`symgrad.views.render` sections."""
     m = Math(ex.derivation, {})
     n = len(ex.partials)
     intro = (

@@ -1,8 +1,8 @@
 """The ``symgrad`` command: ``demo``, ``derive``, ``generate``, ``train`` and ``check``.
 
 Each subcommand parses its options, calls the public API and prints; the work is done by
-:mod:`symgrad.specfile`, :mod:`symgrad.data`, :func:`symgrad.derive`, :func:`symgrad.generate`
-and the compiled :class:`~symgrad.runtime.Model`. Bad input never shows a traceback: one handler
+:mod:`symgrad.io.specfile`, :mod:`symgrad.io.data`, :func:`symgrad.derive`, :func:`symgrad.generate`
+and the compiled :class:`~symgrad.runtime.model.Model`. Bad input never shows a traceback: one handler
 in :func:`main` turns every :class:`~symgrad.errors.SymgradError` and ``OSError`` into a single
 line ``symgrad: error: FILE: [section] field: what is wrong; how to fix it`` and exit status 2.
 Output files are written only once everything else has succeeded, each atomically.
@@ -21,10 +21,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .errors import SpecError, SymgradError
-from .files import atomic_write, output_problem, physical_memory, same_file
+from ..errors import SpecError, SymgradError
+from ..files import atomic_write, output_problem, physical_memory, same_file
 
-MAX_POINTS = 100  # as symgrad.check.MAX_POINTS, without importing the numerical stack for --help
+MAX_POINTS = 100  # as symgrad.verify.check.MAX_POINTS, without importing the numerical stack for --help
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran but its verdict is negative (a failed check)
@@ -106,7 +106,7 @@ def _subparser(sub: Any, name: str, summary: str, example: str) -> argparse.Argu
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``symgrad`` command."""
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(
         prog="symgrad",
@@ -390,7 +390,7 @@ def _refuse_inputs(
 
 def _data_input(source: str | None) -> str | None:
     """The data file of ``--data`` (None for a built-in data set)."""
-    from .data import BUILTIN
+    from ..io.data import BUILTIN
 
     return None if source is None or source in BUILTIN else source
 
@@ -403,14 +403,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 # Shared pieces
 # -------------------------------------------------------------------------------------------------
 def _load(spec_path: str) -> Any:
-    from .specfile import load_spec
+    from ..io.specfile import load_spec
 
     return load_spec(spec_path)
 
 
 def _optimizer(spec: Any, args: argparse.Namespace) -> Any:
     """The spec's optimiser, with ``--optimizer`` and ``--lr`` applied."""
-    from .specfile import OPTIMIZERS, OptimizerSettings
+    from ..io.specfile import OPTIMIZERS, OptimizerSettings
 
     name = args.optimizer or spec.optimizer.name
     settings = (
@@ -443,7 +443,7 @@ def _bytes(n: int) -> str:
 
 def _report_fit(model: Any, ds: Any) -> list[str]:
     """The mean cost (and accuracy) of the trained model on the training and test data."""
-    from .data import accuracy
+    from ..io.data import accuracy
 
     lines = [f"train set  cost {model.loss(ds.X, ds.Y):.4g} after training"]
     if ds.classes:
@@ -507,7 +507,7 @@ def _loss_figure(curves: dict[str, list[float]], title: str) -> Any:
 # -------------------------------------------------------------------------------------------------
 def cmd_derive(args: argparse.Namespace) -> int:
     """``symgrad derive SPEC``."""
-    from .derivation import derive
+    from ..calculus.derivation import derive
 
     output = _check_output(
         args.output, "-o", inputs=[("the spec", args.spec), ("the weights file", args.weights)]
@@ -553,7 +553,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     explanation = _explanation(args, d) if args.explain else None
     with _about(f"{args.spec}: --expand" if args.expand else args.spec):
         if fmt == "html":
-            from .html import to_html
+            from ..views.html import to_html
 
             text = to_html(d, explanation, **options)
         elif explanation is not None:
@@ -583,8 +583,8 @@ def _explanation(args: argparse.Namespace, d: Any) -> Any:
     """``derive --explain``: the numbers of the ``--sample`` example in every step."""
     import numpy as np
 
-    from . import numeric
-    from .teach import explain
+    from ..verify import numeric
+    from ..views.teach import explain
 
     net = d.net
     where = f"{args.spec}: --sample"
@@ -610,7 +610,7 @@ def _explanation(args: argparse.Namespace, d: Any) -> Any:
     if len(y) != net.sizes[-1]:
         raise SpecError(f"{where}: {len(y)} targets given, the network has {net.sizes[-1]} outputs")
     if args.weights is not None:
-        from .runtime import read_weights
+        from ..runtime.model import read_weights
 
         with _about(f"{args.spec}: --weights"):
             saved = read_weights(args.weights)  # checked, and nothing compiled
@@ -652,7 +652,7 @@ def _same_network(saved: Any, net: Any, weights: str, spec: str) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """``symgrad generate SPEC -o model.py``."""
-    from .codegen import generate
+    from ..codegen.generate import generate
 
     output = _check_output(args.output, "-o", (".py",), inputs=[("the spec", args.spec)])
     spec = _load(args.spec)
@@ -673,9 +673,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``symgrad train SPEC --data FILE|NAME``."""
-    from .codegen import _writable_cache_dir
-    from .codegen import compile as compile_model
-    from .data import load_data
+    from ..codegen.generate import _writable_cache_dir
+    from ..codegen.generate import compile as compile_model
+    from ..io.data import load_data
 
     inputs = [("the spec", args.spec), ("the data file", _data_input(args.data))]
     plot = _check_output(args.plot, "--plot", PLOT_SUFFIXES, inputs)
@@ -738,7 +738,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``symgrad check SPEC``."""
-    from .derivation import derive
+    from ..calculus.derivation import derive
 
     spec = _load(args.spec)
     net = spec.network
@@ -774,8 +774,8 @@ def _torch_row(net: Any, seed: int, tolerance: float) -> tuple[str, bool] | None
         return None
     import sympy as sp
 
-    from . import numeric
-    from .ops import a, y, z
+    from ..net.ops import a, y, z
+    from ..verify import numeric
 
     rng = np.random.default_rng(seed)
     params = numeric.init_params(net, seed)
@@ -817,12 +817,12 @@ def _floats(expr: Any) -> Any:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``symgrad demo``: the chain rule on 3Blue1Brown's 1-1-1-1 net, then a digits classifier."""
-    from .codegen import generate
-    from .data import load_data
-    from .derivation import derive
-    from .layout import TextNotation
-    from .optim import Adam
-    from .spec import Network
+    from ..calculus.derivation import derive
+    from ..codegen.generate import generate
+    from ..io.data import load_data
+    from ..net.network import Network
+    from ..net.optim import Adam
+    from ..views.layout import TextNotation
 
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():

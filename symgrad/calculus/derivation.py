@@ -3,7 +3,7 @@
 Differentiating the fully expanded cost explodes (a 4-16-16-3 net does not finish), so, as
 backpropagation does, each local derivative is taken once by SymPy (``dC/da`` from the cost,
 ``f'`` from the activation, ``dz/dw = a``, ``dz/da_prev = w``) and composed by the chain rule.
-A :class:`Partial` is built on demand and records its :class:`~symgrad.steps.Step` list in
+A :class:`Partial` is built on demand and records its :class:`~symgrad.calculus.steps.Step` list in
 3Blue1Brown's order; nothing is expanded unless asked, so :func:`derive` costs the same for any
 width. Closed forms are explicit sums over paths while they stay small, else SymPy ``Sum``s.
 """
@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .errors import DerivationError, SpecError
-from .ops import a as A_SYM
-from .ops import y as Y_SYM
-from .ops import z as Z_SYM
-from .spec import Network
+from ..errors import DerivationError, SpecError
+from ..net.network import Network
+from ..net.ops import a as A_SYM
+from ..net.ops import y as Y_SYM
+from ..net.ops import z as Z_SYM
 from .steps import Form, Step, product, single
-from .symbolic import Symbols
+from .symbols import Symbols
 
 if TYPE_CHECKING:
-    from .check import CheckReport
-    from .teach import Explanation
+    from ..verify.check import CheckReport
+    from ..views.teach import Explanation
 
 EXPLICIT_TERMS = 256
 """Largest number of paths written out term by term in a closed form; beyond it, ``Sum``."""
@@ -226,38 +226,38 @@ class Derivation:
         """Prove that the steps multiply out to ``sympy.diff`` of the expanded cost.
 
         Symbolically for small nets, numerically at random points (and against central finite
-        differences) for any net. See :func:`symgrad.check.check_derivation` for the options.
+        differences) for any net. See :func:`symgrad.verify.check.check_derivation` for the options.
         """
-        from .check import check_derivation
+        from ..verify.check import check_derivation
 
         return check_derivation(self, **kwargs)
 
     def to_text(self, **options: Any) -> str:
-        """Plain-text rendering; see :func:`symgrad.render.to_text`."""
-        from .render import to_text
+        """Plain-text rendering; see :func:`symgrad.views.render.to_text`."""
+        from ..views.render import to_text
 
         return to_text(self, **options)
 
     def to_markdown(self, **options: Any) -> str:
-        """Markdown rendering with ``$...$`` math; see :func:`symgrad.render.to_markdown`."""
-        from .render import to_markdown
+        """Markdown rendering with ``$...$`` math; see :func:`symgrad.views.render.to_markdown`."""
+        from ..views.render import to_markdown
 
         return to_markdown(self, **options)
 
     def to_latex(self, **options: Any) -> str:
-        """LaTeX rendering (``document=True`` for a standalone document); see :mod:`symgrad.render`."""
-        from .render import to_latex
+        """LaTeX rendering (``document=True`` for a standalone document); see :mod:`symgrad.views.render`."""
+        from ..views.render import to_latex
 
         return to_latex(self, **options)
 
     def explain(self, x: Any, y: Any, params: dict[str, Any], **options: Any) -> Explanation:
-        """The chain-rule steps with one example's numbers; see :func:`symgrad.teach.explain`."""
-        from .teach import explain
+        """The chain-rule steps with one example's numbers; see :func:`symgrad.views.teach.explain`."""
+        from ..views.teach import explain
 
         return explain(self, x, y, params, **options)
 
     def _repr_latex_(self) -> str:
-        from .render import to_latex
+        from ..views.render import to_latex
 
         return to_latex(
             self, param=self.net.param_names[-2] if self.net.L > 1 else None, jupyter=True

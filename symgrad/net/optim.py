@@ -2,7 +2,7 @@
 
 Each optimiser lists its per-parameter state arrays (``v`` for momentum, ``m`` and ``v`` for
 Adam), the scalars computed once per step (Adam's bias corrections), and the element-wise rules
-that :mod:`symgrad.codegen` prints into the generated ``update`` function. The semantics are
+that :mod:`symgrad.codegen.generate` prints into the generated ``update`` function. The semantics are
 PyTorch's: :class:`Momentum` is ``torch.optim.SGD(momentum=beta)`` and :class:`Adam` is
 ``torch.optim.Adam``, so the same data and initial weights give the same trajectory.
 """
@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import sympy as sp
 
-from .errors import SpecError
+from ..errors import SpecError
 
 # Element-wise quantities at one array entry: weight, gradient, state, and the step count t.
 w, g, m, v, t = sp.symbols("w g m v t", real=True)

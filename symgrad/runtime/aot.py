@@ -36,9 +36,9 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-from .errors import CodegenError
-from .optim import Optimizer
-from .spec import Network
+from ..errors import CodegenError
+from ..net.network import Network
+from ..net.optim import Optimizer
 
 #: The functions of a generated module that the runtime calls, in an extension when built.
 EXPORTS = ("train_epochs", "train_epochs_one", "_all_finite", "predict", "loss", "gradients")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import sympy as sp
 
-from .errors import SpecError
+from ..errors import SpecError
 
 MAX_LENGTH = 500
 MAX_DEPTH = 40

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import SpecError
+from ..errors import SpecError
 from .ops import ACTIVATIONS, COSTS, Activation, Cost, get_activation, get_cost
 
 

@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import mpmath
 import sympy as sp
 
-from .limits import PROOF_SECONDS, WorkLimitExceeded, work_limit
+from ..limits import PROOF_SECONDS, WorkLimitExceeded, work_limit
 
 if TYPE_CHECKING:
-    from .derivation import Derivation, Partial
+    from ..calculus.derivation import Derivation, Partial
 
 MAX_BRANCHES = 512
 """Most combinations of activation branches the proof walks (each is a full proof)."""
@@ -91,7 +91,7 @@ class _Branch:
 
 
 _Z = sp.Symbol("z", real=True)
-"""The variable of activation formulas (:data:`symgrad.ops.z`)."""
+"""The variable of activation formulas (:data:`symgrad.net.ops.z`)."""
 
 
 def _branches(d: Derivation) -> Iterator[_Branch | str]:

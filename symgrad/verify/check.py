@@ -3,7 +3,7 @@
 Three judges, strongest first:
 
 1. **symbolic** (small nets): ``expanded(partial) - diff(expanded cost, w)`` is shown to be zero
-   (:mod:`symgrad.proof`); where it cannot be shown, the entry is "not proven" with the reason,
+   (:mod:`symgrad.verify.proof`); where it cannot be shown, the entry is "not proven" with the reason,
    and the other judges give the verdict.
 2. **numeric** (any net with explicit closed forms): the closed form evaluated at a random point,
    against central finite differences of the cost in float64.
@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
-from . import numeric, validate
-from .errors import DerivationError, SpecError
+from .. import validate
+from ..errors import DerivationError, SpecError
+from . import numeric
 from .proof import prove
 
 if TYPE_CHECKING:
-    from .derivation import Derivation
+    from ..calculus.derivation import Derivation
 
 SYMBOLIC_PARAMETERS = 40
 """Networks up to this many parameters are proved symbolically by default."""

@@ -1,7 +1,7 @@
 """The layout of derivations: symbol names, the two spellings of an equation, line breaking.
 
-Shared by :mod:`symgrad.render` (text, Markdown, LaTeX), :mod:`symgrad.teach` (numbers in every
-factor) and :mod:`symgrad.html` (the standalone page). An equation is a left-hand side and one
+Shared by :mod:`symgrad.views.render` (text, Markdown, LaTeX), :mod:`symgrad.views.teach` (numbers in every
+factor) and :mod:`symgrad.views.html` (the standalone page). An equation is a left-hand side and one
 or more right-hand sides, each a sequence of :class:`Chunk` (a piece with both its plain-text
 and its LaTeX spelling, and the operator that joins it to the previous piece), so that every
 format breaks long lines at the same places. :class:`Math` builds chunks from SymPy
@@ -21,10 +21,10 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
-from .steps import Form
+from ..calculus.steps import Form
 
 if TYPE_CHECKING:
-    from .derivation import Derivation
+    from ..calculus.derivation import Derivation
 
 TEXT_WIDTH = 88
 """Columns of plain text; longer equations break between terms or factors."""

@@ -1,7 +1,7 @@
 """A derivation as one standalone HTML page: diagram, forward pass, chain-rule steps, BP1-BP4.
 
-The page is built from the same sections :mod:`symgrad.render` prints (and, with an
-:class:`~symgrad.teach.Explanation`, the numbers of one example). Every equation is the LaTeX
+The page is built from the same sections :mod:`symgrad.views.render` prints (and, with an
+:class:`~symgrad.views.teach.Explanation`, the numbers of one example). Every equation is the LaTeX
 those renderers produce, converted to MathML with ``latex2mathml``; the network is an inline
 SVG drawing and the style sheet is inline, so the file needs no network access and no scripts.
 """
@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import SpecError
-from .files import atomic_write
+from ..errors import SpecError
+from ..files import atomic_write
 from .layout import (
     Equation,
     latex_rows,
@@ -28,8 +28,8 @@ from .render import (
 )
 
 if TYPE_CHECKING:
-    from .derivation import Derivation
-    from .spec import Network
+    from ..calculus.derivation import Derivation
+    from ..net.network import Network
     from .teach import Explanation
 
 ToMath = Callable[[str], str]
@@ -83,9 +83,9 @@ def to_html(
 
     Args:
         d: the derivation.
-        explain: an :class:`~symgrad.teach.Explanation` of ``d``: its partials are shown with the
+        explain: an :class:`~symgrad.views.teach.Explanation` of ``d``: its partials are shown with the
             numbers of its example (the selection options then come from it).
-        param, layer, index, expand, equations, max_partials: as for :func:`symgrad.render.to_text`.
+        param, layer, index, expand, equations, max_partials: as for :func:`symgrad.views.render.to_text`.
     """
     from latex2mathml.converter import convert
 

@@ -21,7 +21,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from .errors import CodegenError
+from ..errors import CodegenError
 
 _NARROW: ContextVar[bool] = ContextVar("symgrad_narrow_numbers", default=False)
 

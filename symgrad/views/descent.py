@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
-from . import numeric, validate
-from .errors import SpecError
-from .files import atomic_write
-from .formula import parse_formula
-from .spec import Network
+from .. import validate
+from ..errors import SpecError
+from ..files import atomic_write
+from ..net.formula import parse_formula
+from ..net.network import Network
+from ..verify import numeric
 from .teach import Array, check_params, number
 
 if TYPE_CHECKING:
-    from .derivation import Derivation
+    from ..calculus.derivation import Derivation
 
 
 # ------------------------------------------------------------------------------------------------

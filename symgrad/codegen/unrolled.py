@@ -17,13 +17,13 @@ from typing import Any
 
 import sympy as sp
 
-from .derivation import Derivation, derive
-from .ops import a as A_SYM
-from .ops import y as Y_SYM
-from .ops import z as Z_SYM
-from .optim import Optimizer, g, m, t, v, w
+from ..calculus.derivation import Derivation, derive
+from ..net.network import Network
+from ..net.ops import a as A_SYM
+from ..net.ops import y as Y_SYM
+from ..net.ops import z as Z_SYM
+from ..net.optim import Optimizer, g, m, t, v, w
 from .printer import as_factor, numba_code, number, stabilise
-from .spec import Network
 
 WRAP = 8
 """Names per line in the long sums the template writes over several lines."""

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from .errors import SpecError
-from .ops import a as A_SYM
-from .ops import y as Y_SYM
-from .ops import z as Z_SYM
+from ..errors import SpecError
+from ..net.ops import a as A_SYM
+from ..net.ops import y as Y_SYM
+from ..net.ops import z as Z_SYM
 
 if TYPE_CHECKING:
     from .derivation import Derivation

@@ -1,0 +1,1 @@
+"""Input and output: spec files and training data."""

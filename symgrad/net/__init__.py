@@ -1,0 +1,1 @@
+"""Declaration: formulas (the whitelist parser), activations and costs, layers and networks, optimisers."""

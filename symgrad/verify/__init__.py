@@ -1,0 +1,1 @@
+"""Verification: the independent judges (finite differences, sympy.diff of the expanded cost, PyTorch)."""
