@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "SGD": "net.optim",
     "Adam": "net.optim",
     "Momentum": "net.optim",
+    "RMSprop": "net.optim",
     "CodegenError": "errors",
     "DerivationError": "errors",
     "DivergenceError": "errors",
@@ -68,6 +69,7 @@ __all__ = [
     "Momentum",
     "Network",
     "Partial",
+    "RMSprop",
     "SpecError",
     "SpecFile",
     "Step",
@@ -107,6 +109,6 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .io.specfile import SpecFile, load_spec
     from .net.network import Dense, Network
     from .net.ops import ACTIVATIONS, COSTS, Activation, Cost
-    from .net.optim import SGD, Adam, Momentum
+    from .net.optim import SGD, Adam, Momentum, RMSprop
     from .runtime.model import History, Model
     from .views.descent import descend, nudge

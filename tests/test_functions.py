@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import cli
 from symgrad.net.formula import FUNCTIONS
 from symgrad.verify import numeric
 
@@ -54,10 +53,8 @@ def _act(name: str) -> sg.Activation:
 def test_check_explain_nudge(name: str) -> None:
     net = sg.Network([sg.Dense(2, 1, _act(name))], "quadratic")
     d = sg.derive(net)
-    report = d.check(numeric_points=1)
+    report = d.check(numeric_points=1, torch=None)  # PyTorch's judge too, where installed
     assert report.ok and not report.unproven(), report.table()
-    torch_row = cli._torch_row(net, 0, 1e-6)
-    assert torch_row is None or torch_row[1], torch_row
     params = numeric.init_params(net, 1)
     x, y = np.array([0.3, -0.7]), np.array([0.2])
     ex = d.explain(x, y, params)

@@ -196,8 +196,8 @@ BAD_SPECS = [
         "[costs] c: cost 'c' = 'y**2' does not depend on 'a'",
     ),
     (
-        "[network]\nsizes = [2, 1]\n[optimizer]\nname = 'rmsprop'",
-        "[optimizer] name: unknown optimizer 'rmsprop'",
+        "[network]\nsizes = [2, 1]\n[optimizer]\nname = 'adagrad'",
+        "[optimizer] name: unknown optimizer 'adagrad'",
     ),
     (
         "[network]\nsizes = [2, 1]\n[optimizer]\nbeta = 0.9",

@@ -22,12 +22,16 @@ from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
-from .steps import Form, Step, product, single
+from .backprop import ELEMENTWISE, JACOBIAN, backprop
+from .steps import Form, Formula, Step, product, prose, single
 from .symbols import Symbols
 
 if TYPE_CHECKING:
     from ..verify.check import CheckReport
     from ..views.teach import Explanation
+
+Z_LINEAR = Formula("z = sum_k w_jk a_k + b_j", r"z = \sum_{k} w_{jk} a_{k} + b_{j}")
+DZ_DA = Formula("dz/da = w", r"\partial z/\partial a = w")
 
 EXPLICIT_TERMS = 256
 """Largest number of paths written out term by term in a closed form; beyond it, ``Sum``."""
@@ -74,7 +78,13 @@ class Partial:
             "expanded",
             self.steps[-1].lhs,
             (single(self.expanded()),),
-            "substitute a = f(z) and z = w a + b, layer by layer, down to the inputs",
+            prose(
+                "substitute ",
+                Formula("a = f(z)", "a = f(z)"),
+                " and ",
+                Formula("z = w a + b", "z = w a + b"),
+                ", layer by layer, down to the inputs",
+            ),
         )
 
 
@@ -89,7 +99,8 @@ class Derivation:
             raise SpecError(f"derive() takes a Network, got {type(net).__name__}")
         self.net = net
         self.sym = Symbols(net)
-        self.scale = sp.Rational(1, net.sizes[-1]) if net.cost.mean_over_units else sp.Integer(1)
+        self.bp = backprop(net)
+        self.scale = self.bp.output.scale
 
     # ----------------------------------------------------------------------------------------
     # Public API
@@ -134,7 +145,7 @@ class Derivation:
     @property
     def fused(self) -> bool:
         """``delta^(L) = a - y``: softmax + cross-entropy, or sigmoid + binary cross-entropy."""
-        return self.net.layers[-1].act.name in self.net.cost.fused
+        return self.bp.fused
 
     def cost(self) -> sp.Expr:
         """The per-example cost C in output activations and targets."""
@@ -274,26 +285,19 @@ class Derivation:
     # ----------------------------------------------------------------------------------------
     def fprime(self, l: int, j: int) -> sp.Expr:
         """``f_l'(z^(l)_j)`` in forward terms, at unit j of layer l."""
-        act = self.net.layers[l - 1].act
-        return act.derivative.xreplace({A_SYM: self.sym.a(l, j), Z_SYM: self.sym.z(l, j)})
+        return self.bp.fprime_at(l, self.sym.a(l, j), self.sym.z(l, j))
 
     def dcost(self, j: int) -> sp.Expr:
         """``dC/da^(L)_j`` from the cost formula, factored so it reads ``2 (a - y)``."""
-        L = self.net.L
-        local = self.net.cost.dC_da.xreplace({A_SYM: self.sym.a(L, j), Y_SYM: self.sym.y(j)})
-        return sp.factor(self.scale * local)
+        return self.bp.dC_da_at(self.sym.a(self.net.L, j), self.sym.y(j))
 
     def delta_out(self, j: int) -> sp.Expr:
-        """``dC/dz^(L)_j`` in layer quantities."""
-        L = self.net.L
-        a_j = self.sym.a(L, j)
-        if self.fused:
-            return self.scale * (a_j - self.sym.y(j))
-        if self.net.layers[-1].act.is_softmax:
-            n = self.net.sizes[-1]
-            inner = sp.Add(*[self.sym.a(L, i) * self.dcost(i) for i in range(n)])
-            return a_j * (self.dcost(j) - inner)
-        return self.fprime(L, j) * self.dcost(j)
+        """``dC/dz^(L)_j`` in layer quantities (BP1 at unit j)."""
+        s, L = self.sym, self.net.L
+        coupling = None
+        if self.bp.output.kind == JACOBIAN:
+            coupling = sp.Add(*[s.a(L, i) * self.dcost(i) for i in range(self.net.sizes[-1])])
+        return self.bp.delta_out_at(s.a(L, j), s.y(j), s.z(L, j), coupling)
 
     # ----------------------------------------------------------------------------------------
     # Composition
@@ -303,7 +307,7 @@ class Derivation:
         n = 1
         for m in range(l + 1, self.net.L + 1):
             n *= self.net.sizes[m]
-        if self.net.layers[-1].act.is_softmax and not self.fused:
+        if self.bp.output.kind == JACOBIAN:
             n *= self.net.sizes[-1]
         return n
 
@@ -320,7 +324,7 @@ class Derivation:
             if l == self.net.L:
                 memo[key] = self.delta_out(j) if isinstance(j, int) else self._indexed_delta_out(j)
             else:
-                memo[key] = self._at(l, j, "fprime") * self.dC_da(l, j, memo)
+                memo[key] = self.bp.delta_hidden_at(l, self.dC_da(l, j, memo), self._fprime(l, j))
         return memo[key]
 
     def dC_da(
@@ -339,30 +343,32 @@ class Derivation:
         w = self.sym.indexed("w", l + 1)
         return sp.Sum(w[i, j] * self.dC_dz(l + 1, i, memo), (i, 0, n_next - 1))
 
-    def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:
-        """``f'`` or ``dC/da`` at unit j, which may be a symbolic index (indexed form)."""
+    def _fprime(self, l: int, j: int | sp.Expr) -> sp.Expr:
+        """``f'`` at unit j of layer l, which may be a symbolic index: then an opaque ``relu'(z)``
+        for a piecewise one (SymPy would fold a Piecewise out through every enclosing Sum,
+        exponentially)."""
         if isinstance(j, int):
-            return self.fprime(l, j) if what == "fprime" else self.dcost(j)
-        a_l, z_l = self.sym.indexed("a", l), self.sym.indexed("z", l)
-        if what == "fprime":
-            act = self.net.layers[l - 1].act
-            if act.derivative.has(sp.Piecewise):
-                # SymPy folds a Piecewise out through every enclosing Sum, exponentially; keep f' opaque
-                return sp.Function(f"{act.name}'", real=True)(z_l[j])
-            return act.derivative.xreplace({A_SYM: a_l[j], Z_SYM: z_l[j]})
-        local = self.net.cost.dC_da.xreplace({A_SYM: a_l[j], Y_SYM: self.sym.indexed("y")[j]})
-        return self.scale * local
+            return self.fprime(l, j)
+        a_j, z_j = self.sym.indexed("a", l)[j], self.sym.indexed("z", l)[j]
+        act = self.net.layers[l - 1].act
+        if act.derivative.has(sp.Piecewise):
+            return sp.Function(f"{act.name}'", real=True)(z_j)
+        return self.bp.fprime_at(l, a_j, z_j)
+
+    def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:
+        """``dC/da`` at output unit j, which may be a symbolic index (indexed form)."""
+        if isinstance(j, int):
+            return self.dcost(j)
+        return self.bp.dC_da_at(self.sym.indexed("a", l)[j], self.sym.indexed("y")[j])
 
     def _indexed_delta_out(self, j: sp.Expr) -> sp.Expr:
-        L = self.net.L
-        a_L, y = self.sym.indexed("a", L), self.sym.indexed("y")
-        if self.fused:
-            return self.scale * (a_L[j] - y[j])
-        if self.net.layers[-1].act.is_softmax:
+        s, L = self.sym, self.net.L
+        a_L, z_L, y = s.indexed("a", L), s.indexed("z", L), s.indexed("y")
+        coupling = None
+        if self.bp.output.kind == JACOBIAN:
             i = sp.Symbol("i_out", integer=True)
-            inner = sp.Sum(a_L[i] * self._at(L, i, "dcost"), (i, 0, self.net.sizes[-1] - 1))
-            return a_L[j] * (self._at(L, j, "dcost") - inner)
-        return self._at(L, j, "fprime") * self._at(L, j, "dcost")
+            coupling = sp.Sum(a_L[i] * self._at(L, i, "dcost"), (i, 0, self.net.sizes[-1] - 1))
+        return self.bp.delta_out_at(a_L[j], y[j], z_L[j], coupling)
 
     def _compose(
         self, l: int, j: int, param: sp.Symbol, dz_dp: sp.Expr
@@ -372,8 +378,7 @@ class Derivation:
         z_j, a_j = s.z(l, j), s.a(l, j)
         target = s.d(s.C, param)
         dz = s.d(z_j, param)
-        act = self.net.layers[l - 1].act
-        through_z = l == L and (self.fused or act.is_softmax)
+        through_z = l == L and self.bp.output.kind != ELEMENTWISE
         steps: list[Step] = []
         memo: dict[tuple[int, Any], sp.Expr] = {}
         if through_z:
@@ -382,7 +387,7 @@ class Derivation:
                     "chain",
                     target,
                     (product(dz, s.d(s.C, z_j)),),
-                    _chain_rule_text(param, z_j, None),
+                    prose("chain rule: ", param, " changes ", s.C, " only through ", z_j),
                 )
             )
         else:
@@ -391,11 +396,20 @@ class Derivation:
                     "chain",
                     target,
                     (product(dz, s.d(a_j, z_j), s.d(s.C, a_j)),),
-                    _chain_rule_text(param, z_j, a_j),
+                    prose(
+                        "chain rule: ",
+                        param,
+                        " changes ",
+                        s.C,
+                        " only through ",
+                        z_j,
+                        ", then ",
+                        a_j,
+                    ),
                 )
             )
-        what = "linear in " + ("the weight" if param.name.startswith("w") else "the bias")
-        steps.append(Step("local", dz, (single(dz_dp),), f"z = sum_k w_jk a_k + b_j is {what}"))
+        what = " is linear in the " + ("weight" if dz_dp != 1 else "bias")
+        steps.append(Step("local", dz, (single(dz_dp),), prose(Z_LINEAR, what)))
         if through_z:
             steps += self._output_delta_steps(j)
             closed_rest = self.dC_dz(l, j, memo)
@@ -406,14 +420,13 @@ class Derivation:
                     "local",
                     s.d(a_j, z_j),
                     (single(s.fprime(l, j)), single(self.fprime(l, j))),
-                    f"derivative of {act.name}"
-                    + (", written with its output a" if act.derivative.has(A_SYM) else ""),
+                    self.bp.layer(l).fprime_rule,
                 )
             )
             steps += self._dC_da_steps(l, j)
             closed = product(dz_dp, self.fprime(l, j), *self._dC_da_factors(l, j, memo))
         value = sp.Mul(*closed[0])
-        steps.append(Step("closed", target, (closed,), "multiply the local derivatives"))
+        steps.append(Step("closed", target, (closed,), prose("multiply the local derivatives")))
         return value, steps
 
     def _dC_da_factors(self, l: int, j: int, memo: dict[tuple[int, Any], sp.Expr]) -> list[sp.Expr]:
@@ -432,27 +445,18 @@ class Derivation:
     def _output_delta_steps(self, j: int) -> list[Step]:
         s, L = self.sym, self.net.L
         target = s.d(s.C, s.z(L, j))
+        rule = self.bp.output.delta_rule
         if self.fused:
-            cost, act = self.net.cost.name, self.net.layers[-1].act.name
-            note = " (the targets sum to 1)" if act == "softmax" else ""
-            rule = f"{act} and {cost} combine: the derivative of the output cancels against the cost's{note}"
             return [Step("cost", target, (single(self.delta_out(j)),), rule)]
         n = self.net.sizes[-1]
         paths = tuple((s.d(s.a(L, i), s.z(L, j)), s.d(s.C, s.a(L, i))) for i in range(n))
-        steps = [
-            Step(
-                "paths",
-                target,
-                (paths, single(self.delta_out(j))),
-                "softmax couples the outputs: da_i/dz_j = a_i (delta_ij - a_j)",
-            )
-        ]
+        steps = [Step("paths", target, (paths, single(self.delta_out(j))), rule)]
         steps += [self._cost_step(i) for i in range(n)]
         return steps
 
     def _cost_step(self, j: int) -> Step:
         s, L = self.sym, self.net.L
-        rule = f"derivative of the {self.net.cost.name} cost"
+        rule = self.bp.output.dC_da_rule
         return Step("cost", s.d(s.C, s.a(L, j)), (single(self.dcost(j)),), rule)
 
     def _dC_da_steps(self, l: int, j: int) -> list[Step]:
@@ -469,7 +473,7 @@ class Derivation:
             for unit in frontier:
                 steps.append(self._paths_step(m, unit))
             frontier = list(range(nxt))
-        if self.fused or self.net.layers[-1].act.is_softmax:
+        if self.bp.output.kind != ELEMENTWISE:
             for i in range(self.net.sizes[-1]):
                 steps += self._output_delta_steps(i)[:1]
             if not self.fused:
@@ -483,7 +487,7 @@ class Derivation:
         n = self.net.sizes[l + 1]
         a_j = s.a(l, j)
         target = s.d(s.C, a_j)
-        through_z = l + 1 == L and (self.fused or self.net.layers[-1].act.is_softmax)
+        through_z = l + 1 == L and self.bp.output.kind != ELEMENTWISE
         chain: Form
         local: Form
         if through_z:
@@ -501,7 +505,14 @@ class Derivation:
             local = tuple(
                 (s.w(l + 1, i, j), self.fprime(l + 1, i), s.d(s.C, s.a(l + 1, i))) for i in range(n)
             )
-        rule = f"a^({l})_{j} reaches C through every unit of layer {l + 1}: add up the paths (dz/da = w)"
+        rule = prose(
+            a_j,
+            " reaches ",
+            s.C,
+            f" through every unit of layer {l + 1}: add up the paths (",
+            DZ_DA,
+            ")",
+        )
         return Step("paths", target, (chain, local), rule)
 
     def _generic_paths_steps(self, l: int) -> list[Step]:
@@ -510,19 +521,22 @@ class Derivation:
         steps: list[Step] = []
         for m in range(l, L):
             j = sp.Symbol("j", integer=True)
-            dC = sp.Symbol(f"dC/da{m}_j", real=True)
-            s.latex[dC] = f"\\frac{{\\partial C}}{{\\partial a^{{({m})}}_{{j}}}}"
-            rule = f"a^({m})_j reaches C through all {self.net.sizes[m + 1]} units of layer {m + 1}: add up the paths"
+            dC = s.generic_partial(s.C, "a", m)
+            rule = prose(
+                s.indexed("a", m)[j],
+                " reaches ",
+                s.C,
+                f" through all {self.net.sizes[m + 1]} units of layer {m + 1}: add up the paths",
+            )
             steps.append(Step("paths", dC, (single(self.dC_da(m, j)),), rule))
         steps.append(
             Step(
                 "cost",
-                sp.Symbol(f"dC/da{L}_j", real=True),
+                s.generic_partial(s.C, "a", L),
                 (single(self._at(L, sp.Symbol("j", integer=True), "dcost")),),
-                f"derivative of the {self.net.cost.name} cost",
+                self.bp.output.dC_da_rule,
             )
         )
-        s.latex[steps[-1].lhs] = f"\\frac{{\\partial C}}{{\\partial a^{{({L})}}_{{j}}}}"
         return steps
 
     @cached_property
@@ -560,11 +574,6 @@ class Derivation:
                 mapping[s.a(l, j)] = aj
             prev = acts
         return mapping
-
-
-def _chain_rule_text(param: sp.Symbol, z: sp.Symbol, a: sp.Symbol | None) -> str:
-    via = f"{z.name}" + (f", then {a.name}" if a is not None else "")
-    return f"chain rule: {param.name} changes C only through {via}"
 
 
 def derive(net: Network) -> Derivation:

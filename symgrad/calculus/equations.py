@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ..errors import SpecError
-from ..net.ops import a as A_SYM
-from ..net.ops import y as Y_SYM
-from ..net.ops import z as Z_SYM
+from .backprop import FUSED, JACOBIAN
 
 if TYPE_CHECKING:
     from .derivation import Derivation
@@ -34,7 +32,7 @@ def bp_equations(d: Derivation, form: str = "index") -> Labelled:
 
 
 def _index_form(d: Derivation) -> Labelled:
-    net, s, L = d.net, d.sym, d.net.L
+    net, s, L, bp = d.net, d.sym, d.net.L, d.bp
     delta = {l: s.indexed("delta", l) for l in range(1, L + 1)}
     A = {l: s.indexed("a", l) for l in range(1, L + 1)}
     Z = {l: s.indexed("z", l) for l in range(1, L + 1)}
@@ -42,24 +40,15 @@ def _index_form(d: Derivation) -> Labelled:
     Y = s.indexed("y")
     x = s.indexed("x")
     out: Labelled = []
-
-    def fprime(l: int, unit: sp.Expr) -> sp.Expr:
-        return net.layers[l - 1].act.derivative.xreplace({A_SYM: A[l][unit], Z_SYM: Z[l][unit]})
-
-    def dcost(unit: sp.Expr) -> sp.Expr:
-        return sp.factor(d.scale * net.cost.dC_da.xreplace({A_SYM: A[L][unit], Y_SYM: Y[unit]}))
-
-    n_L = net.sizes[-1]
-    if d.fused:
-        bp1 = d.scale * (A[L][j] - Y[j])
-    elif net.layers[-1].act.is_softmax:
-        bp1 = A[L][j] * (dcost(j) - sp.Sum(A[L][i] * dcost(i), (i, 0, n_L - 1)))
-    else:
-        bp1 = dcost(j) * fprime(L, j)
+    coupling = None
+    if bp.output.kind == JACOBIAN:
+        coupling = sp.Sum(A[L][i] * bp.dC_da_at(A[L][i], Y[i]), (i, 0, net.sizes[-1] - 1))
+    bp1 = bp.delta_out_at(A[L][j], Y[j], Z[L][j], coupling)
     out.append(("BP1", L, sp.Eq(delta[L][j], bp1)))
     for l in range(L - 1, 0, -1):
         back = sp.Sum(W[l + 1][i, j] * delta[l + 1][i], (i, 0, net.sizes[l + 1] - 1))
-        out.append(("BP2", l, sp.Eq(delta[l][j], back * fprime(l, j))))
+        bp2 = bp.delta_hidden_at(l, back, bp.fprime_at(l, A[l][j], Z[l][j]))
+        out.append(("BP2", l, sp.Eq(delta[l][j], bp2)))
     for l, layer in enumerate(net.layers, start=1):
         if layer.bias:
             out.append(("BP3", l, sp.Eq(s.indexed("dCdb", l)[j], delta[l][j])))
@@ -89,9 +78,11 @@ def _matrix_form(d: Derivation) -> Labelled:
     y = msym("y", "y", sizes[-1])
     grad = msym("grad_a_C", r"\nabla_{a} C", sizes[-1])
     out: Labelled = []
-    if d.fused:
+    # the kind of BP1 is the backprop representation's (one decision, symgrad.calculus.backprop)
+    kind = d.bp.output.kind
+    if kind == FUSED:
         bp1: sp.MatrixExpr = d.scale * (A[L] - y)
-    elif net.layers[-1].act.is_softmax:
+    elif kind == JACOBIAN:
         bp1 = (sp.DiagMatrix(A[L]) - A[L] * A[L].T) * grad
     else:
         bp1 = sp.HadamardProduct(grad, Fp[L])

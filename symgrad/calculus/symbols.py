@@ -9,6 +9,9 @@ Derivative placeholders such as ``dC/dw2_0_1`` are symbols too, with their own L
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import sympy as sp
 
 from ..errors import SpecError
@@ -21,21 +24,44 @@ def subscript(*index: int | sp.Expr) -> str:
     return ("" if all(len(p) == 1 for p in parts) else ",").join(parts)
 
 
+@dataclass(frozen=True)
+class Meta:
+    """What a symbol stands for, so that no view ever parses its name back.
+
+    Attributes:
+        kind: ``"w"``, ``"b"``, ``"z"``, ``"a"``, ``"x"``, ``"y"``, ``"C"`` (the cost),
+            ``"partial"`` (the placeholder ``d num/d den``), ``"fprime"`` (``f'(z)``), or for an
+            ``IndexedBase`` of the index forms its quantity: ``"w"``, ``"delta"``, ``"dCdw"``...
+        layer: the layer (None for x, y, C and the generic ones of a rule).
+        index: the unit indices (``(j, k)`` of a weight), empty for an ``IndexedBase``.
+        of: for ``"partial"``, ``(num, den)``; for ``"fprime"``, ``(z,)``.
+        name: for ``"fprime"``, the activation's name.
+    """
+
+    kind: str
+    layer: int | None = None
+    index: tuple[Any, ...] = ()
+    of: tuple[sp.Basic, ...] = ()
+    name: str = ""
+
+
 class Symbols:
-    """Factory and LaTeX table for the symbols of one network."""
+    """Factory, metadata and LaTeX table for the symbols of one network."""
 
     def __init__(self, net: Network) -> None:
         self.net = net
         self.latex: dict[sp.Basic, str] = {}
+        self.meta: dict[sp.Basic, Meta] = {}
         self._made: dict[str, sp.Symbol] = {}
-        self.C = self._make("C", "C")
+        self.C = self._make("C", "C", Meta("C"))
 
-    def _make(self, name: str, latex: str) -> sp.Symbol:
+    def _make(self, name: str, latex: str, meta: Meta) -> sp.Symbol:
         sym = self._made.get(name)
         if sym is None:
             sym = sp.Symbol(name, real=True)
             self._made[name] = sym
             self.latex[sym] = latex
+            self.meta[sym] = meta
         return sym
 
     def _unit(self, l: int, j: int) -> None:
@@ -49,46 +75,67 @@ class Symbols:
         """``w^(l)_jk``: joins unit k of layer l-1 to unit j of layer l."""
         self._unit(l, j)
         self._unit(l - 1, k)
-        return self._make(f"w{l}_{j}_{k}", f"w^{{({l})}}_{{{subscript(j, k)}}}")
+        return self._make(
+            f"w{l}_{j}_{k}", f"w^{{({l})}}_{{{subscript(j, k)}}}", Meta("w", l, (j, k))
+        )
 
     def b(self, l: int, j: int) -> sp.Symbol:
         self._unit(l, j)
         if not self.net.layers[l - 1].bias:
             raise SpecError(f"layer {l} has no bias (declared with bias=False)")
-        return self._make(f"b{l}_{j}", f"b^{{({l})}}_{{{subscript(j)}}}")
+        return self._make(f"b{l}_{j}", f"b^{{({l})}}_{{{subscript(j)}}}", Meta("b", l, (j,)))
 
     def z(self, l: int, j: int) -> sp.Symbol:
         self._unit(l, j)
         if l == 0:
             raise SpecError("z is defined for layers 1..L; the input is x")
-        return self._make(f"z{l}_{j}", f"z^{{({l})}}_{{{subscript(j)}}}")
+        return self._make(f"z{l}_{j}", f"z^{{({l})}}_{{{subscript(j)}}}", Meta("z", l, (j,)))
 
     def a(self, l: int, j: int) -> sp.Symbol:
         """``a^(l)_j``; ``a^(0)_k`` is the input ``x_k``."""
         if l == 0:
             return self.x(j)
         self._unit(l, j)
-        return self._make(f"a{l}_{j}", f"a^{{({l})}}_{{{subscript(j)}}}")
+        return self._make(f"a{l}_{j}", f"a^{{({l})}}_{{{subscript(j)}}}", Meta("a", l, (j,)))
 
     def x(self, k: int) -> sp.Symbol:
         self._unit(0, k)
-        return self._make(f"x_{k}", f"x_{{{subscript(k)}}}")
+        return self._make(f"x_{k}", f"x_{{{subscript(k)}}}", Meta("x", None, (k,)))
 
     def y(self, j: int) -> sp.Symbol:
         self._unit(self.net.L, j)
-        return self._make(f"y_{j}", f"y_{{{subscript(j)}}}")
+        return self._make(f"y_{j}", f"y_{{{subscript(j)}}}", Meta("y", None, (j,)))
 
     def fprime(self, l: int, j: int) -> sp.Symbol:
         """Display symbol ``f'(z^(l)_j)``, e.g. ``\\sigma'(z^{(2)}_{0})``."""
         act = self.net.layers[l - 1].act
         z = self.z(l, j)
-        return self._make(f"{act.name}'({z.name})", f"{act.latex}'\\left({self.latex[z]}\\right)")
+        return self._make(
+            f"{act.name}'({z.name})",
+            f"{act.latex}'\\left({self.latex[z]}\\right)",
+            Meta("fprime", l, (j,), (z,), act.name),
+        )
 
     def d(self, num: sp.Symbol, den: sp.Symbol) -> sp.Symbol:
         """Placeholder for the partial derivative ``d num / d den``."""
         return self._make(
             f"d{num.name}/d{den.name}",
             f"\\frac{{\\partial {self.latex[num]}}}{{\\partial {self.latex[den]}}}",
+            Meta("partial", of=(num, den)),
+        )
+
+    def generic(self, name: str) -> sp.Symbol:
+        """A rule's generic quantity, of no layer and no unit: ``z``, ``a``, ``w`` in ``dz/da = w``."""
+        return self._make(name, name, Meta(name))
+
+    def generic_partial(self, num: sp.Symbol, name: str, l: int) -> sp.Symbol:
+        """The placeholder ``d num / d name^(l)_j`` for a generic unit j (a wide layer's step)."""
+        j = sp.Symbol("j", integer=True)
+        den = self.indexed(name, l)[j]
+        return self._make(
+            f"d{num.name}/d{name}{l}_j",
+            f"\\frac{{\\partial {self.latex[num]}}}{{\\partial {name}^{{({l})}}_{{j}}}}",
+            Meta("partial", of=(num, den)),
         )
 
     def get(self, name: str, *index: int) -> sp.Symbol:
@@ -132,4 +179,5 @@ class Symbols:
         )
         base = sp.IndexedBase(sp.Symbol(label, real=True), real=True)
         self.latex[base.label] = shown
+        self.meta[base.label] = Meta(name, l)
         return base

@@ -24,7 +24,9 @@ from typing import Any, NoReturn
 from ..errors import SpecError, SymgradError
 from ..files import atomic_write, output_problem, physical_memory, same_file
 
-MAX_POINTS = 100  # as symgrad.verify.check.MAX_POINTS, without importing the numerical stack for --help
+MAX_POINTS = (
+    100  # as symgrad.verify.check.MAX_POINTS, without importing the numerical stack for --help
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran but its verdict is negative (a failed check)
@@ -287,9 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _optimizer_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--optimizer", choices=("sgd", "momentum", "adam"), help="optimizer (default: the spec's)"
-    )
+    from ..net.optim import OPTIMIZERS  # the registry: no SymPy at import
+
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="optimizer (default: the spec's)")
     p.add_argument("--lr", type=_positive_float, help="learning rate (default: the spec's)")
     p.add_argument(
         "--dtype", choices=("float64", "float32"), help="floating-point type (default: the spec's)"
@@ -410,11 +412,14 @@ def _load(spec_path: str) -> Any:
 
 def _optimizer(spec: Any, args: argparse.Namespace) -> Any:
     """The spec's optimiser, with ``--optimizer`` and ``--lr`` applied."""
-    from ..io.specfile import OPTIMIZERS, OptimizerSettings
+    from ..io.specfile import OptimizerSettings
+    from ..net.optim import OPTIMIZERS
 
     name = args.optimizer or spec.optimizer.name
     settings = (
-        dict(spec.optimizer.settings) if name == spec.optimizer.name else dict(OPTIMIZERS[name])
+        dict(spec.optimizer.settings)
+        if name == spec.optimizer.name
+        else OPTIMIZERS[name].defaults()
     )
     if args.lr is not None:
         settings["lr"] = args.lr
@@ -750,69 +755,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             numeric_points=args.points,
             seed=args.seed,
             tolerance=args.tolerance,
+            torch=False if args.no_torch else None,  # None: when PyTorch is installed
         )
-        table = report.table().splitlines()
-        torch_row = None if args.no_torch else _torch_row(net, args.seed, args.tolerance)
-    print("\n".join(table + ([torch_row[0]] if torch_row else [])))
-    ok = report.ok and (torch_row is None or torch_row[1])
-    if not ok:
+    print(report.table())
+    if not report.ok:
         worst = report.worst()
         where = f" at {worst.label} ({worst.method})" if worst is not None and not worst.ok else ""
         print(f"symgrad: check failed{where}", file=sys.stderr)
         return EXIT_FAILED
     print("all checks passed")
     return EXIT_OK
-
-
-def _torch_row(net: Any, seed: int, tolerance: float) -> tuple[str, bool] | None:
-    """PyTorch autograd of the same network against symgrad's backprop: one table row, or None."""
-    import numpy as np
-
-    try:
-        import torch
-    except ImportError:
-        return None
-    import sympy as sp
-
-    from ..net.ops import a, y, z
-    from ..verify import numeric
-
-    rng = np.random.default_rng(seed)
-    params = numeric.init_params(net, seed)
-    X = rng.normal(0.0, 1.0, (4, net.sizes[0]))
-    Y = numeric.random_targets(net, 4, rng)
-    want = numeric.gradients(net, params, X, Y)
-    tp = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
-    act = torch.tensor(X, dtype=torch.float64)
-    for l, layer in enumerate(net.layers, start=1):
-        zl = act @ tp[f"W{l}"].T + (tp[f"b{l}"] if layer.bias else 0.0)
-        if layer.act.is_softmax:
-            act = torch.softmax(zl, dim=1)
-            continue
-        # constants as floats: torch.sqrt(2) takes no number, only a tensor
-        act = sp.lambdify(z, _floats(layer.act.expr), "torch")(zl) + 0 * zl  # 0 * zl: constants
-    per_unit = sp.lambdify((a, y), _floats(net.cost.expr), "torch")(
-        act, torch.tensor(Y, dtype=torch.float64)
-    )
-    scale = 1.0 / net.sizes[-1] if net.cost.mean_over_units else 1.0
-    (scale * per_unit.sum(dim=1)).mean().backward()
-    worst, at, count = 0.0, "", 0
-    for name, tensor in tp.items():
-        assert tensor.grad is not None
-        got = tensor.grad.numpy()
-        err = np.abs(got - want[name]) / np.maximum(1.0, np.abs(want[name]))
-        count += err.size
-        i = np.unravel_index(int(np.argmax(err)), err.shape)
-        if err[i] >= worst:
-            worst, at = float(err[i]), f"{name}[{', '.join(str(int(v)) for v in i)}]"
-    ok = bool(np.isfinite(worst) and worst <= tolerance)
-    return f"{'pytorch':<10} {count:>8} {worst:>12.2e}  {at:<12} {'ok' if ok else 'FAILED'}", ok
-
-
-def _floats(expr: Any) -> Any:
-    """``expr`` with every constant subexpression a float: torch.sqrt(2) takes only a tensor."""
-
-    return expr.replace(lambda e: e.is_number and not e.is_Atom, lambda e: e.evalf())
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -49,9 +49,14 @@ from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
-from ..net.optim import SGD, Optimizer, g, m, t, v, w
+from ..net.optim import SGD, Optimizer, element_symbols
 from .printer import as_factor, helpers_used, numba_code, number, numbers_for
 from .unrolled import unrolled_data
+
+# an optimiser's element-wise quantities: weight, gradient, state, step count
+_E = element_symbols()
+w, g, m, v, t = _E["w"], _E["g"], _E["m"], _E["v"], _E["t"]
+
 
 if TYPE_CHECKING:
     from ..runtime.model import Model

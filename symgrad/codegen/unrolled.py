@@ -22,8 +22,13 @@ from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
-from ..net.optim import Optimizer, g, m, t, v, w
+from ..net.optim import Optimizer, element_symbols
 from .printer import as_factor, numba_code, number, stabilise
+
+# an optimiser's element-wise quantities: weight, gradient, state, step count
+_E = element_symbols()
+w, g, m, v, t = _E["w"], _E["g"], _E["m"], _E["v"], _E["t"]
+
 
 WRAP = 8
 """Names per line in the long sums the template writes over several lines."""

@@ -19,6 +19,7 @@ parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code
 
     [optimizer]
     name = "sgd"                # sgd (lr) | momentum (lr, beta) | adam (lr, beta1, beta2, eps)
+                                # | rmsprop (lr, alpha, eps): symgrad.net.optim.OPTIMIZERS
     lr = 0.5
 
     [train]
@@ -45,6 +46,7 @@ from ..errors import SpecError
 from ..files import read_input
 from ..net.network import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
 from ..net.ops import ACTIVATIONS, COSTS, Activation, Cost
+from ..net.optim import OPTIMIZERS, Optimizer
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_EPOCHS = 10_000_000
@@ -53,16 +55,11 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "network": ("name", "sizes", "layers", "hidden", "output", "activations", "cost", "bias"),
     "activations": (),
     "costs": (),
-    "optimizer": ("name", "lr", "beta", "beta1", "beta2", "eps"),
+    # the optimisers' settings, from their registry
+    "optimizer": ("name", *dict.fromkeys(k for cls in OPTIMIZERS.values() for k in cls.defaults())),
     "train": ("epochs", "batch_size", "dtype", "seed", "shuffle", "data", "targets"),
 }
 LAYER_FIELDS = ("n_in", "n_out", "activation", "bias")
-OPTIMIZERS: dict[str, dict[str, float]] = {
-    # name -> its settings and their defaults (PyTorch's, except lr, which has none there)
-    "sgd": {"lr": 0.1},
-    "momentum": {"lr": 0.1, "beta": 0.9},
-    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-}
 DTYPES = ("float64", "float32")
 
 
@@ -71,14 +68,11 @@ class OptimizerSettings:
     """The ``[optimizer]`` table: a name and its settings (defaults filled in)."""
 
     name: str = "sgd"
-    settings: Mapping[str, float] = field(default_factory=lambda: dict(OPTIMIZERS["sgd"]))
+    settings: Mapping[str, float] = field(default_factory=lambda: OPTIMIZERS["sgd"].defaults())
 
-    def build(self) -> Any:
-        """The optimiser object: ``symgrad.SGD``, ``symgrad.Momentum`` or ``symgrad.Adam``."""
-        import symgrad
-
-        cls = getattr(symgrad, {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"}[self.name])
-        return cls(**self.settings)
+    def build(self) -> Optimizer:
+        """The optimiser object, from the registry (:data:`symgrad.net.optim.OPTIMIZERS`)."""
+        return OPTIMIZERS[self.name](**self.settings)
 
     def describe(self) -> str:
         """``sgd(lr=0.5)``."""
@@ -471,7 +465,9 @@ class _Reader:
                 sec, "name", f"unknown optimizer {_show(name)}; use one of {', '.join(OPTIMIZERS)}"
             )
         name = name.lower()
-        defaults = OPTIMIZERS[name]
+        cls = OPTIMIZERS[name]
+        defaults = cls.defaults()
+        checks = cls.checks()
         settings = dict(defaults)
         for key, value in table.items():
             if key == "name":
@@ -489,11 +485,11 @@ class _Reader:
             ):
                 raise self.fail(sec, key, f"must be a number, got {_show(value)}")
             value = float(value)
-            if key in ("lr", "eps") and value <= 0:
+            if checks[key] == "positive" and value <= 0:
                 raise self.fail(
                     sec, key, f"must be positive, got {value:g}; try e.g. {defaults[key]:g}"
                 )
-            if key.startswith("beta") and not 0 <= value < 1:
+            if checks[key] == "unit" and not 0 <= value < 1:
                 raise self.fail(
                     sec, key, f"must lie in [0, 1), got {value:g}; try e.g. {defaults[key]:g}"
                 )

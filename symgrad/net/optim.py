@@ -1,26 +1,34 @@
 """Optimisers as data: hyperparameters plus update rules written once as SymPy formulas.
 
-Each optimiser lists its per-parameter state arrays (``v`` for momentum, ``m`` and ``v`` for
-Adam), the scalars computed once per step (Adam's bias corrections), and the element-wise rules
-that :mod:`symgrad.codegen.generate` prints into the generated ``update`` function. The semantics are
-PyTorch's: :class:`Momentum` is ``torch.optim.SGD(momentum=beta)`` and :class:`Adam` is
-``torch.optim.Adam``, so the same data and initial weights give the same trajectory.
+One registry (:data:`OPTIMIZERS`, filled by :func:`register`): each optimiser is one frozen
+dataclass whose fields are its hyperparameters, with their defaults and the check each must
+pass (``field(metadata=...)``); the spec loader, the command line and the weights files read
+them from here. An optimiser lists its per-parameter state arrays (``v`` for momentum, ``m``
+and ``v`` for Adam), the scalars computed once per step (Adam's bias corrections) and the
+element-wise rules that the code generator prints. The semantics are PyTorch's: the same data
+and initial weights give the same trajectory as ``torch.optim``.
+
+SymPy is imported only when a rule is asked for: a process that trains a saved model reads
+hyperparameters here and never builds a formula.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
-
-import numpy as np
-import sympy as sp
+import numbers
+from dataclasses import dataclass, field, fields
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..errors import SpecError
 
-# Element-wise quantities at one array entry: weight, gradient, state, and the step count t.
-w, g, m, v, t = sp.symbols("w g m v t", real=True)
-lr, beta, beta1, beta2, eps = sp.symbols("lr beta beta1 beta2 eps", positive=True)
+if TYPE_CHECKING:
+    import sympy as sp
+
+POSITIVE = {"check": "positive"}
+"""A field's metadata: the value must be a positive number (a learning rate, an epsilon)."""
+UNIT = {"check": "unit"}
+"""A field's metadata: the value must lie in [0, 1) (a momentum, a decay)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +44,228 @@ class Rule:
         return self.target - self.expr if self.decrement else self.expr
 
 
+@cache
+def element_symbols() -> dict[str, sp.Symbol]:
+    """The quantities at one array entry: weight ``w``, gradient ``g``, state ``m`` and ``v``,
+    and the step count ``t`` (from 1)."""
+    import sympy as sp
+
+    return {name: sp.Symbol(name, real=True) for name in ("w", "g", "m", "v", "t")}
+
+
+def hyper(name: str) -> sp.Symbol:
+    """The symbol of a hyperparameter in the rules (``lr``, ``beta1``...)."""
+    import sympy as sp
+
+    return sp.Symbol(name, positive=True)
+
+
+class Optimizer:
+    """Common interface of the registered optimisers (:data:`OPTIMIZERS`)."""
+
+    name: ClassVar[str]
+    state: ClassVar[tuple[str, ...]] = ()
+    """Names of the per-parameter state arrays (zeros at the start)."""
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            number = _number(value)
+            check = f.metadata.get("check")
+            if check == "positive" and (number is None or number <= 0):
+                raise SpecError(f"{owner} {f.name} must be a positive number, got {_shown(value)}")
+            if check == "unit" and (number is None or not 0 <= number < 1):
+                raise SpecError(f"{owner} {f.name} must be a number in [0, 1), got {_shown(value)}")
+            if number is not None and type(value) not in (int, float):  # NumPy's: Python's
+                object.__setattr__(self, f.name, type(value).item(value))  # type: ignore[attr-defined]
+
+    @classmethod
+    def checks(cls) -> dict[str, str | None]:
+        """Hyperparameter name -> its check: ``"positive"``, ``"unit"`` or None."""
+        return {f.name: f.metadata.get("check") for f in fields(cls)}  # type: ignore[arg-type]
+
+    @classmethod
+    def defaults(cls) -> dict[str, float]:
+        """Hyperparameter name -> default, in declaration order (what a spec may leave out)."""
+        return {f.name: f.default for f in fields(cls)}  # type: ignore[arg-type,misc]
+
+    def settings(self) -> dict[str, float]:
+        """Hyperparameter name -> value, in declaration order."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+    def constants(self) -> dict[sp.Symbol, float]:
+        """Hyperparameter symbol -> value, in declaration order."""
+        return {hyper(name): val for name, val in self.settings().items()}
+
+    def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """Quantities computed once per step from ``t`` (the step count, from 1)."""
+        return []
+
+    def rules(self) -> list[Rule]:
+        """The element-wise update, in order (state first, then the weight)."""
+        raise NotImplementedError
+
+    def plain_step(self) -> sp.Expr | None:
+        """k when the whole step is ``w <- w - k g`` with k a constant (plain SGD), else None.
+
+        Such a step needs no state and is linear in g: generated code may fold the batch mean's
+        1/B into k, or let the GEMM that forms dC/dW take the step itself.
+        """
+        import sympy as sp
+
+        e = element_symbols()
+        rules = self.rules()
+        if self.state or self.scalars() or len(rules) != 1:
+            return None
+        (rule,) = rules
+        k = sp.simplify(rule.expr / e["g"])
+        if (
+            rule.target != e["w"]
+            or not rule.decrement
+            or not k.free_symbols <= set(self.constants())
+        ):
+            return None
+        return k
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``{"name": "adam", "lr": 0.001, ...}``."""
+        return {"name": self.name, **self.settings()}
+
+    def describe(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.settings())
+        return f"{type(self).__name__}({args})"
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {}
+"""Every optimiser by its name (``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"``)."""
+
+T = TypeVar("T", bound=type[Optimizer])
+
+
+def register(cls: T) -> T:
+    """Class decorator: put an optimiser in :data:`OPTIMIZERS` under its ``name``."""
+    OPTIMIZERS[cls.name] = cls
+    return cls
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SGD(Optimizer):
+    """Plain gradient descent: ``w <- w - lr * g`` (``torch.optim.SGD(lr)``)."""
+
+    lr: float = field(default=0.1, metadata=POSITIVE)
+    name: ClassVar[str] = "sgd"
+
+    def rules(self) -> list[Rule]:
+        e = element_symbols()
+        return [Rule(e["w"], hyper("lr") * e["g"], decrement=True)]
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Momentum(Optimizer):
+    """Heavy-ball momentum as ``torch.optim.SGD(lr, momentum=beta)``: ``v <- beta v + g``,
+    ``w <- w - lr v``."""
+
+    lr: float = field(default=0.1, metadata=POSITIVE)
+    beta: float = field(default=0.9, metadata=UNIT)
+    name: ClassVar[str] = "momentum"
+    state: ClassVar[tuple[str, ...]] = ("v",)
+
+    def rules(self) -> list[Rule]:
+        e = element_symbols()
+        return [
+            Rule(e["v"], hyper("beta") * e["v"] + e["g"]),
+            Rule(e["w"], hyper("lr") * e["v"], decrement=True),
+        ]
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Adam(Optimizer):
+    """``torch.optim.Adam``: moving averages ``m``, ``v`` of ``g`` and ``g**2``, with bias
+    correction."""
+
+    lr: float = field(default=0.001, metadata=POSITIVE)
+    beta1: float = field(default=0.9, metadata=UNIT)
+    beta2: float = field(default=0.999, metadata=UNIT)
+    eps: float = field(default=1e-8, metadata=POSITIVE)
+    name: ClassVar[str] = "adam"
+    state: ClassVar[tuple[str, ...]] = ("m", "v")
+
+    def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        import sympy as sp
+
+        t = element_symbols()["t"]
+        # torch: step_size = lr / (1 - beta1**t); denominator sqrt(v) / sqrt(1 - beta2**t) + eps
+        return [
+            (sp.Symbol("step_size", positive=True), hyper("lr") / (1 - hyper("beta1") ** t)),
+            (sp.Symbol("bc2_sqrt", positive=True), sp.sqrt(1 - hyper("beta2") ** t)),
+        ]
+
+    def rules(self) -> list[Rule]:
+        import sympy as sp
+
+        e = element_symbols()
+        step_size, bc2_sqrt = (s for s, _ in self.scalars())
+        beta1, beta2 = hyper("beta1"), hyper("beta2")
+        return [
+            Rule(e["m"], beta1 * e["m"] + (1 - beta1) * e["g"]),
+            Rule(e["v"], beta2 * e["v"] + (1 - beta2) * e["g"] ** 2),
+            Rule(
+                e["w"],
+                step_size * e["m"] / (sp.sqrt(e["v"]) / bc2_sqrt + hyper("eps")),
+                decrement=True,
+            ),
+        ]
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RMSprop(Optimizer):
+    """``torch.optim.RMSprop`` (no momentum, not centred): ``v <- alpha v + (1 - alpha) g**2``,
+    ``w <- w - lr g / (sqrt(v) + eps)``."""
+
+    lr: float = field(default=0.01, metadata=POSITIVE)
+    alpha: float = field(default=0.99, metadata=UNIT)
+    eps: float = field(default=1e-8, metadata=POSITIVE)
+    name: ClassVar[str] = "rmsprop"
+    state: ClassVar[tuple[str, ...]] = ("v",)
+
+    def rules(self) -> list[Rule]:
+        import sympy as sp
+
+        e = element_symbols()
+        alpha = hyper("alpha")
+        return [
+            Rule(e["v"], alpha * e["v"] + (1 - alpha) * e["g"] ** 2),
+            Rule(e["w"], hyper("lr") * e["g"] / (sp.sqrt(e["v"]) + hyper("eps")), decrement=True),
+        ]
+
+
+def optimizer_from_dict(data: Any) -> Optimizer:
+    """Inverse of :meth:`Optimizer.to_dict`; SpecError on anything malformed."""
+    name = data.get("name") if isinstance(data, dict) else None
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        known = ", ".join(OPTIMIZERS)
+        raise SpecError(f"optimizer must be a mapping with name one of {known}, got {_shown(data)}")
+    assert isinstance(data, dict)
+    cls = OPTIMIZERS[name]
+    names = set(cls.defaults())
+    extra = [key for key in data if key not in names and key != "name"]
+    if extra:
+        raise SpecError(
+            f"optimizer {name!r} has no setting {_shown(min(extra, key=str))}; "
+            f"it takes {sorted(names)}"
+        )
+    return cls(**{k: val for k, val in data.items() if k != "name"})
+
+
 def _number(value: object) -> float | None:
     """``value`` as a finite float when it is a real number (Python's or NumPy's, not a bool),
     else None: 10**400 overflows a float, so it is no number an optimiser can use either."""
-    if isinstance(value, bool | np.bool_) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's are Real too
         return None
     try:
         number = float(value)
@@ -58,162 +282,16 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-def _check_positive(owner: str, name: str, value: object) -> None:
-    number = _number(value)
-    if number is None or number <= 0:
-        raise SpecError(f"{owner} {name} must be a positive number, got {_shown(value)}")
-
-
-def _check_unit(owner: str, name: str, value: object) -> None:
-    number = _number(value)
-    if number is None or not 0 <= number < 1:
-        raise SpecError(f"{owner} {name} must be a number in [0, 1), got {_shown(value)}")
-
-
-def _plain(self: Any) -> None:
-    """Store NumPy scalars among the settings as Python numbers (their repr, their JSON)."""
-    for f in fields(self):
-        value = getattr(self, f.name)
-        if isinstance(value, np.generic):
-            object.__setattr__(self, f.name, value.item())
-
-
-class Optimizer:
-    """Common interface of :class:`SGD`, :class:`Momentum` and :class:`Adam`."""
-
-    name: ClassVar[str]
-    state: ClassVar[tuple[str, ...]] = ()
-    """Names of the per-parameter state arrays (zeros at the start)."""
-
-    def settings(self) -> dict[str, float]:
-        """Hyperparameter name -> value, in declaration order."""
-        return {f.name: float(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
-
-    def constants(self) -> dict[sp.Symbol, float]:
-        """Hyperparameter symbol -> value; emitted as module constants (``LR = 0.1``)."""
-        return {sp.Symbol(name, positive=True): val for name, val in self.settings().items()}
-
-    def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
-        """Quantities computed once per step from ``t`` (the step count, from 1)."""
-        return []
-
-    def rules(self) -> list[Rule]:
-        """The element-wise update, in order (state first, then the weight)."""
-        raise NotImplementedError
-
-    def plain_step(self) -> sp.Expr | None:
-        """k when the whole step is ``w <- w - k g`` with k a constant (plain SGD), else None.
-
-        Such a step needs no state and is linear in g: generated code may fold the batch mean's
-        1/B into k, or let the GEMM that forms dC/dW take the step itself.
-        """
-        rules = self.rules()
-        if self.state or self.scalars() or len(rules) != 1:
-            return None
-        (rule,) = rules
-        k = sp.simplify(rule.expr / g)
-        if rule.target != w or not rule.decrement or not k.free_symbols <= set(self.constants()):
-            return None
-        return k
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``{"name": "adam", "lr": 0.001, ...}``."""
-        return {"name": self.name, **self.settings()}
-
-    def describe(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.settings())
-        return f"{type(self).__name__}({args})"
-
-
-@dataclass(frozen=True, slots=True)
-class SGD(Optimizer):
-    """Plain gradient descent: ``w <- w - lr * g`` (``torch.optim.SGD(lr)``)."""
-
-    lr: float = 0.1
-    name: ClassVar[str] = "sgd"
-
-    def __post_init__(self) -> None:
-        _check_positive("SGD", "lr", self.lr)
-        _plain(self)
-
-    def rules(self) -> list[Rule]:
-        return [Rule(w, lr * g, decrement=True)]
-
-
-@dataclass(frozen=True, slots=True)
-class Momentum(Optimizer):
-    """Heavy-ball momentum as ``torch.optim.SGD(lr, momentum=beta)``: ``v <- beta v + g``, ``w <- w - lr v``."""
-
-    lr: float = 0.1
-    beta: float = 0.9
-    name: ClassVar[str] = "momentum"
-    state: ClassVar[tuple[str, ...]] = ("v",)
-
-    def __post_init__(self) -> None:
-        _check_positive("Momentum", "lr", self.lr)
-        _check_unit("Momentum", "beta", self.beta)
-        _plain(self)
-
-    def rules(self) -> list[Rule]:
-        return [Rule(v, beta * v + g), Rule(w, lr * v, decrement=True)]
-
-
-@dataclass(frozen=True, slots=True)
-class Adam(Optimizer):
-    """``torch.optim.Adam``: moving averages ``m``, ``v`` of ``g`` and ``g**2``, with bias correction."""
-
-    lr: float = 0.001
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    name: ClassVar[str] = "adam"
-    state: ClassVar[tuple[str, ...]] = ("m", "v")
-
-    def __post_init__(self) -> None:
-        _check_positive("Adam", "lr", self.lr)
-        _check_unit("Adam", "beta1", self.beta1)
-        _check_unit("Adam", "beta2", self.beta2)
-        _check_positive("Adam", "eps", self.eps)
-        _plain(self)
-
-    def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
-        # torch: step_size = lr / (1 - beta1**t); denominator sqrt(v) / sqrt(1 - beta2**t) + eps
-        return [
-            (sp.Symbol("step_size", positive=True), lr / (1 - beta1**t)),
-            (sp.Symbol("bc2_sqrt", positive=True), sp.sqrt(1 - beta2**t)),
-        ]
-
-    def rules(self) -> list[Rule]:
-        step_size, bc2_sqrt = (s for s, _ in self.scalars())
-        return [
-            Rule(m, beta1 * m + (1 - beta1) * g),
-            Rule(v, beta2 * v + (1 - beta2) * g**2),
-            Rule(w, step_size * m / (sp.sqrt(v) / bc2_sqrt + eps), decrement=True),
-        ]
-
-
-OPTIMIZERS: dict[str, type[SGD] | type[Momentum] | type[Adam]] = {
-    "sgd": SGD,
-    "momentum": Momentum,
-    "adam": Adam,
-}
-
-
-def optimizer_from_dict(data: Any) -> Optimizer:
-    """Inverse of :meth:`Optimizer.to_dict`; SpecError on anything malformed."""
-    name = data.get("name") if isinstance(data, dict) else None
-    if not isinstance(name, str) or name not in OPTIMIZERS:
-        known = ", ".join(OPTIMIZERS)
-        raise SpecError(f"optimizer must be a mapping with name one of {known}, got {_shown(data)}")
-    assert isinstance(data, dict)
-    cls = OPTIMIZERS[name]
-    names = {f.name for f in fields(cls)}
-    extra = [key for key in data if key not in names and key != "name"]
-    if extra:
-        raise SpecError(
-            f"optimizer {name!r} has no setting {_shown(min(extra, key=str))}; it takes {sorted(names)}"
-        )
-    return cls(**{k: val for k, val in data.items() if k != "name"})
-
-
-__all__ = ["OPTIMIZERS", "SGD", "Adam", "Momentum", "Optimizer", "Rule", "optimizer_from_dict"]
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "Adam",
+    "Momentum",
+    "Optimizer",
+    "RMSprop",
+    "Rule",
+    "element_symbols",
+    "hyper",
+    "optimizer_from_dict",
+    "register",
+]

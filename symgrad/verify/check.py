@@ -25,7 +25,7 @@ import sympy as sp
 
 from .. import validate
 from ..errors import DerivationError, SpecError
-from . import numeric
+from . import numeric, torch_judge
 from .proof import prove
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def check_derivation(
     numeric_points: int = 2,
     seed: int = 0,
     tolerance: float = 1e-6,
+    torch: bool | None = False,
     raise_on_failure: bool = False,
 ) -> CheckReport:
     """Check the derivation of ``d`` by the judges described in the module docstring.
@@ -138,6 +139,8 @@ def check_derivation(
         symbolic: force the symbolic proof on or off; default on for small nets.
         numeric_points: random points for the numeric judges.
         tolerance: largest relative error accepted by the numeric judges.
+        torch: also PyTorch's autograd against the backpropagation (:mod:`.torch_judge`);
+            None: when PyTorch is installed (a row says when it is not).
         raise_on_failure: raise :class:`DerivationError` instead of returning a failed report.
     """
     net = d.net
@@ -188,6 +191,22 @@ def check_derivation(
                     name, index, "backprop", bp[name][index], fd[name][index], tolerance
                 )
             )
+    if torch is not False:
+        if torch_judge.available():
+            by_torch, by_backprop = torch_judge.judge(net, seed)
+            for name, index in entries:
+                results.append(
+                    _numeric_result(
+                        name,
+                        index,
+                        "pytorch",
+                        by_backprop[name][index],
+                        by_torch[name][index],
+                        tolerance,
+                    )
+                )
+        else:
+            skipped.append(("pytorch", "PyTorch is not installed (pip install torch)"))
     report = CheckReport(tuple(results), tolerance, tuple(skipped))
     if raise_on_failure and not report.ok:
         worst = report.worst()

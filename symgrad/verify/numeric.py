@@ -1,7 +1,8 @@
 """A plain-NumPy reference: forward pass, mean cost, backprop gradients, finite differences.
 
-Built from the same SymPy formulas as everything else (each activation, its forward-form
-derivative, each cost), lambdified to NumPy. It is the numerical judge for the derivation and
+Built from the network's backprop representation (:mod:`symgrad.calculus.backprop`: each
+activation's forward-form derivative, the cost's, BP1's and BP2's templates), lambdified to
+NumPy over whole batches. It is the numerical judge for the derivation and
 the generated code, and the source of the numbers a learner plugs into the chain-rule steps.
 Parameters are a dict ``{"W1": (n1, n0), "b1": (n1,), ...}``; data are batch-major.
 """
@@ -9,15 +10,17 @@ Parameters are a dict ``{"W1": (n1, n0), "b1": (n1,), ...}``; data are batch-maj
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 import sympy as sp
 
+from ..calculus.backprop import D, F, G, S, backprop
 from ..errors import SpecError
 from ..net.network import Network
-from ..net.ops import Activation, Cost, a, y, z
+from ..net.ops import Activation, a, y, z
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Params = dict[str, Array]
@@ -39,15 +42,31 @@ def numpy_function(args: Any, expr: sp.Expr) -> Callable[..., Any]:
 
 
 @cache
-def _act_fns(act: Activation) -> tuple[Callable[[Array], Array], Callable[[Array, Array], Array]]:
-    return numpy_function(z, act.expr), numpy_function((a, z), act.derivative)
+def _act_fn(act: Activation) -> Callable[[Array], Array]:
+    return numpy_function(z, act.expr)
 
 
 @cache
-def _cost_fns(
-    cost: Cost,
-) -> tuple[Callable[[Array, Array], Array], Callable[[Array, Array], Array]]:
-    return numpy_function((a, y), cost.expr), numpy_function((a, y), cost.dC_da)
+def _backprop_fns(net: Network) -> _Fns:
+    """The templates of the network's backprop representation as NumPy functions."""
+    bp = backprop(net)
+    out = bp.output
+    return _Fns(
+        cost=numpy_function((a, y), out.cost),
+        dC_da=numpy_function((a, y), out.dC_da),
+        delta_out=numpy_function((a, y, G, S, F), out.delta),
+        fprimes=tuple(numpy_function((a, z), layer.fprime) for layer in bp.layers),
+        delta_hidden=tuple(numpy_function((D, F), layer.delta) for layer in bp.layers),
+    )
+
+
+@dataclass(frozen=True)
+class _Fns:
+    cost: Callable[[Array, Array], Array]
+    dC_da: Callable[[Array, Array], Array]
+    delta_out: Callable[..., Array]
+    fprimes: tuple[Callable[[Array, Array], Array], ...]
+    delta_hidden: tuple[Callable[[Array, Array], Array], ...]
 
 
 def _activate(act: Activation, zl: Array) -> Array:
@@ -55,7 +74,7 @@ def _activate(act: Activation, zl: Array) -> Array:
         e = np.exp(zl - zl.max(axis=1, keepdims=True))
         out: Array = e / e.sum(axis=1, keepdims=True)
         return out
-    return np.broadcast_to(_act_fns(act)[0](zl), zl.shape).astype(np.float64)
+    return np.broadcast_to(_act_fn(act)(zl), zl.shape).astype(np.float64)
 
 
 def init_params(net: Network, seed: int = 0, scale: float = 0.5) -> Params:
@@ -93,30 +112,29 @@ def cost(net: Network, params: Params, X: Array, Y: Array) -> float:
     """Mean over the batch of the per-example cost C_x."""
     Y = targets(net, Y)
     aL = forward(net, params, X)[1][-1]
-    per_unit = np.broadcast_to(_cost_fns(net.cost)[0](aL, Y), aL.shape)
-    scale = 1.0 / aL.shape[1] if net.cost.mean_over_units else 1.0
-    return float(scale * per_unit.sum(axis=1).mean())
+    per_unit = np.broadcast_to(_backprop_fns(net).cost(aL, Y), aL.shape)  # scaled: mse's 1/n_L
+    return float(per_unit.sum(axis=1).mean())
 
 
 def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array], list[Array]]:
     """``(deltas, acts)``: delta^(l) = dC_x/dz^(l) per example (BP1, BP2), and the activations."""
     Y = targets(net, Y)
     zs, acts = forward(net, params, X)
-    out = net.layers[-1].act
-    aL, zL = acts[-1], zs[-1]
-    scale = 1.0 / aL.shape[1] if net.cost.mean_over_units else 1.0
-    if out.name in net.cost.fused:
-        delta = scale * (aL - Y)  # BP1, fused: softmax/CE or sigmoid/BCE
-    else:
-        g = scale * np.broadcast_to(_cost_fns(net.cost)[1](aL, Y), aL.shape)  # dC/da^(L)
-        if out.is_softmax:
-            delta = aL * (g - (aL * g).sum(axis=1, keepdims=True))  # softmax Jacobian
-        else:
-            delta = g * np.broadcast_to(_act_fns(out)[1](aL, zL), aL.shape)  # BP1
+    fns = _backprop_fns(net)
+    aL, zL, L = acts[-1], zs[-1], net.L
+
+    def full(values: Array) -> Array:  # a constant template gives a number: one per entry
+        return np.broadcast_to(values, aL.shape)
+
+    # BP1, as the representation forms it: the arrays of a, y, dC/da, sum_i a_i dC/da_i, f'
+    g = full(fns.dC_da(aL, Y))
+    coupling = (aL * g).sum(axis=1, keepdims=True)
+    delta = full(fns.delta_out(aL, Y, g, coupling, fns.fprimes[L - 1](aL, zL)))
     ds = [delta]
-    for l in range(net.L - 1, 0, -1):
-        fp = np.broadcast_to(_act_fns(net.layers[l - 1].act)[1](acts[l], zs[l - 1]), acts[l].shape)
-        ds.insert(0, (ds[0] @ params[f"W{l + 1}"]) * fp)  # BP2
+    for l in range(L - 1, 0, -1):
+        fp = np.broadcast_to(fns.fprimes[l - 1](acts[l], zs[l - 1]), acts[l].shape)
+        back = ds[0] @ params[f"W{l + 1}"]  # sum_i w^(l+1)_ij delta^(l+1)_i
+        ds.insert(0, np.broadcast_to(fns.delta_hidden[l - 1](back, fp), back.shape))  # BP2
     return ds, acts
 
 

@@ -18,6 +18,7 @@ from ..errors import SpecError
 from ..files import atomic_write
 from .layout import (
     Equation,
+    Pieces,
     latex_rows,
     rule_pieces,
 )
@@ -179,7 +180,7 @@ def write_html(
     return atomic_write(path, to_html(d, explain, **options))  # type: ignore[arg-type]
 
 
-def _rule(rule: str, convert: ToMath) -> str:
+def _rule(rule: str | Pieces, convert: ToMath) -> str:
     """Prose escaped, the symbols in it as inline MathML."""
     return "".join(
         convert(tex) if is_math else html.escape(text) for is_math, text, tex in rule_pieces(rule)

@@ -21,7 +21,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
-from ..calculus.steps import Form
+from ..calculus.steps import Form, Formula, Prose
 
 if TYPE_CHECKING:
     from ..calculus.derivation import Derivation
@@ -204,6 +204,19 @@ class Math:
     def latex(self, expr: sp.Basic) -> str:
         out: str = self.latex_printer.doprint(expr)
         return out
+
+    def prose(self, text: Prose | str) -> Pieces | str:
+        """Prose as pieces in both spellings (words as they are, maths printed)."""
+        if isinstance(text, str):
+            return text
+        return tuple(
+            (False, part, part)
+            if isinstance(part, str)
+            else (True, part.text, part.latex)
+            if isinstance(part, Formula)
+            else (True, self.text(part), self.latex(part))
+            for part in text
+        )
 
     def both(self, expr: sp.Basic) -> Chunk:
         # splitting a long expression prints its subexpressions again: remember them
@@ -392,8 +405,14 @@ def _token_latex(token: str) -> str:
     return token
 
 
-def rule_pieces(rule: str) -> list[tuple[bool, str, str]]:
+Pieces = tuple[tuple[bool, str, str], ...]
+"""A rule ready to show: ``(is_math, text, latex)`` pieces, from :meth:`Math.prose`."""
+
+
+def rule_pieces(rule: str | Pieces) -> list[tuple[bool, str, str]]:
     """``(is_math, text, latex)`` pieces of a rule; symbols joined by operators share a piece."""
+    if isinstance(rule, tuple):
+        return list(rule)
     pieces: list[tuple[bool, str, str]] = []
     pos = 0
     for m in _RULE_TOKEN.finditer(rule):
@@ -432,24 +451,24 @@ def rule_pieces(rule: str) -> list[tuple[bool, str, str]]:
     return pieces
 
 
-def rule_text(rule: str) -> str:
+def rule_text(rule: str | Pieces) -> str:
     """A rule with symbols in the plain-text notation."""
     return "".join(text for _, text, _ in rule_pieces(rule))
 
 
-def rule_latex(rule: str) -> str:
+def rule_latex(rule: str | Pieces) -> str:
     """A rule for LaTeX (and Markdown) text: prose escaped, symbols in ``$...$``."""
     return "".join(
         f"${tex}$" if is_math else latex_escape(tex) for is_math, _, tex in rule_pieces(rule)
     )
 
 
-def rule_markdown(rule: str) -> str:
+def rule_markdown(rule: str | Pieces) -> str:
     """A rule for Markdown: prose as is, symbols in ``$...$``."""
     return "".join(f"${tex}$" if is_math else tex for is_math, _, tex in rule_pieces(rule))
 
 
-def rule_math(rule: str) -> str:
+def rule_math(rule: str | Pieces) -> str:
     """A rule inside a math block (Jupyter): prose in ``\\text{}``, symbols as math."""
     out = []
     for is_math, _, tex in rule_pieces(rule):
@@ -464,7 +483,7 @@ def rule_math(rule: str) -> str:
 class Equation:
     lhs: Chunk
     rhss: tuple[tuple[Chunk, ...], ...]
-    rule: str = ""  # prose with symbols, shown with the equation
+    rule: str | Pieces = ""  # prose with symbols, shown with the equation
 
 
 @dataclass(frozen=True)
@@ -505,6 +524,7 @@ __all__ = [
     "Equation",
     "LatexNotation",
     "Math",
+    "Pieces",
     "Section",
     "TextNotation",
     "heading",

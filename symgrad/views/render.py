@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 
-from ..calculus.steps import Form, Step
+from ..calculus.steps import Form, Prose, Step
 from ..errors import DerivationError, SpecError
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
@@ -153,7 +153,7 @@ class DocumentBuilder:
         self.extra[s] = latex
         return s
 
-    def eq(self, lhs: sp.Basic, *rhss: Form | sp.Basic, rule: str = "") -> Equation:
+    def eq(self, lhs: sp.Basic, *rhss: Form | sp.Basic, rule: Prose | str = "") -> Equation:
         head = self.m.both(lhs)
         # the room a right-hand side has: the line, less the margin, the lhs and a continuation
         room = self.width - 2 - lhs_indent(head) - 2
@@ -161,7 +161,7 @@ class DocumentBuilder:
         for rhs in rhss:
             form = rhs if isinstance(rhs, tuple) else ((cast("sp.Expr", rhs),),)
             forms.append(tuple(self.m.form(form, room)))
-        return Equation(head, tuple(forms), rule)
+        return Equation(head, tuple(forms), self.m.prose(rule))
 
     def raw(self, lhs: tuple[str, str], *rhss: tuple[str, str], rule: str = "") -> Equation:
         return Equation(Chunk(*lhs), tuple((Chunk(*r),) for r in rhss), rule)

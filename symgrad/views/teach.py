@@ -21,7 +21,7 @@ import numpy as np
 import sympy as sp
 
 from .. import validate
-from ..calculus.steps import Form, Step
+from ..calculus.steps import Form, Prose, Step
 from ..errors import DerivationError, SpecError
 from ..net.network import Network
 from ..verify import numeric
@@ -462,7 +462,7 @@ def _equation(
     value: float | None,
     digits: int,
     width: int,
-    rule: str = "",
+    rule: Prose | str = "",
 ) -> Equation:
     """``lhs = form = ... = numbers = value``, each distinct line once."""
     rhss = [tuple(m.form(f, width)) for f in forms]
@@ -477,7 +477,7 @@ def _equation(
         last = number(value, digits)
         if last not in seen:
             rhss.append((Chunk(last, last),))
-    return Equation(m.both(lhs), tuple(rhss), rule)
+    return Equation(m.both(lhs), tuple(rhss), m.prose(rule))
 
 
 def _example_section(ex: Explanation, m: Math, width: int) -> Section:
