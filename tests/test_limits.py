@@ -14,7 +14,7 @@ import pytest
 
 import symgrad as sg
 from symgrad import limits
-from symgrad.net import formula, ops
+from symgrad.net import analysis, formula
 from symgrad.verify import numeric, proof
 
 
@@ -42,7 +42,7 @@ def test_costly_formulas_fail_in_seconds(formula: str) -> None:
 
 def test_formula_work_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # four nested abs pass the structural limits' spirit but fold for over 10 s: the clock stops it
-    monkeypatch.setattr(ops, "FORMULA_SECONDS", 0.3)
+    monkeypatch.setattr(analysis, "FORMULA_SECONDS", 0.3)
     monkeypatch.setattr(formula, "MAX_BRANCHES", 8)
     started = time.perf_counter()
     with pytest.raises(limits.WorkLimitExceeded, match="takes too long"):

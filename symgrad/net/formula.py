@@ -13,10 +13,13 @@ import difflib
 import math
 import warnings
 from collections.abc import Callable, Iterable
-
-import sympy as sp
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 MAX_LENGTH = 500
 MAX_DEPTH = 40
@@ -27,41 +30,34 @@ MAX_BRANCHES = 3
 follow one by one: three of them are up to 8 branches, four nested ones took over 10 s to fold."""
 
 
-def _sigmoid(u: sp.Expr) -> sp.Expr:
-    return 1 / (1 + sp.exp(-u))
+FUNCTIONS: dict[str, int] = {
+    # name -> number of arguments (the SymPy builders: _sympy_functions)
+    "exp": 1, "log": 1, "log1p": 1, "sqrt": 1, "sin": 1, "cos": 1, "tan": 1, "sinh": 1,
+    "cosh": 1, "tanh": 1, "atan": 1, "asinh": 1, "erf": 1, "abs": 1, "sigmoid": 1,
+    "softplus": 1, "max": 2, "min": 2,
+}  # fmt: skip
+CONSTANTS = ("pi", "e")
 
 
-def _softplus(u: sp.Expr) -> sp.Expr:
-    return sp.log(1 + sp.exp(u))
+@cache
+def _sympy_functions() -> dict[str, Callable[..., Any]]:
+    """Each whitelisted function's SymPy builder (SymPy is imported here, when a formula is built)."""
+    import sympy as sp
+
+    return {
+        "exp": sp.exp, "log": sp.log, "log1p": lambda u: sp.log(1 + u), "sqrt": sp.sqrt,
+        "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "sinh": sp.sinh, "cosh": sp.cosh,
+        "tanh": sp.tanh, "atan": sp.atan, "asinh": sp.asinh, "erf": sp.erf, "abs": sp.Abs,
+        "sigmoid": lambda u: 1 / (1 + sp.exp(-u)), "softplus": lambda u: sp.log(1 + sp.exp(u)),
+        "max": sp.Max, "min": sp.Min, "pi": sp.pi, "e": sp.E,
+    }  # fmt: skip
 
 
-# name -> (number of arguments, builder)
-FUNCTIONS: dict[str, tuple[int, Callable[..., sp.Expr]]] = {
-    "exp": (1, sp.exp),
-    "log": (1, sp.log),
-    "log1p": (1, lambda u: sp.log(1 + u)),
-    "sqrt": (1, sp.sqrt),
-    "sin": (1, sp.sin),
-    "cos": (1, sp.cos),
-    "tan": (1, sp.tan),
-    "sinh": (1, sp.sinh),
-    "cosh": (1, sp.cosh),
-    "tanh": (1, sp.tanh),
-    "atan": (1, sp.atan),
-    "asinh": (1, sp.asinh),
-    "erf": (1, sp.erf),
-    "abs": (1, sp.Abs),
-    "sigmoid": (1, _sigmoid),
-    "softplus": (1, _softplus),
-    "max": (2, sp.Max),
-    "min": (2, sp.Min),
-}
-CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E}
 STEP_FUNCTIONS = frozenset(
     {"heaviside", "step", "sign", "sgn", "threshold", "floor", "ceil", "round"}
 )
 
-_BINOPS: dict[type[ast.operator], Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
+_BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: lambda u, v: u + v,
     ast.Sub: lambda u, v: u - v,
     ast.Mult: lambda u, v: u * v,
@@ -80,7 +76,21 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
     Returns:
         The expression, written in real SymPy symbols of the same names.
     """
+    import sympy as sp
+
     names = sorted(variables)
+    tree = _syntax_tree(text, names, what)
+    builder = _Builder(text, {name: sp.Symbol(name, real=True) for name in names}, what)
+    expr = _walk(builder, tree)
+    if expr.has(sp.I, sp.zoo, sp.nan, sp.oo):
+        raise SpecError(
+            f"{what} {text!r} is not a real number everywhere (it has {_non_real(expr)}); "
+            "write a formula whose constants are real, e.g. sqrt(1 + x**2) rather than sqrt(-1)"
+        )
+    return sp.sympify(expr)
+
+
+def _syntax_tree(text: str, names: list[str], what: str) -> ast.Expression:
     if not isinstance(text, str):
         raise SpecError(
             f"{what} must be a string such as 'z*sigmoid(z)', got {type(text).__name__}"
@@ -96,31 +106,30 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
     try:
         with warnings.catch_warnings():  # "1in" warns before it fails; the error says enough
             warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(text.strip(), mode="eval")
+            return ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         msg = exc.msg if isinstance(exc, SyntaxError) else "cannot be parsed"
         raise SpecError(f"{what} {text!r} is not a valid formula ({msg})") from None
-    symbols = {name: sp.Symbol(name, real=True) for name in names}
-    builder = _Builder(text, symbols, what)
+
+
+def _walk(builder: _Builder, tree: ast.Expression) -> Any:
     try:
         expr = builder.build(tree.body, 0)
     except RecursionError:
-        raise SpecError(f"{what} {text!r} is nested too deeply") from None
+        raise SpecError(f"{builder.what} {builder.text!r} is nested too deeply") from None
     if builder.branches > MAX_BRANCHES:
         raise SpecError(
-            f"{what} {text!r} uses abs, max or min {builder.branches} times; each doubles the "
-            f"branches the derivation follows, and the limit is {MAX_BRANCHES}: write a simpler formula"
+            f"{builder.what} {builder.text!r} uses abs, max or min {builder.branches} times; each "
+            f"doubles the branches the derivation follows, and the limit is {MAX_BRANCHES}: write "
+            "a simpler formula"
         )
-    if expr.has(sp.I, sp.zoo, sp.nan, sp.oo):
-        raise SpecError(
-            f"{what} {text!r} is not a real number everywhere (it has {_non_real(expr)}); "
-            "write a formula whose constants are real, e.g. sqrt(1 + x**2) rather than sqrt(-1)"
-        )
-    return sp.sympify(expr)
+    return expr
 
 
 def _non_real(expr: sp.Expr) -> str:
     """What makes ``expr`` not real, in words."""
+    import sympy as sp
+
     if expr.has(sp.I):
         return "the imaginary unit, e.g. from sqrt(-1) or log(-1)"
     return "an infinite or undefined constant, e.g. from 1/0 or log(0)"
@@ -141,7 +150,7 @@ def _digits(number: sp.Expr) -> float:
 class _Builder:
     """Turns a whitelisted :mod:`ast` tree into SymPy, node by node."""
 
-    def __init__(self, text: str, symbols: dict[str, sp.Symbol], what: str) -> None:
+    def __init__(self, text: str, symbols: dict[str, Any], what: str) -> None:
         self.text = text
         self.symbols = symbols
         self.what = what
@@ -188,13 +197,15 @@ class _Builder:
             raise self.fail(f"constant {value!r} is not a number")
         if abs(value) > 1e12:
             raise self.fail(f"constant {value!r} is too large (limit 1e12)")
+        import sympy as sp
+
         return sp.Integer(value) if isinstance(value, int) else sp.Float(value)
 
     def name(self, name: str) -> sp.Expr:
         if name in self.symbols:
             return self.symbols[name]
         if name in CONSTANTS:
-            return CONSTANTS[name]
+            return _sympy_functions()[name]
         if name.startswith("__"):
             raise self.fail(f"name {name!r} is not allowed")
         if name in FUNCTIONS:
@@ -215,6 +226,8 @@ class _Builder:
             raise self.fail(
                 f"a power of numbers there has more than {MAX_DIGITS} digits; write a smaller one"
             )
+        import sympy as sp
+
         return sp.Pow(base, exponent)
 
     def call(self, node: ast.Call, depth: int) -> sp.Expr:
@@ -238,13 +251,13 @@ class _Builder:
             )
         if node.keywords:
             raise self.fail(f"{fname}() takes no keyword arguments")
-        arity, make = FUNCTIONS[fname]
+        arity = FUNCTIONS[fname]
         if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
             raise self.fail(f"{fname}() takes {arity} argument{'s' if arity > 1 else ''}")
         args = [self.build(arg, depth + 1) for arg in node.args]
         if fname in ("abs", "max", "min"):
             self.branches += 1
-        return make(*args)
+        return _sympy_functions()[fname](*args)
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
