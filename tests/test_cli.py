@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad import cli
+from symgrad.cli import common as cli_common
 from symgrad.cli import main
+from symgrad.cli.plot import loss_figure
 from symgrad.codegen import generate as generate_module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -466,7 +467,7 @@ def test_bad_input_is_one_line_and_status_2(
 def test_parameters_that_would_not_fit_in_memory(
     bad_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "physical_memory", lambda: 10_000_000)  # a 10 MB machine
+    monkeypatch.setattr(cli_common, "physical_memory", lambda: 10_000_000)  # a 10 MB machine
     status, _, err = run(capsys, "train", str(bad_dir / "medium.toml"), "--data", "xor")
     assert status == 2
     assert (
@@ -685,7 +686,7 @@ def test_loss_plot_title_is_inside_the_figure() -> None:
     net = sg.Network.mlp(
         [784, 512, 256, 128, 10], "leaky_relu", "softmax", "cross_entropy", name="mnist_classifier"
     )
-    fig = cli._loss_figure({"training cost": [1.0, 0.5]}, f"{net.name}: {net.describe()}")
+    fig = loss_figure({"training cost": [1.0, 0.5]}, f"{net.name}: {net.describe()}")
     fig.canvas.draw()  # the Agg canvas: lays the text out
     title = fig.axes[0].title.get_window_extent()
     box = fig.bbox
