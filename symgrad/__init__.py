@@ -50,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     "Step": "calculus.steps",
 }
 
+# public submodules under their short names: sg.data.accuracy(...)
+_MODULES: dict[str, str] = {"data": "io.data"}
+
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
@@ -86,6 +89,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         if importlib.util.find_spec(f"{__name__}.{name}") is not None:  # a submodule: sg.numeric
@@ -97,7 +102,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | set(_MODULES))
 
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly

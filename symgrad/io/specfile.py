@@ -33,7 +33,6 @@ parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import tomllib
@@ -44,9 +43,9 @@ from typing import Any
 
 from ..errors import SpecError
 from ..files import read_input
-from ..net.network import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
-from ..net.ops import ACTIVATIONS, COSTS, Activation, Cost
+from ..net.network import Network
 from ..net.optim import OPTIMIZERS, Optimizer
+from .spec_network import NetworkReader, _key, _kind, _show, _suggest
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_EPOCHS = 10_000_000
@@ -59,7 +58,6 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "optimizer": ("name", *dict.fromkeys(k for cls in OPTIMIZERS.values() for k in cls.defaults())),
     "train": ("epochs", "batch_size", "dtype", "seed", "shuffle", "data", "targets"),
 }
-LAYER_FIELDS = ("n_in", "n_out", "activation", "bias")
 DTYPES = ("float64", "float32")
 
 
@@ -166,17 +164,8 @@ def parse_spec(
     return _Reader(source, default_name).read(doc, folder)
 
 
-class _Reader:
+class _Reader(NetworkReader):
     """Walks a parsed TOML document section by section, naming the field in every error."""
-
-    def __init__(self, source: str, default_name: str) -> None:
-        self.source = source
-        name = "".join(c if c.isalnum() or c == "_" else "_" for c in default_name).strip("_")
-        self.default_name = name if name and name.isascii() else "network"
-
-    def fail(self, section: str, key: str | None, what: str) -> SpecError:
-        where = f"[{section}]" + (f" {key}" if key else "")
-        return SpecError(f"{self.source}: {where}: {what}")
 
     # ---------------------------------------------------------------------------------------------
     def read(self, doc: dict[str, Any], folder: Path | None) -> SpecFile:
@@ -215,246 +204,6 @@ class _Reader:
             self.train(doc.get("train", {})),
             folder,
         )
-
-    # ---------------------------------------------------------------------------------------------
-    def user_formulas(self, table: dict[str, Any], section: str) -> dict[str, Any]:
-        builtin: Mapping[str, object] = ACTIVATIONS if section == "activations" else COSTS
-        out: dict[str, Any] = {}
-        for name, formula in table.items():
-            key = _key(name)
-            if not name.isidentifier() or name.startswith("_") or not name.isascii():
-                raise self.fail(
-                    section, key, "a name must be a plain identifier such as 'swish'; rename it"
-                )
-            if name in builtin:
-                raise self.fail(
-                    section, key, f"{name!r} is built in; give your formula another name"
-                )
-            if not isinstance(formula, str):
-                raise self.fail(
-                    section,
-                    key,
-                    f"must be a formula string such as {_example(section == 'costs')}, not a {_kind(formula)}",
-                )
-            out[name] = self.formula(section, key, name, formula, cost=section == "costs")
-        return out
-
-    def formula(
-        self, section: str, key: str, name: str, formula: str, *, cost: bool
-    ) -> Activation | Cost:
-        make = Cost.from_formula if cost else Activation.from_formula
-        variables = "a and y" if cost else "z"
-        try:
-            return make(name, formula)
-        except SpecError as exc:
-            raise self.fail(section, key, f"{exc}") from None
-        except Exception:
-            # (a complex-valued one such as z**0.5, a polynomial SymPy cannot factor, ...)
-            raise self.fail(
-                section,
-                key,
-                f"{formula!r} cannot be differentiated and evaluated as a real function of "
-                f"{variables}; write a smooth real formula such as {_example(cost)}",
-            ) from None
-
-    # ---------------------------------------------------------------------------------------------
-    def network(
-        self, table: dict[str, Any], acts: dict[str, Any], costs: dict[str, Any]
-    ) -> Network:
-        sec = "network"
-        name = table.get("name", self.default_name)
-        if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
-            raise self.fail(
-                sec, "name", f"{_show(name)} is not a plain identifier; use e.g. 'xor_net'"
-            )
-        cost = self.cost(table.get("cost", "quadratic"), costs)
-        if "layers" in table:
-            for key in ("sizes", "hidden", "output", "activations", "bias"):
-                if key in table:
-                    raise self.fail(
-                        sec,
-                        key,
-                        "give either [[network.layers]] tables or sizes, not both; remove one",
-                    )
-            layers = self.layer_tables(table["layers"], acts)
-        else:
-            layers = self.mlp_layers(table, acts)
-        n_params = sum(layer.n_out * (layer.n_in + layer.bias) for layer in layers)
-        if n_params > MAX_PARAMETERS:
-            key = "layers" if "layers" in table else "sizes"
-            raise self.fail(
-                sec,
-                key,
-                f"the network would have {n_params:,} parameters ({n_params * 8 / 1e9:,.1f} GB in float64), "
-                f"which would not fit in memory; use at most {MAX_PARAMETERS:,}: fewer or narrower layers",
-            )
-        for i, layer in enumerate(layers[:-1], start=1):
-            if layer.act.is_softmax:
-                key = (
-                    "layers"
-                    if "layers" in table
-                    else ("activations" if "activations" in table else "hidden")
-                )
-                raise self.fail(
-                    sec,
-                    key,
-                    f"layer {i} uses softmax, which only the output layer may use; pick e.g. 'tanh'",
-                )
-        try:
-            return Network(layers, cost, name=name)
-        except SpecError as exc:
-            key = "cost" if "cost" in str(exc) else ("layers" if "layers" in table else "sizes")
-            raise self.fail(sec, key, str(exc)) from None
-
-    def mlp_layers(self, table: dict[str, Any], acts: dict[str, Any]) -> list[Dense]:
-        sec = "network"
-        if "sizes" not in table:
-            raise self.fail(
-                sec, "sizes", "missing; list the layer sizes from input to output, e.g. [2, 3, 1]"
-            )
-        sizes = table["sizes"]
-        if not isinstance(sizes, list) or len(sizes) < 2:
-            raise self.fail(
-                sec,
-                "sizes",
-                f"must list at least the input and output sizes, e.g. [2, 3, 1]; got {_show(sizes)}",
-            )
-        if len(sizes) > MAX_LAYERS + 1:
-            raise self.fail(sec, "sizes", f"{len(sizes) - 1} layers; the limit is {MAX_LAYERS}")
-        for i, n in enumerate(sizes):
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise self.fail(
-                    sec,
-                    f"sizes[{i}]",
-                    f"{_show(n)} is not a layer size; sizes are whole numbers >= 1",
-                )
-        n_layers = len(sizes) - 1
-        if "activations" in table:
-            for key in ("hidden", "output"):
-                if key in table:
-                    raise self.fail(
-                        sec, key, "give either activations = [...] or hidden/output, not both"
-                    )
-            names = table["activations"]
-            if not isinstance(names, list) or len(names) != n_layers:
-                raise self.fail(
-                    sec,
-                    "activations",
-                    f"must list one activation per layer ({n_layers} for sizes {sizes}); got {_show(names)}",
-                )
-            resolved = [
-                self.activation(sec, f"activations[{i}]", v, acts) for i, v in enumerate(names)
-            ]
-        else:
-            hidden = self.activation(sec, "hidden", table.get("hidden", "sigmoid"), acts)
-            output = self.activation(sec, "output", table.get("output", "sigmoid"), acts)
-            resolved = [hidden] * (n_layers - 1) + [output]
-        bias = table.get("bias", True)
-        if isinstance(bias, bool):
-            biases = [bias] * n_layers
-        elif (
-            isinstance(bias, list)
-            and len(bias) == n_layers
-            and all(isinstance(b, bool) for b in bias)
-        ):
-            biases = list(bias)
-        else:
-            raise self.fail(
-                sec, "bias", f"must be true, false or one per layer ({n_layers}); got {_show(bias)}"
-            )
-        return [
-            Dense(n_in, n_out, act, b)
-            for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], resolved, biases, strict=True)
-        ]
-
-    def layer_tables(self, tables: Any, acts: dict[str, Any]) -> list[Dense]:
-        sec = "network"
-        if (
-            not isinstance(tables, list)
-            or not tables
-            or not all(isinstance(t, dict) for t in tables)
-        ):
-            raise self.fail(
-                sec, "layers", "must be [[network.layers]] tables with n_in, n_out and activation"
-            )
-        if len(tables) > MAX_LAYERS:
-            raise self.fail(sec, "layers", f"{len(tables)} layers; the limit is {MAX_LAYERS}")
-        layers: list[Dense] = []
-        for i, t in enumerate(tables, start=1):
-            key = f"layers[{i}]"
-            for k in t:
-                if k not in LAYER_FIELDS:
-                    raise self.fail(
-                        sec,
-                        f"{key}.{_key(k)}",
-                        f"unknown field{_suggest(k, LAYER_FIELDS)}; a layer has {', '.join(LAYER_FIELDS)}",
-                    )
-            for k in ("n_in", "n_out"):
-                n = t.get(k)
-                if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                    raise self.fail(
-                        sec,
-                        f"{key}.{k}",
-                        f"{_show(n)} is not a layer size; write a whole number >= 1",
-                    )
-            bias = t.get("bias", True)
-            if not isinstance(bias, bool):
-                raise self.fail(sec, f"{key}.bias", f"must be true or false, got {_show(bias)}")
-            act = self.activation(sec, f"{key}.activation", t.get("activation", "sigmoid"), acts)
-            if layers and t["n_in"] != layers[-1].n_out:
-                raise self.fail(
-                    sec,
-                    f"{key}.n_in",
-                    f"layer {i} takes {t['n_in']} inputs but layer {i - 1} gives {layers[-1].n_out}; "
-                    f"make them equal",
-                )
-            layers.append(Dense(t["n_in"], t["n_out"], act, bias))
-        return layers
-
-    def activation(self, section: str, key: str, value: Any, acts: dict[str, Any]) -> Activation:
-        if not isinstance(value, str):
-            raise self.fail(
-                section, key, f"must be an activation name or a formula in z, not a {_kind(value)}"
-            )
-        if value in acts:
-            return acts[value]  # type: ignore[no-any-return]
-        if value in ACTIVATIONS:
-            return ACTIVATIONS[value]
-        if value.isidentifier():
-            known = ", ".join(sorted(ACTIVATIONS))
-            raise self.fail(
-                section,
-                key,
-                f"unknown activation {value!r}{_suggest(value, [*ACTIVATIONS, *acts])}; use one of {known}, "
-                "or define it in [activations] as a formula in z",
-            )
-        # An inline formula such as "z*sigmoid(z)", named after the field that holds it.
-        field_name = "".join(c if c.isalnum() else "_" for c in key.replace("activations", "layer"))
-        result = self.formula(section, key, "custom_" + field_name.strip("_"), value, cost=False)
-        assert isinstance(result, Activation)
-        return result
-
-    def cost(self, value: Any, costs: dict[str, Any]) -> Cost:
-        if not isinstance(value, str):
-            raise self.fail(
-                "network",
-                "cost",
-                f"must be a cost name or a formula in a and y, not a {_kind(value)}",
-            )
-        if value in costs:
-            return costs[value]  # type: ignore[no-any-return]
-        if value in COSTS:
-            return COSTS[value]
-        if value.isidentifier():
-            raise self.fail(
-                "network",
-                "cost",
-                f"unknown cost {value!r}{_suggest(value, [*COSTS, *costs])}; use one of "
-                f"{', '.join(sorted(COSTS))}, or define it in [costs] as a formula in a and y",
-            )
-        result = self.formula("network", "cost", "custom_cost", value, cost=True)
-        assert isinstance(result, Cost)
-        return result
 
     # ---------------------------------------------------------------------------------------------
     def optimizer(self, table: dict[str, Any]) -> OptimizerSettings:
@@ -541,48 +290,6 @@ class _Reader:
                 )
             kw["targets"] = t
         return TrainSettings(**kw)
-
-
-def _show(value: Any) -> str:
-    """A value for a message: short, and with no control characters."""
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return text if text.isprintable() else ascii(value)[:60]
-
-
-def _key(key: Any) -> str:
-    """A TOML key for a message: bare when it reads plainly, else quoted."""
-    if (
-        isinstance(key, str)
-        and key
-        and len(key) <= 40
-        and key.replace("_", "a").replace("-", "a").isalnum()
-    ):
-        return key
-    return _show(key)
-
-
-def _kind(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "number",
-        float: "number",
-        str: "string",
-        list: "list",
-        dict: "table",
-    }.get(type(value), type(value).__name__)
-
-
-def _example(cost: bool) -> str:
-    return "'log(cosh(a - y))'" if cost else "'z*sigmoid(z)'"
-
-
-def _suggest(word: Any, choices: Any) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 __all__ = ["OptimizerSettings", "SpecFile", "TrainSettings", "load_spec", "parse_spec"]

@@ -64,8 +64,6 @@ def bounded(what: str, formula: str) -> Iterator[None]:
         ) from None
 
 
-
-
 def analyse_activation(
     name: str,
     expr: sp.Expr,
@@ -131,7 +129,6 @@ def _check_size(what: str, formula: str, derivative: sp.Expr) -> None:
             f"{what} = {formula!r} has a derivative of {ops} operations (the limit is "
             f"{MAX_DERIVATIVE_OPS}); write a simpler formula"
         )
-
 
 
 def forward_form(f: sp.Expr, df: sp.Expr) -> sp.Expr:
@@ -222,5 +219,3 @@ def _in_unit_interval(expr: sp.Expr) -> bool:
     except (OverflowError, ValueError, ZeroDivisionError, TypeError):
         return False
     return all(isinstance(v, float | int) and 0 < v < 1 for v in values)
-
-
