@@ -21,17 +21,15 @@ from ..errors import DerivationError, SpecError
 from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
-from ..net.ops import z as Z_SYM
-from .backprop import ELEMENTWISE, JACOBIAN, backprop
-from .steps import Form, Formula, Step, product, prose, single
+from .backprop import JACOBIAN, backprop
+from .chain import compose
+from .expansion import forward_map, forward_sizes
+from .steps import Form, Formula, Step, prose, single
 from .symbols import Symbols
 
 if TYPE_CHECKING:
     from ..verify.check import CheckReport
     from ..views.teach import Explanation
-
-Z_LINEAR = Formula("z = sum_k w_jk a_k + b_j", r"z = \sum_{k} w_{jk} a_{k} + b_{j}")
-DZ_DA = Formula("dz/da = w", r"\partial z/\partial a = w")
 
 EXPLICIT_TERMS = 256
 """Largest number of paths written out term by term in a closed form; beyond it, ``Sum``."""
@@ -119,7 +117,7 @@ class Derivation:
         j = index[0]
         is_w = name[0] == "W"
         dz_dp = self.sym.a(l - 1, index[1]) if is_w else sp.Integer(1)
-        closed, steps = self._compose(l, j, param, dz_dp)
+        closed, steps = compose(self, l, j, param, dz_dp)
         return Partial(name, tuple(index), param, closed, tuple(steps), self)
 
     def partials(self, layer: int | None = None, param: str | None = None) -> list[Partial]:
@@ -202,22 +200,7 @@ class Derivation:
 
     @cached_property
     def _forward_sizes(self) -> dict[sp.Basic, int]:
-        """Tree size of each ``z`` and ``a`` written in inputs and parameters (see above)."""
-        s, net = self.sym, self.net
-        out: dict[sp.Basic, int] = {s.x(k): 1 for k in range(net.sizes[0])}
-        for l, layer in enumerate(net.layers, start=1):
-            below = sum(2 + out[s.a(l - 1, k)] for k in range(layer.n_in))
-            tz = below + (2 if layer.bias else 0)
-            f = layer.act.expr
-            uses = sum(1 for e in sp.preorder_traversal(f) if e == Z_SYM) or 1
-            rest = sum(1 for _ in sp.preorder_traversal(f)) - uses
-            for j in range(layer.n_out):
-                out[s.z(l, j)] = tz
-                # softmax: exp(z_j) / sum_i exp(z_i) holds every z of the layer
-                out[s.a(l, j)] = (
-                    layer.n_out * (tz + 2) + 3 if layer.act.is_softmax else uses * tz + rest
-                )
-        return out
+        return forward_sizes(self.net, self.sym)
 
     def equations(self, form: str = "index") -> list[sp.Eq]:
         """This network's BP1-BP4 as SymPy equations, in ``"index"`` or ``"matrix"`` form.
@@ -370,175 +353,6 @@ class Derivation:
             coupling = sp.Sum(a_L[i] * self._at(L, i, "dcost"), (i, 0, self.net.sizes[-1] - 1))
         return self.bp.delta_out_at(a_L[j], y[j], z_L[j], coupling)
 
-    def _compose(
-        self, l: int, j: int, param: sp.Symbol, dz_dp: sp.Expr
-    ) -> tuple[sp.Expr, list[Step]]:
-        """Steps and closed form of ``dC/dparam`` for a parameter feeding ``z^(l)_j``."""
-        s, L = self.sym, self.net.L
-        z_j, a_j = s.z(l, j), s.a(l, j)
-        target = s.d(s.C, param)
-        dz = s.d(z_j, param)
-        through_z = l == L and self.bp.output.kind != ELEMENTWISE
-        steps: list[Step] = []
-        memo: dict[tuple[int, Any], sp.Expr] = {}
-        if through_z:
-            steps.append(
-                Step(
-                    "chain",
-                    target,
-                    (product(dz, s.d(s.C, z_j)),),
-                    prose("chain rule: ", param, " changes ", s.C, " only through ", z_j),
-                )
-            )
-        else:
-            steps.append(
-                Step(
-                    "chain",
-                    target,
-                    (product(dz, s.d(a_j, z_j), s.d(s.C, a_j)),),
-                    prose(
-                        "chain rule: ",
-                        param,
-                        " changes ",
-                        s.C,
-                        " only through ",
-                        z_j,
-                        ", then ",
-                        a_j,
-                    ),
-                )
-            )
-        what = " is linear in the " + ("weight" if dz_dp != 1 else "bias")
-        steps.append(Step("local", dz, (single(dz_dp),), prose(Z_LINEAR, what)))
-        if through_z:
-            steps += self._output_delta_steps(j)
-            closed_rest = self.dC_dz(l, j, memo)
-            closed = product(dz_dp, closed_rest)
-        else:
-            steps.append(
-                Step(
-                    "local",
-                    s.d(a_j, z_j),
-                    (single(s.fprime(l, j)), single(self.fprime(l, j))),
-                    self.bp.layer(l).fprime_rule,
-                )
-            )
-            steps += self._dC_da_steps(l, j)
-            closed = product(dz_dp, self.fprime(l, j), *self._dC_da_factors(l, j, memo))
-        value = sp.Mul(*closed[0])
-        steps.append(Step("closed", target, (closed,), prose("multiply the local derivatives")))
-        return value, steps
-
-    def _dC_da_factors(self, l: int, j: int, memo: dict[tuple[int, Any], sp.Expr]) -> list[sp.Expr]:
-        """``dC/da^(l)_j`` as ordered factors: along the chain when one path leads to C (w, f', ..., dC/da)."""
-        factors: list[sp.Expr] = []
-        unit = j
-        L = self.net.L
-        while l < L and self.net.sizes[l + 1] == 1 and not self.net.layers[l].act.is_softmax:
-            if l + 1 == L and self.fused:
-                # the output's step is dC/dz = a - y: its factors as that step derived them
-                return [*factors, self.sym.w(L, 0, unit), self.dC_dz(L, 0, memo)]
-            factors += [self.sym.w(l + 1, 0, unit), self.fprime(l + 1, 0)]
-            l, unit = l + 1, 0
-        return [*factors, self.dC_da(l, unit, memo)]
-
-    def _output_delta_steps(self, j: int) -> list[Step]:
-        s, L = self.sym, self.net.L
-        target = s.d(s.C, s.z(L, j))
-        rule = self.bp.output.delta_rule
-        if self.fused:
-            return [Step("cost", target, (single(self.delta_out(j)),), rule)]
-        n = self.net.sizes[-1]
-        paths = tuple((s.d(s.a(L, i), s.z(L, j)), s.d(s.C, s.a(L, i))) for i in range(n))
-        steps = [Step("paths", target, (paths, single(self.delta_out(j))), rule)]
-        steps += [self._cost_step(i) for i in range(n)]
-        return steps
-
-    def _cost_step(self, j: int) -> Step:
-        s, L = self.sym, self.net.L
-        rule = self.bp.output.dC_da_rule
-        return Step("cost", s.d(s.C, s.a(L, j)), (single(self.dcost(j)),), rule)
-
-    def _dC_da_steps(self, l: int, j: int) -> list[Step]:
-        """Steps for ``dC/da^(l)_j``: the cost at the output, else sums over paths, layer by layer."""
-        L = self.net.L
-        if l == L:
-            return [self._cost_step(j)]
-        if not self.explicit(l):
-            return self._generic_paths_steps(l)
-        steps: list[Step] = []
-        frontier = [j]
-        for m in range(l, L):
-            nxt = self.net.sizes[m + 1]
-            for unit in frontier:
-                steps.append(self._paths_step(m, unit))
-            frontier = list(range(nxt))
-        if self.bp.output.kind != ELEMENTWISE:
-            for i in range(self.net.sizes[-1]):
-                steps += self._output_delta_steps(i)[:1]
-            if not self.fused:
-                steps += [self._cost_step(i) for i in range(self.net.sizes[-1])]
-        else:
-            steps += [self._cost_step(i) for i in range(self.net.sizes[-1])]
-        return steps
-
-    def _paths_step(self, l: int, j: int) -> Step:
-        s, L = self.sym, self.net.L
-        n = self.net.sizes[l + 1]
-        a_j = s.a(l, j)
-        target = s.d(s.C, a_j)
-        through_z = l + 1 == L and self.bp.output.kind != ELEMENTWISE
-        chain: Form
-        local: Form
-        if through_z:
-            chain = tuple((s.d(s.z(l + 1, i), a_j), s.d(s.C, s.z(l + 1, i))) for i in range(n))
-            local = tuple((s.w(l + 1, i, j), s.d(s.C, s.z(l + 1, i))) for i in range(n))
-        else:
-            chain = tuple(
-                (
-                    s.d(s.z(l + 1, i), a_j),
-                    s.d(s.a(l + 1, i), s.z(l + 1, i)),
-                    s.d(s.C, s.a(l + 1, i)),
-                )
-                for i in range(n)
-            )
-            local = tuple(
-                (s.w(l + 1, i, j), self.fprime(l + 1, i), s.d(s.C, s.a(l + 1, i))) for i in range(n)
-            )
-        rule = prose(
-            a_j,
-            " reaches ",
-            s.C,
-            f" through every unit of layer {l + 1}: add up the paths (",
-            DZ_DA,
-            ")",
-        )
-        return Step("paths", target, (chain, local), rule)
-
-    def _generic_paths_steps(self, l: int) -> list[Step]:
-        """One step per layer, with symbolic unit indices, for networks too wide to list unit by unit."""
-        s, L = self.sym, self.net.L
-        steps: list[Step] = []
-        for m in range(l, L):
-            j = sp.Symbol("j", integer=True)
-            dC = s.generic_partial(s.C, "a", m)
-            rule = prose(
-                s.indexed("a", m)[j],
-                " reaches ",
-                s.C,
-                f" through all {self.net.sizes[m + 1]} units of layer {m + 1}: add up the paths",
-            )
-            steps.append(Step("paths", dC, (single(self.dC_da(m, j)),), rule))
-        steps.append(
-            Step(
-                "cost",
-                s.generic_partial(s.C, "a", L),
-                (single(self._at(L, sp.Symbol("j", integer=True), "dcost")),),
-                self.bp.output.dC_da_rule,
-            )
-        )
-        return steps
-
     @cached_property
     def _forward_map(self) -> dict[sp.Symbol, sp.Expr]:
         return self.forward_map()
@@ -551,29 +365,7 @@ class Derivation:
         ``branch(f, z_symbol)``, when given, may replace a piecewise activation ``f(z)`` by one
         of its branches (the symbolic check splits relu-like nets by the sign of each ``z``).
         """
-        s, net = self.sym, self.net
-        mapping: dict[sp.Symbol, sp.Expr] = {}
-        prev = [s.x(k) for k in range(net.sizes[0])]
-        for l, layer in enumerate(net.layers, start=1):
-            zs = []
-            for j in range(layer.n_out):
-                zj = sp.Add(*[s.w(l, j, k) * prev[k] for k in range(layer.n_in)])
-                if layer.bias:
-                    zj += s.b(l, j)
-                zs.append(zj)
-                mapping[s.z(l, j)] = zj
-            if layer.act.is_softmax:
-                total = sp.Add(*[sp.exp(zj) for zj in zs])
-                acts = [sp.exp(zj) / total for zj in zs]
-            else:
-                acts = []
-                for j, zj in enumerate(zs):
-                    f = layer.act.expr if branch is None else branch(layer.act.expr, s.z(l, j))
-                    acts.append(f.xreplace({Z_SYM: zj}))
-            for j, aj in enumerate(acts):
-                mapping[s.a(l, j)] = aj
-            prev = acts
-        return mapping
+        return forward_map(self.net, self.sym, branch)
 
 
 def derive(net: Network) -> Derivation:
