@@ -8,7 +8,9 @@ NumPy arrays for the judge, outside the timed region.
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -221,3 +223,50 @@ class JaxRunner(Runner):
 
     def final(self, result: Any) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in result.items()}
+
+
+# the machine's reference rate, for the wide workload's fraction of it
+def matmul_rate(m: int, n: int, k: int, dtype: str = "float32", min_time: float = 0.2) -> float:
+    """GFLOP/s of ``np.matmul`` on C(m x n) = A(m x k) B(k x n), best of repeats."""
+    rng = np.random.default_rng(0)
+    a = rng.random((m, k)).astype(dtype)
+    b = rng.random((k, n)).astype(dtype)
+    c = np.empty((m, n), dtype)
+    np.matmul(a, b, out=c)
+    reps = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            np.matmul(a, b, out=c)
+        dt = time.perf_counter() - t0
+        if dt > min_time / 5 or reps > 1 << 20:
+            break
+        reps *= 4
+    best = math.inf
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            np.matmul(a, b, out=c)
+        best = min(best, (time.perf_counter() - t0) / reps)
+    return 2.0 * m * n * k / best / 1e9
+
+
+class MatmulRunner(Runner):
+    """The machine's reference rate, timed in the same rounds as the frameworks: float32
+    ``np.matmul`` of 1024 x 1024 matrices, as many products as the workload has GEMM FLOPs."""
+
+    trains = False
+
+    def __init__(self, case: Case) -> None:
+        super().__init__(case)
+        self.name = "matmul-1024"
+        self.count = max(1, round(self.w.gemm_flops() / (2 * 1024**3)))
+        self.flops = 2 * 1024**3 * self.count
+        rng = np.random.default_rng(0)
+        self.a = rng.random((1024, 1024), dtype=np.float32)
+        self.b = rng.random((1024, 1024), dtype=np.float32)
+        self.c = np.empty((1024, 1024), np.float32)
+
+    def run(self) -> None:
+        for _ in range(self.count):
+            np.matmul(self.a, self.b, out=self.c)

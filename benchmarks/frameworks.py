@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from baselines import JaxRunner, NumpyRunner, Runner, TorchRunner
+from baselines import JaxRunner, MatmulRunner, NumpyRunner, Runner, TorchRunner
 from workloads import Case
 
 
@@ -71,13 +71,11 @@ def available() -> dict[str, bool]:
 
 def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[], Runner]]]:
     """(name, constructor) of the runners asked for that apply to this case."""
-    from prototypes import MatmulRunner, MlpRunner, UnrolledRunner
-
     w = case.workload
     have = available()
     n_params = sum(w.sizes[l] * (w.sizes[l - 1] + w.bias) for l in range(1, len(w.sizes)))
-    # unrolled: one line per weight; measured on this machine, 16-32-8 (808 weights) took 137 s
-    # to compile and ran 2.7x slower than plain loops, 8-16-4 (212) already lost at batch 32
+    # the unrolled shape writes one line per weight: past a few hundred weights it compiles for
+    # minutes and runs slower than the blas shape (benchmarks/FINDINGS.md)
     tiny = w.cost != "cross_entropy" and n_params <= 250
     out: list[tuple[str, Callable[[], Runner]]] = []
     for name in which:
@@ -93,17 +91,8 @@ def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[
             out.append(("torch", lambda: TorchRunner(case)))
         elif name == "jax" and have["jax"]:
             out.append(("jax", lambda: JaxRunner(case)))
-        elif name == "numba-unrolled" and tiny:
-            out.append((name, lambda: UnrolledRunner(case)))
-        elif name == "numba-unrolled-per-epoch" and tiny and w.epochs > 1:
-            out.append((name, lambda: UnrolledRunner(case, per_epoch=True)))
         elif name == "matmul-1024" and w.name == "wide":
             out.append((name, lambda: MatmulRunner(case)))
-        elif name in ("numba-blas", "numba-gemm", "numba-loops", "numba-mixed"):
-            if name in ("numba-loops", "numba-mixed") and w.sizes[0] * w.sizes[1] > 100_000:
-                continue  # plain-loop products at this width take minutes: not a candidate shape
-            shape = name.split("-", 1)[1]
-            out.append((name, lambda shape=shape: MlpRunner(case, shape)))  # type: ignore[misc]
     return out
 
 
@@ -114,12 +103,6 @@ FRAMEWORKS = [
     "numpy",
     "torch",
     "jax",
-    "numba-unrolled",
-    "numba-unrolled-per-epoch",
-    "numba-loops",
-    "numba-mixed",
-    "numba-blas",
-    "numba-gemm",
     "matmul-1024",
 ]
 

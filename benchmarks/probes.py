@@ -9,9 +9,6 @@ with the cache folders in the environment; prints one JSON object on its last li
   ``numba:compile`` events, each without the compilations nested in it).
 * ``aot``: ``sg.compile(..., aot=True)``, which builds the extension ahead of time (after the
   two ``compile`` processes, on their caches); a third ``compile`` process then trains with it.
-* ``minimal``: ``import numba`` and the first call of the least code a hand-written Numba
-  trainer of the same net needs (``prototypes.minimal_source``; ``probes.py minimal WORKLOAD
-  DTYPE FOLDER``): what any Numba code of this net pays before its first step.
 * ``generate``: ``sg.derive`` + ``sg.generate`` of the network (no Numba).
 * ``floor``: Numba's own start-up, ``import numba`` and the first call of a one-line cached
   function (``probes.py floor FOLDER``, run twice: compiled, then loaded from the cache).
@@ -28,8 +25,6 @@ import os
 import resource
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 T_START = time.perf_counter()
 
@@ -77,31 +72,6 @@ def numba_floor(folder: str) -> dict[str, object]:
     return {"mode": "floor", "import_numba_s": t1 - t0, "first_call_s": t2 - t1}
 
 
-def minimal_first_call(w: Any, dtype: str, folder: str) -> dict[str, object]:
-    """``import numba`` and the first call (one batch) of ``prototypes.minimal_source``."""
-    t0 = time.perf_counter()
-    import numba  # noqa: F401
-
-    t1 = time.perf_counter()
-    import numpy as np
-    from prototypes import _import_file, minimal_source, one_batch
-
-    path = Path(folder) / f"minimal_{w.name}_{dtype}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(minimal_source(w, dtype), encoding="utf-8")
-    x, y, params = one_batch(w, dtype)
-    train = _import_file(path).train
-    t2 = time.perf_counter()
-    train(x, y, *params, np.dtype(dtype).type(w.lr), w.batch, 1)
-    t3 = time.perf_counter()
-    return {
-        "mode": "minimal",
-        "workload": w.name,
-        "import_numba_s": t1 - t0,
-        "first_call_s": t3 - t2,
-    }
-
-
 class CompileTimes:
     """Numba's compilations while it is registered: seconds by function, each without the
     compilations nested in it (a function compiles its callees while it types its calls).
@@ -141,9 +111,6 @@ def main() -> None:
         print(json.dumps(numba_floor(wname)))
         return
     w = WORKLOADS[wname]
-    if mode == "minimal":
-        print(json.dumps(minimal_first_call(w, dtype, sys.argv[4])))
-        return
     t0 = time.perf_counter()
     import numpy as np
 

@@ -1,4 +1,4 @@
-"""symgrad's benchmark: symgrad, NumPy, PyTorch eager, JAX and Numba prototypes side by side.
+"""symgrad's benchmark: symgrad, NumPy, PyTorch eager and JAX side by side.
 
 Every framework trains the same workload from the same initial weights, in the same batch
 order, in one process. Each is called once (the first call, compile included, is reported
@@ -57,11 +57,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=10.0,
         help="seconds of timed repeats per runner and case at most (slow runners)",
-    )
-    p.add_argument(
-        "--sweep",
-        action="store_true",
-        help="also time the prototype shapes on growing nets (shape selection)",
     )
     p.add_argument(
         "--threads",
@@ -226,7 +221,7 @@ def paired_ratio(times: list[float], ref_times: list[float]) -> float:
 
 def matmul_rates(wide: Any) -> dict[str, Any]:
     """Float32 np.matmul GFLOP/s on 1024^3 and on the wide workload's own GEMM shapes."""
-    from prototypes import matmul_rate
+    from baselines import matmul_rate
 
     out: dict[str, Any] = {"square_1024": matmul_rate(1024, 1024, 1024)}
     shapes = []
@@ -260,7 +255,6 @@ def run_probes(workloads: list[str], env: dict[str, str]) -> dict[str, Any]:
         cache = {"NUMBA_CACHE_DIR": f"{tmp}/numba", "SYMGRAD_CACHE_DIR": f"{tmp}/symgrad"}
         for wname in workloads:
             cold = probe("compile", wname, "float32", extra=cache)
-            minimal = probe("minimal", wname, "float32", f"{tmp}/minimal", extra=cache)
             warm = probe("compile", wname, "float32", extra=cache)
             build = probe("aot", wname, "float32", extra=cache)
             ahead = (
@@ -270,7 +264,6 @@ def run_probes(workloads: list[str], env: dict[str, str]) -> dict[str, Any]:
                 {
                     "workload": wname,
                     "cold": cold,
-                    "minimal": minimal,
                     "cached": warm,
                     "aot_build": build,
                     "aot": ahead,
@@ -345,8 +338,8 @@ def report(
         ]
     if extra.get("symgrad_status"):
         L += [
-            f"**symgrad column pending**: {extra['symgrad_status']}. The baselines and the "
-            "Numba prototypes below are measured; no symgrad figure is given.",
+            f"**symgrad column pending**: {extra['symgrad_status']}. The baselines below "
+            "are measured; no symgrad figure is given.",
             "",
         ]
     m = machine
@@ -362,7 +355,7 @@ def report(
     ]
     for b in m["blas"]:
         use = {
-            "numpy": " (NumPy's: the one symgrad's blas shape and numba-gemm call)",
+            "numpy": " (NumPy's: the one symgrad's blas shape calls)",
             "scipy": " (SciPy's: the one Numba's np.dot calls)",
         }
         L += [
@@ -435,7 +428,7 @@ def report(
     L += targets_section(recs, extra)
     L += wide_section(recs, extra)
     L += probes_section(extra)
-    L += shape_section(recs)
+    L += findings_section()
     return "\n".join(L) + "\n"
 
 
@@ -460,12 +453,11 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
         "",
         "How many times faster symgrad is, against the target: the median over the rounds "
         "of the other's time over symgrad's in the same round (as in the `x symgrad` columns "
-        "above). `best prototype` is the fastest hand-written Numba shape (by median), to "
-        "show what the generated code could reach on this machine.",
+        "above).",
         "",
         "| workload | dtype | vs torch (target) | vs jax (target) | symgrad-unrolled vs torch | "
-        "symgrad-unrolled vs jax | best prototype vs torch | best prototype vs jax |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "symgrad-unrolled vs jax |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for wname, tg in TARGETS.items():
         for dtype in ("float32", "float64"):
@@ -473,15 +465,6 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
             unr = _times(recs, wname, dtype, "symgrad-unrolled")
             torch_t = _times(recs, wname, dtype, "torch")
             jax_t = _times(recs, wname, dtype, "jax")
-            protos = [
-                (r["median_s"], r["framework"], r["times"])
-                for r in recs
-                if r["workload"] == wname
-                and r["dtype"] == dtype
-                and r["framework"].startswith("numba-")
-                and "median_s" in r
-                and not r["framework"].endswith("per-epoch")
-            ]
             if torch_t is None and jax_t is None:
                 continue
 
@@ -494,12 +477,9 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
                 mark = "" if target is None else (" ok" if r >= target else " **missed**")
                 return f"{_ratio(r)}{mark}" + (f" ({_ratio(target)})" if target else "")
 
-            _, best_name, best = min(protos) if protos else (None, "", None)
             L += [
                 f"| {wname} | {dtype} | {cell(torch_t, sym, tg['torch'])} | "
-                f"{cell(jax_t, sym, tg['jax'])} | {cell(torch_t, unr)} | {cell(jax_t, unr)} | "
-                f"{cell(torch_t, best)} {best_name} | "
-                f"{cell(jax_t, best)} |"
+                f"{cell(jax_t, sym, tg['jax'])} | {cell(torch_t, unr)} | {cell(jax_t, unr)} |"
             ]
     return [*L, ""]
 
@@ -572,17 +552,10 @@ def _cold_parts(compiles: list[dict[str, Any]]) -> list[str]:
         own = {k: v for k, v in times.items() if k.startswith("train_epochs")}
         others = sum(v for k, v in times.items() if k not in own and k != "numba")
         compiled = sum(times.values())
-        minimal = c.get("minimal") or {}
-        if "first_call_s" in minimal:
-            floor = minimal["import_numba_s"] + minimal["first_call_s"]
-            by_hand = f"{_ms(floor)} | {cold['to_first_step_s'] / floor:.2f}x"
-        else:
-            by_hand = f"failed: {minimal.get('error', '?')} |"
         rows.append(
             f"| {c['workload']} | {_ms(cold['to_first_step_s'])} | {_ms(cold['compile_s'])} | "
             f"{_ms(sum(own.values()))} ({', '.join(sorted(own))}) | {_ms(others)} | "
-            f"{_ms(times.get('numba', 0.0))} | {_ms(cold['first_step_s'] - compiled)} | "
-            f"{by_hand} |"
+            f"{_ms(times.get('numba', 0.0))} | {_ms(cold['first_step_s'] - compiled)} |"
         )
     if not rows:
         return []
@@ -595,16 +568,9 @@ def _cold_parts(compiles: list[dict[str, Any]]) -> list[str]:
         "of the NumPy functions and builtins they use; the rest is Numba's start-up on its "
         "first call (the floor below) and the step itself.",
         "",
-        "`by hand`: another fresh process imports Numba and makes the first call of the least "
-        "code a hand-written Numba trainer of the same net needs (`prototypes.minimal_source`: "
-        "`np.dot(out=)` for the products, a loop per element-wise step, the step in place; no "
-        "shuffling, no divergence guard, no checks). It is what any Numba code of this net pays "
-        "before its first step; `symgrad / by hand` is symgrad's cold time over it.",
-        "",
         "| workload | cold, to first step | sg.compile | training function | other functions | "
-        "Numba's implementations | the rest | by hand: import numba + first call | "
-        "symgrad / by hand |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Numba's implementations | the rest |",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *rows,
     ]
 
@@ -698,93 +664,11 @@ def probes_section(extra: dict[str, Any]) -> list[str]:
     return [*L, ""]
 
 
-SHAPES = ("unrolled", "unrolled-per-epoch", "loops", "mixed", "blas", "gemm")
-
-
-def shape_section(recs: list[dict[str, Any]]) -> list[str]:
-    from workloads import ALL
-
-    protos = [r for r in recs if r["framework"].startswith("numba-") and "median_s" in r]
-    if not protos:
-        return []
-    L = [
-        "## Shape selection (hand-written Numba prototypes, benchmarks/prototypes.py)",
-        "",
-        "`unrolled`: scalar locals, whole run in one call; `-per-epoch`: the same entered "
-        "once per epoch from Python; `loops`: batch-major, products as plain loops; `mixed`: "
-        "forward by ?gemm, backward and update as fused loops; `blas`: "
-        "np.dot(out=) + fused element-wise loops + dW buffer; `gemm`: BLAS ?gemm called "
-        "directly, transposes by flags, update as one GEMM with beta = 1.",
-        "",
-        "Whole-run medians; in parentheses the unrolled shape's first call (compile).",
-        "",
-        "| workload | batch | dtype | "
-        + " | ".join((*SHAPES, "symgrad"))
-        + " | fastest prototype |",
-        "|---|---:|---|" + "---:|" * (len(SHAPES) + 1) + "---|",
-    ]
-    order = list(ALL)
-    for wname, dtype in sorted(
-        {(r["workload"], r["dtype"]) for r in protos}, key=lambda c: (order.index(c[0]), c[1])
-    ):
-        rows = {
-            r["framework"][6:]: r["median_s"]
-            for r in protos
-            if (r["workload"], r["dtype"]) == (wname, dtype)
-        }
-        best = min((v, k) for k, v in rows.items() if k != "unrolled-per-epoch")[1]
-        cells = [_ms(rows.get(s)) for s in SHAPES]
-        first = next(
-            (
-                r["first_call_s"]
-                for r in protos
-                if (r["workload"], r["dtype"], r["framework"]) == (wname, dtype, "numba-unrolled")
-            ),
-            None,
-        )
-        if first is not None:
-            cells[0] += f" ({_ms(first)})"
-        cells.append(_ms(_median(recs, wname, dtype, "symgrad")))
-        w = ALL[wname]
-        L += [f"| {wname} | {w.batch} | {dtype} | " + " | ".join(cells) + f" | {best} |"]
-    return [*L, "", *rule_text(protos)]
-
-
-def rule_text(protos: list[dict[str, Any]]) -> list[str]:
-    """The shape rule the size sweep of this run supports."""
-    from workloads import SWEEP
-
-    wins: dict[int, list[tuple[int, str, str]]] = {}
-    for name, w in SWEEP.items():
-        rows = {r["framework"][6:]: r["median_s"] for r in protos if r["workload"] == name}
-        rows.pop("unrolled-per-epoch", None)
-        if not rows:
-            continue
-        n_params = sum(w.sizes[l] * (w.sizes[l - 1] + 1) for l in range(1, len(w.sizes)))
-        ranked = sorted(rows, key=rows.__getitem__)
-        margin = rows[ranked[1]] / rows[ranked[0]] if len(ranked) > 1 else 1.0
-        label = f"{'-'.join(map(str, w.sizes))} ({n_params} weights): {ranked[0]}"
-        wins.setdefault(w.batch, []).append((n_params, ranked[0], f"{label} by {margin:.2f}x"))
-    if not wins:
-        return []
-    L = [
-        "Fastest shape by size in this run's sweep (float64, tanh/sigmoid, mse; the margin is "
-        "the runner-up's time over the winner's):",
-        "",
-    ]
-    for batch, rows in sorted(wins.items()):
-        L += [f"- batch {batch}: " + "; ".join(t for _, _, t in sorted(rows))]
-    unrolled_ok = [p for rows in wins.values() for p, s, _ in rows if s == "unrolled"]
-    beaten = [p for rows in wins.values() for p, s, _ in rows if s != "unrolled"]
-    limit = max((p for p in unrolled_ok if all(p < q for q in beaten)), default=0)
-    L += [
-        "",
-        f"Rule this supports: emit `unrolled` when the net has at most {limit} weights "
-        "(no softmax); above that, plain fused `loops` for batches of one or a few rows, and "
-        "BLAS (`gemm` / `blas`) once a batch has tens of rows.",
-        "",
-    ]
-    return L
+def findings_section() -> list[str]:
+    """The findings of the investigations behind the generated code (benchmarks/FINDINGS.md),
+    carried into every report as written: they were measured once, not in this run."""
+    path = HERE / "FINDINGS.md"
+    return [path.read_text(encoding="utf-8").rstrip(), ""] if path.exists() else []
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -834,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setaffinity(0, cores)  # threads started from here on inherit it
     probe_env = dict(os.environ)
     from frameworks import symgrad_status
-    from workloads import SWEEP, WORKLOADS, make_case, quick
+    from workloads import WORKLOADS, make_case, quick
 
     machine = machine_info()
     names = [s for s in args.frameworks.split(",") if s]
@@ -844,19 +728,8 @@ def main(argv: list[str] | None = None) -> int:
         if s not in WORKLOADS:
             raise SystemExit(f"unknown workload {s!r}; choose from {', '.join(WORKLOADS)}")
     recs: list[dict[str, Any]] = []
-    plan = [(n, names) for n in wnames]
-    if args.sweep:
-        shapes = [
-            "numpy",
-            "numba-unrolled",
-            "numba-loops",
-            "numba-mixed",
-            "numba-blas",
-            "numba-gemm",
-        ]
-        plan += [(n, shapes) for n in SWEEP]
-    for wname, names in plan:
-        w = SWEEP.get(wname) or (quick(WORKLOADS[wname]) if args.quick else WORKLOADS[wname])
+    for wname in wnames:
+        w = quick(WORKLOADS[wname]) if args.quick else WORKLOADS[wname]
         for dtype in w.dtypes:
             if dtype not in dtypes:
                 continue

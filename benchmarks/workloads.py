@@ -129,7 +129,7 @@ WORKLOADS: dict[str, Workload] = {
             32,
             10,
             0.5,
-            note="scikit-learn digits scaled to [0, 1], batch 32, ten epochs",
+            note="UCI digits (bundled with symgrad) scaled to [0, 1], batch 32, ten epochs",
         ),
         Workload(
             "wide",
@@ -158,31 +158,6 @@ WORKLOADS: dict[str, Workload] = {
     )
 }
 
-
-def _sweep() -> dict[str, Workload]:
-    """Growing tanh/sigmoid nets at batch 1 and 32: where each emitted shape stops winning."""
-    out = {}
-    for sizes in ((2, 4, 1), (4, 8, 2), (8, 16, 4), (16, 32, 8), (32, 64, 10)):
-        for batch in (1, 32):
-            name = f"sweep-{'-'.join(map(str, sizes))}-b{batch}"
-            out[name] = Workload(
-                name,
-                sizes,
-                ("tanh", "sigmoid"),
-                "mse",
-                4096,
-                batch,
-                1,
-                0.1,
-                dtypes=("float64",),
-                note=f"random data, batch {batch}",
-            )
-    return out
-
-
-#: The size sweep behind the shape-selection rule (run.py --sweep).
-SWEEP: dict[str, Workload] = _sweep()
-ALL: dict[str, Workload] = {**WORKLOADS, **SWEEP}
 
 #: Quick mode (CI): the same networks on tiny data, so every code path runs in seconds.
 QUICK: dict[str, dict[str, int]] = {
