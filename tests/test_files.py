@@ -26,7 +26,7 @@ from symgrad.files import atomic_write, output_problem, read_input, same_file
 from symgrad.io.data import load_data
 from symgrad.io.specfile import load_spec
 from symgrad.npz import NpzArchive, read_npz
-from symgrad.runtime import model as model_module
+from symgrad.runtime import weights as weights_module
 
 NET = sg.Network.mlp([2, 3, 1], hidden="tanh", output="sigmoid", cost="binary_cross_entropy")
 
@@ -120,7 +120,7 @@ def test_inputs_larger_than_the_limit_are_refused_before_reading(
         load_spec(sparse)
     npz = tmp_path / "huge.npz"
     sparse.rename(npz)
-    monkeypatch.setattr(model_module, "MAX_WEIGHTS_BYTES", 1 << 20)
+    monkeypatch.setattr(weights_module, "MAX_WEIGHTS_BYTES", 1 << 20)
     with pytest.raises(sg.SpecError, match="the file is 3,221,225,472 bytes"):
         sg.Model.load(npz)
     # a file that grows while it is read: never more than limit + 1 bytes

@@ -18,6 +18,7 @@ import symgrad as sg
 from symgrad.codegen import generate as generate_module
 from symgrad.net import optim
 from symgrad.runtime import model as model_module
+from symgrad.runtime import weights as weights_module
 from symgrad.verify import numeric
 
 pytestmark = pytest.mark.slow
@@ -508,7 +509,7 @@ def test_a_declared_network_is_checked_against_the_arrays_before_compiling(
             tracemalloc.stop()
         assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value), name
         assert peak < 10_000_000, (name, peak)
-    monkeypatch.setattr(model_module, "physical_memory", lambda: 400)  # a machine of 400 bytes
+    monkeypatch.setattr(weights_module, "physical_memory", lambda: 400)  # a machine of 400 bytes
     path = _weights_file(tmp_path / "w.npz", XOR_META, XOR_ARRAYS)
     with pytest.raises(sg.SpecError, match="its arrays hold 408 bytes, more than this machine"):
         sg.Model.load(path)
