@@ -18,7 +18,7 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad.codegen import generate as generate_module
+from symgrad.codegen import cache as cache_module
 from symgrad.codegen.generate import UNROLL_MAX_PARAMS, cache_dir, choose_shape, n_params
 from symgrad.codegen.printer import numba_code, sigmoid, softplus, stabilise
 from symgrad.errors import CodegenError
@@ -762,10 +762,11 @@ def test_compile_writes_one_file_per_hash_and_reuses_it() -> None:
 def test_a_cached_module_is_imported_without_generating(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from symgrad.codegen import cache
     from symgrad.codegen import generate as codegen
 
     first = sg.compile(xor_net(), sg.SGD(lr=0.5))
-    monkeypatch.setattr(codegen, "_LOADED", {})  # as in a new process: only the file is left
+    monkeypatch.setattr(cache, "_LOADED", {})  # as in a new process: only the file is left
 
     def no_generation(*args: object, **kwargs: object) -> None:
         raise AssertionError("generate() was called for a cached module")
@@ -836,7 +837,7 @@ def test_a_cache_folder_that_is_not_writable_is_named(
     real_access = os.access
     # a read-only folder (root may write anywhere, so its answer is made up here)
     monkeypatch.setattr(
-        generate_module.os,
+        cache_module.os,
         "access",
         lambda p, mode: False if Path(p) == locked else real_access(p, mode),
     )

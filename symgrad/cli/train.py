@@ -25,7 +25,7 @@ from .plot import loss_plot, need_matplotlib
 
 def run(args: argparse.Namespace) -> int:
     """``symgrad train SPEC --data FILE|NAME``."""
-    from ..codegen.generate import _writable_cache_dir
+    from ..codegen.cache import writable_cache_dir
     from ..codegen.generate import compile as compile_model
     from ..io.data import load_data
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None:  # the spec's [train] data, found now that the spec is read
         for target, option in ((plot, "--plot"), (save, "--save")):
             refuse_inputs(target, option, [("the data file", data_input(source))])
-    _writable_cache_dir()  # where the compiled code goes: checked before the data are read
+    writable_cache_dir()  # where the compiled code goes: checked before the data are read
     train = spec.train
     seed = train.seed if args.seed is None else args.seed
     ds = load_data(source, network=net, targets=args.targets or train.targets, seed=seed)

@@ -6,32 +6,17 @@ templates in ``templates/`` place those lines in the module skeleton and the loo
 of module: "blas" (whole mini-batches through BLAS ``?gemm``) and "unrolled" (one example at a time,
 every unit and parameter a scalar line, from :mod:`symgrad.codegen.unrolled`); :func:`choose_shape`
 picks one by the measurements in its docstring. :meth:`GeneratedModule.compile` writes the
-source into a content-addressed cache folder (atomically), imports it by path and wraps it in a
-:class:`~symgrad.runtime.model.Model`.
-
-Nothing is loaded from the cache that does not verify: a manifest ``<stem>.json`` beside each
-module ``<stem>.py`` holds the sha256 of the module, of its extension built ahead of time, and of
-the files Numba caches its compiled functions in. A module that does not match is generated
-again, an extension that does not match is deleted (a truncated one can crash the process when
-it is opened), and Numba's files that do not match are deleted before the first call, so that
-Numba compiles again. The hashes of Numba's files are recorded when a process that imported the
-module ends normally (:func:`_record_numba_caches`).
+source into the cache of generated modules (:mod:`symgrad.codegen.cache`), imports it by path
+and wraps it in a :class:`~symgrad.runtime.model.Model`.
 """
 
 from __future__ import annotations
 
-import atexit
-import builtins
-import contextlib
-import glob
 import hashlib
-import importlib.util
 import json
 import math
 import os
 import re
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -44,12 +29,20 @@ import numpy as np
 import sympy as sp
 
 from ..errors import CodegenError, SpecError
-from ..files import atomic_write, read_input
 from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import SGD, Optimizer, element_symbols
+from .cache import (
+    atomic_write_text,
+    cache_dir,
+    cache_path,
+    generator_fingerprint,
+    import_cached,
+    load_extension,
+    record_extension,
+)
 from .printer import as_factor, helpers_used, numba_code, number, numbers_for
 from .unrolled import unrolled_data
 
@@ -404,11 +397,11 @@ class GeneratedModule:
 
     def cache_path(self) -> Path:
         """Where :meth:`compile` keeps this module: ``<cache dir>/<name>_<hash>.py``."""
-        return _cache_path(self.net, self.key)
+        return cache_path(self.net, self.key)
 
     def load(self) -> ModuleType:
         """Write into the cache (once) and import by path; later calls reuse the import."""
-        module = _import_cached(self.cache_path(), self.key, self.source)
+        module = import_cached(self.cache_path(), self.key, self.source)
         assert module is not None  # the source was written
         return module
 
@@ -421,15 +414,6 @@ class GeneratedModule:
 
     def __repr__(self) -> str:
         return f"<GeneratedModule {self.net.describe()}, {self.optimizer.describe()}, {self.dtype}, {self.shape}>"
-
-
-_LOCK = threading.Lock()
-_LOADED: dict[str, ModuleType] = {}
-# module path -> (the folder of its Numba cache files, the module's sha256), for the exit hook
-_NUMBA_CACHES: dict[Path, tuple[Path, str]] = {}
-MAX_MODULE_BYTES = 1 << 26
-"""A cached module larger than this (64 MiB) is not read: it is no module symgrad wrote."""
-MAX_MANIFEST_BYTES = 1 << 20
 
 
 def generate(
@@ -491,10 +475,10 @@ def compile(
     """
     optimizer, resolved = _checked_recipe(net, optimizer, dtype, shape)
     key = _recipe_key(net, optimizer, dtype, resolved, _template_dir())
-    path = _cache_path(net, key)
+    path = cache_path(net, key)
 
     def module() -> ModuleType:
-        cached = _import_cached(path, key)
+        cached = import_cached(path, key)
         return (
             cached if cached is not None else generate(net, optimizer, dtype, shape=resolved).load()
         )
@@ -518,182 +502,20 @@ def _model(
     from ..runtime.model import Model
 
     extension = ahead.extension_path(path)
-    compiled = _load_extension(path, extension, shape)
+    compiled = load_extension(path, extension, shape)
     if compiled is not None:
         return Model(module, net, optimizer, dtype, compiled=compiled)  # the module when asked for
     loaded = module()
     if aot:
 
         def record(built: Path) -> None:  # before the build is renamed into place
-            _record_extension(path, extension.name, built)
+            record_extension(path, extension.name, built)
 
         ahead.build(loaded, net, optimizer, dtype, extension, record=record)
-        compiled = _load_extension(path, extension, shape)
+        compiled = load_extension(path, extension, shape)
         if compiled is None:
             raise CodegenError(f"the extension built ahead of time does not load: {extension}")
     return Model(loaded, net, optimizer, dtype, compiled=compiled)
-
-
-def _import_cached(path: Path, key: str, source: str | None = None) -> ModuleType | None:
-    """The module at ``path``, imported once per process; with ``source``, first written there
-    (and its manifest after it) unless the file already holds it. Without, None when the file
-    is missing or does not match the sha256 its manifest records: the caller generates it again.
-
-    What is imported is the verified bytes themselves, compiled here (no ``.pyc``, which nothing
-    verifies); Numba's cache files of the module that do not verify are deleted before the
-    first call (:func:`_heal_numba_cache`).
-    """
-    with _LOCK:
-        module = _LOADED.get(str(path))
-        if module is not None:
-            return module
-        manifest = _read_manifest(path)
-        code = _verified(path, manifest.get("module"))
-        if source is not None and code != source.encode("utf-8"):
-            code = source.encode("utf-8")
-            if _read_cached(path, len(code) + 1) != code:
-                atomic_write(path, code)
-            # a new module, or one nothing vouched for: so are Numba's files of it
-            manifest = {**manifest, "module": _sha256_bytes(code), "numba": {}}
-            _write_manifest(path, manifest)
-        if code is None:
-            return None
-        module = import_path(path, f"symgrad_generated_{key[:20]}", code)
-        _heal_numba_cache(module, path, manifest)
-        _LOADED[str(path)] = module
-    return module
-
-
-# --------------------------------------------------------------------------------------------
-# Verifying what the cache holds
-# --------------------------------------------------------------------------------------------
-def _manifest_path(path: Path) -> Path:
-    return path.with_suffix(".json")
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of the module at ``path``; empty when missing or damaged (nothing verifies)."""
-    raw = _read_cached(_manifest_path(path), MAX_MANIFEST_BYTES)
-    try:
-        data = json.loads(raw) if raw is not None else {}
-    except (ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    atomic_write(_manifest_path(path), json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-
-
-def _read_cached(path: Path, limit: int) -> bytes | None:
-    """The bytes of a regular file of at most ``limit`` bytes in the cache, else None."""
-    try:
-        return read_input(path, limit=limit)
-    except SpecError:
-        return None
-
-
-def _verified(path: Path, digest: object) -> bytes | None:
-    """The bytes of ``path`` when their sha256 is ``digest``, else None."""
-    if not isinstance(digest, str):
-        return None
-    code = _read_cached(path, MAX_MODULE_BYTES)
-    return code if code is not None and _sha256_bytes(code) == digest else None
-
-
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _sha256(path: Path) -> str | None:
-    """The sha256 of a file's bytes, None when it cannot be read."""
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
-
-
-def _load_extension(path: Path, extension: Path, shape: str) -> Any:
-    """The functions of the extension of the module at ``path`` when the extension's sha256 is
-    the one its manifest records, else None: one that does not verify is deleted unopened (a
-    truncated shared library can be a bus error when it is opened, which nothing can catch)."""
-    from ..runtime import aot as ahead
-
-    if not extension.is_file():
-        return None
-    recorded = _read_manifest(path).get("extensions")
-    digest = recorded.get(extension.name) if isinstance(recorded, dict) else None
-    if digest is None or digest != _sha256(extension):
-        with contextlib.suppress(OSError):
-            extension.unlink()
-        return None
-    return ahead.load(extension, shape)
-
-
-def _record_extension(path: Path, name: str, built: Path) -> None:
-    """Record in the manifest of the module at ``path`` the sha256 of its extension ``name``
-    (the file ``built``, before it is renamed into place)."""
-    with _LOCK:
-        manifest = _read_manifest(path)
-        extensions = manifest.get("extensions")
-        extensions = dict(extensions) if isinstance(extensions, dict) else {}
-        extensions[name] = _sha256(built)
-        _write_manifest(path, {**manifest, "extensions": extensions})
-
-
-def _numba_cache_folder(module: ModuleType) -> Path | None:
-    """Where Numba keeps the cache files of the module's jitted functions: its ``__pycache__``,
-    or a folder under ``$NUMBA_CACHE_DIR``; asked of Numba's own dispatchers."""
-    for value in vars(module).values():
-        if not type(value).__module__.startswith("numba"):
-            continue
-        folder = getattr(getattr(value, "_cache", None), "_cache_path", None)
-        if isinstance(folder, str):
-            return Path(folder)
-    return None
-
-
-def _numba_files(folder: Path, stem: str) -> list[Path]:
-    """Numba's index (.nbi) and data (.nbc) files of the module ``<stem>.py`` in ``folder``."""
-    try:
-        found = list(folder.glob(f"{glob.escape(stem)}.*"))
-    except OSError:
-        return []
-    return [file for file in found if file.suffix in (".nbi", ".nbc")]
-
-
-def _heal_numba_cache(module: ModuleType, path: Path, manifest: dict[str, Any]) -> None:
-    """Delete the Numba cache files of a freshly imported module that the manifest does not
-    vouch for (a truncated one is a traceback on every later run); Numba compiles them again."""
-    folder = _numba_cache_folder(module)
-    digest = manifest.get("module")
-    if folder is None or not isinstance(digest, str):
-        return
-    recorded = manifest.get("numba")
-    recorded = recorded if isinstance(recorded, dict) else {}
-    for file in _numba_files(folder, path.stem):
-        if recorded.get(file.name) != _sha256(file):
-            with contextlib.suppress(OSError):
-                file.unlink()
-    if not _NUMBA_CACHES:
-        atexit.register(_record_numba_caches)
-    _NUMBA_CACHES[path] = (folder, digest)
-
-
-def _record_numba_caches() -> None:
-    """At exit: record in each imported module's manifest the sha256 of its Numba cache files
-    (Numba writes them whole, through a temporary file). Best effort: a file left unrecorded
-    is only compiled again."""
-    for path, (folder, digest) in list(_NUMBA_CACHES.items()):
-        try:
-            files = {file.name: _sha256(file) for file in _numba_files(folder, path.stem)}
-            files = {name: sha for name, sha in files.items() if sha is not None}
-            manifest = _read_manifest(path)
-            if manifest.get("module") == digest and manifest.get("numba") != files:
-                _write_manifest(path, {**manifest, "numba": files})
-        except Exception:  # at exit: nothing to report to, and nothing is lost
-            continue
 
 
 def _checked_recipe(
@@ -726,115 +548,11 @@ def _recipe_key(
         "dtype": dtype,
         "shape": shape,
         "version": __version__,
-        "generator": _generator_fingerprint(template_dir),
+        "generator": generator_fingerprint(template_dir),
         # the blas shape links NumPy's own BLAS, so no install of NumPy shares another's module
         "numpy": [np.__version__, str(Path(np.__file__).parent)],
     }
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
-
-
-SHAPING = ("net", "calculus", "codegen")
-"""The layers whose code shapes a generated module: the declaration (formulas, activations,
-costs, optimisers), the calculus that derives it and the generator. The views, the judges, the
-runtime, the files and the command line do not: editing them recompiles nothing."""
-
-
-def _generator_fingerprint(template_dir: Path) -> str:
-    """A hash of the code that shapes a generated module (:data:`SHAPING`) and of the templates:
-    everything besides the recipe, so that no cached module outlives a change to them.
-
-    The files are read again whenever one of them has a new size or modification time.
-    """
-    package = Path(__file__).resolve().parent.parent
-    paths = [path for layer in SHAPING for path in sorted((package / layer).glob("*.py"))]
-    paths += sorted(template_dir.glob("*.jinja"))
-    stamps = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
-    return _hash_files(stamps)
-
-
-@cache
-def _hash_files(stamps: tuple[tuple[str, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for name, _, _ in stamps:
-        path = Path(name)
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _cache_path(net: Network, key: str) -> Path:
-    return _writable_cache_dir() / f"{_safe_stem(net.name)}_{key[:20]}.py"
-
-
-# --------------------------------------------------------------------------------------------
-# Files: cache folder, atomic writes, import by path
-# --------------------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """The generated-module cache: ``$SYMGRAD_CACHE_DIR``, else the platform's cache folder."""
-    env = os.environ.get("SYMGRAD_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "symgrad"
-
-
-def _writable_cache_dir() -> Path:
-    """:func:`cache_dir`, created if need be; a SpecError naming ``SYMGRAD_CACHE_DIR`` when it
-    is not a writable folder (checked before any work that would write there)."""
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        writable = folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-    except OSError:
-        writable = False
-    if not writable:
-        env = os.environ.get("SYMGRAD_CACHE_DIR")
-        if env:
-            raise SpecError(
-                f"SYMGRAD_CACHE_DIR={env}: is not a writable folder; "
-                "set it to a writable folder or unset it"
-            )
-        raise SpecError(
-            f"{folder}: symgrad's cache is not a writable folder; "
-            "set SYMGRAD_CACHE_DIR to a writable folder"
-        )
-    return folder
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    atomic_write(path, text)
-
-
-def import_path(path: Path, module_name: str, source: bytes | None = None) -> ModuleType:
-    """Import the Python file at ``path`` as ``module_name`` (a real file: Numba caches it).
-
-    With ``source`` (the file's bytes, verified by the caller), those bytes are compiled and
-    run: no other bytes than the verified ones, and no ``.pyc`` read or written.
-    """
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise CodegenError(f"cannot import generated module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        if source is None:
-            spec.loader.exec_module(module)
-        else:
-            exec(builtins.compile(source, str(path), "exec", dont_inherit=True), vars(module))
-    except Exception as exc:
-        del sys.modules[module_name]
-        raise CodegenError(f"importing generated module {path} failed: {exc}") from exc
-    return module
-
-
-def _safe_stem(name: str) -> str:
-    stem = "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
-    return stem[:40] or "network"
 
 
 __all__ = [
