@@ -144,6 +144,23 @@ OPTIMIZERS = {
         lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
     ),
     "adam": (sg.Adam(lr=0.01), lambda ps: torch.optim.Adam(ps, lr=0.01)),
+    "rmsprop": (sg.RMSprop(lr=0.01), lambda ps: torch.optim.RMSprop(ps, lr=0.01)),
+}
+# every value of every kind away from its default, as torch names it
+ODD_VALUES = {
+    "sgd": (sg.SGD(lr=0.07), lambda ps: torch.optim.SGD(ps, lr=0.07)),
+    "momentum": (
+        sg.Momentum(lr=0.03, beta=0.7),
+        lambda ps: torch.optim.SGD(ps, lr=0.03, momentum=0.7),
+    ),
+    "adam": (
+        sg.Adam(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-3),
+        lambda ps: torch.optim.Adam(ps, lr=0.02, betas=(0.8, 0.95), eps=1e-3),
+    ),
+    "rmsprop": (
+        sg.RMSprop(lr=0.005, alpha=0.9, eps=1e-3),
+        lambda ps: torch.optim.RMSprop(ps, lr=0.005, alpha=0.9, eps=1e-3),
+    ),
 }
 FIT_NETS = {
     "softmax-ce": sg.Network.mlp([4, 6, 3], hidden="tanh", output="softmax", cost="cross_entropy"),
@@ -179,6 +196,14 @@ def test_fit_follows_torch_optim(name: str, opt: str, shape: str, batch: int) ->
     model = sg.compile(net, ours, shape=shape).init(seed=3)
     layers, forward = torch_net(net, model.params)
     torch_opt = make_torch_opt([p for lin in layers for p in lin.parameters()])
+    follow_torch(model, layers, forward, torch_opt, X, Y, batch, epochs)
+    assert model.step == epochs * -(-rows // batch)
+
+
+def follow_torch(model, layers, forward, torch_opt, X, Y, batch: int, epochs: int) -> None:
+    """Train ``model`` and the torch layers side by side, epoch by epoch, in order: the same
+    mean cost every epoch, the same parameters at the end."""
+    net, rows = model.net, len(X)
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     for epoch in range(epochs):
         seen = 0.0
@@ -191,7 +216,48 @@ def test_fit_follows_torch_optim(name: str, opt: str, shape: str, batch: int) ->
             seen += loss.item() * len(Xt[start : start + batch])
         history = model.fit(X, Y, epochs=1, batch_size=batch, shuffle=False, progress=False)
         assert history.loss[0] == pytest.approx(seen / rows, rel=1e-10), f"epoch {epoch}"
-    assert model.step == epochs * -(-rows // batch)
     want = torch_params(net, layers)
     for p in net.param_names:
         np.testing.assert_allclose(model.params[p], want[p], rtol=1e-8, atol=1e-8, err_msg=p)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"), [("softmax-ce", "blas"), ("small-sigmoid-mse", "unrolled")]
+)
+@pytest.mark.parametrize("opt", sorted(ODD_VALUES))
+def test_every_value_of_the_optimizer_is_read_at_run_time(name: str, shape: str, opt: str) -> None:
+    """A model compiled with the kind's defaults, then given other values for every field (one
+    module serves them all), follows torch.optim with those values."""
+    net = {**FIT_NETS, **FIT_NETS_SMALL}[name]
+    ours, make_torch_opt = ODD_VALUES[opt]
+    rng = np.random.default_rng(11)
+    X, Y = rng.normal(0.0, 1.0, (22, net.sizes[0])), targets(net, rng, 22)
+    model = sg.compile(net, type(ours)(), shape=shape).init(seed=3)
+    model.optimizer = ours
+    layers, forward = torch_net(net, model.params)
+    torch_opt = make_torch_opt([p for lin in layers for p in lin.parameters()])
+    follow_torch(model, layers, forward, torch_opt, X, Y, 8, 4)
+
+
+@pytest.mark.parametrize("opt", ["adam", "momentum"])
+def test_new_values_mid_training_follow_a_torch_param_group_change(opt: str) -> None:
+    """New values of the same kind keep the optimiser state and the step count, as setting
+    ``lr`` (and the betas) in a torch param group does."""
+    net = FIT_NETS["softmax-ce"]
+    ours, make_torch_opt = OPTIMIZERS[opt]
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(0.0, 1.0, (22, net.sizes[0])), targets(net, rng, 22)
+    model = sg.compile(net, ours, shape="blas").init(seed=3)
+    layers, forward = torch_net(net, model.params)
+    torch_opt = make_torch_opt([p for lin in layers for p in lin.parameters()])
+    follow_torch(model, layers, forward, torch_opt, X, Y, 8, 3)
+    new, _ = ODD_VALUES[opt]
+    model.optimizer = new
+    values, group = new.settings(), torch_opt.param_groups[0]
+    group["lr"] = values["lr"]
+    if opt == "adam":
+        group["betas"], group["eps"] = (values["beta1"], values["beta2"]), values["eps"]
+    else:
+        group["momentum"] = values["beta"]
+    follow_torch(model, layers, forward, torch_opt, X, Y, 8, 3)
+    assert model.step == 6 * 3

@@ -18,7 +18,7 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -33,7 +33,7 @@ from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
-from ..net.optim import SGD, Optimizer, element_symbols
+from ..net.optim import SGD, Optimizer, Rule, element_symbols
 from .cache import (
     atomic_write_text,
     cache_dir,
@@ -43,7 +43,15 @@ from .cache import (
     load_extension,
     record_extension,
 )
-from .printer import as_factor, helpers_used, numba_code, number, numbers_for
+from .printer import (
+    as_factor,
+    helpers_used,
+    hyper_locals,
+    numba_code,
+    number,
+    numbers_for,
+    unpack_lines,
+)
 from .unrolled import unrolled_data
 
 # an optimiser's element-wise quantities: weight, gradient, state, step count
@@ -202,29 +210,31 @@ def _output_data(net: Network) -> dict[str, Any]:
 
 
 def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
-    consts = opt.constants()
-    names: dict[sp.Symbol, str] = {sym: sym.name.upper() for sym in consts}
+    """The optimiser's rules as code. Hyperparameters are locals read from the run-time array
+    ``hyper`` (:func:`~symgrad.codegen.printer.unpack_lines`), never constants: nothing here
+    depends on their values, which are in :func:`_values_data`."""
+    names: dict[sp.Symbol, str] = hyper_locals(opt)
     names.update({w: "w[i]", g: "g[i]", m: "m[i]", v: "v[i]", t: "t"})
     scalars = opt.scalars()
     names.update({sym: sym.name for sym, _ in scalars})
-    rules = []
-    for rule in opt.rules():
-        target = names[rule.target]
-        rules.append(
-            {
-                "target": target,
-                "op": "-=" if rule.decrement else "=",
-                "code": numba_code(rule.expr, names),
-                "formula": f"{rule.target} <- {rule.target} - {rule.expr}"
-                if rule.decrement
-                else f"{rule.target} <- {rule.expr}",
-            }
-        )
+    rules = [
+        {
+            "target": names[rule.target],
+            "op": "-=" if rule.decrement else "=",
+            "code": numba_code(rule.expr, names),
+            "formula": rule_text(rule),
+        }
+        for rule in opt.rules()
+    ]
+    k = opt.plain_step()
     return {
         "name": opt.name,
-        "gemm_step": _gemm_step(opt, names),
-        "describe": opt.describe(),
-        "constants": [(names[sym], number(repr(val))) for sym, val in consts.items()],
+        "kind": type(opt).__name__,
+        "hyper_names": repr(tuple(opt.settings())),
+        "gemm_step": None if k is None else as_factor(numba_code(k, names)),
+        "unpack_gemm": [] if k is None else unpack_lines(opt, [k]),
+        "unpack_step": unpack_lines(opt, [rule.expr for rule in opt.rules()]),
+        "unpack_scalars": unpack_lines(opt, [expr for _, expr in scalars]),
         "scalars": [
             (sym.name, numba_code(expr, names), f"{sym} = {expr}") for sym, expr in scalars
         ],
@@ -234,12 +244,21 @@ def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
     }
 
 
-def _gemm_step(opt: Optimizer, names: dict[sp.Symbol, str]) -> str | None:
-    """The code of k when the optimiser's whole step is ``w <- w - k g`` (plain SGD), else None.
-    The blas shape's GEMM that forms dC/dW then takes the step itself (alpha = -k, beta = 1); any
-    other rule needs the gradient in an array of its own."""
-    k = opt.plain_step()
-    return None if k is None else as_factor(numba_code(k, names))
+def rule_text(rule: Rule) -> str:
+    """``w <- w - lr*g``: an update rule as the comments of generated code show it."""
+    if rule.decrement:
+        return f"{rule.target} <- {rule.target} - {rule.expr}"
+    return f"{rule.target} <- {rule.expr}"
+
+
+def _values_data(opt: Optimizer) -> dict[str, Any]:
+    """What a module says of its optimiser's values: the defaults of its ``HYPER`` array (what a
+    standalone caller passes) and of its header. The compiled code does not depend on them."""
+    return {
+        "describe": opt.describe(),
+        "optimizer_literal": py_literal(opt.to_dict()),
+        "hyper": ", ".join(repr(value) for value in opt.settings().values()),
+    }
 
 
 _TAYLOR_DEGREE = 13  # 0.3466^14 / 14! < 2^-57: the series' remainder on |r| <= ln2/2, float64
@@ -326,7 +345,7 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "net": net,
         "title": f"{net.name} ({net.describe().replace(', cost', '), cost:')}",
         "network_literal": py_literal(net.to_dict()),
-        "optimizer_literal": py_literal(opt.to_dict()),
+        "values": _values_data(opt),
         "sizes": list(net.sizes),
         "sizes_literal": repr(tuple(net.sizes)),
         "params_literal": repr(tuple(params)),
@@ -380,6 +399,8 @@ class GeneratedModule:
         shape: the emitted shape (``"blas"`` or ``"unrolled"``).
         source: the module's Python source.
         key: content hash naming the module in the cache (see :func:`compile`).
+        cached_source: what the cache holds under ``key``: the same code, with the default
+            values of the optimiser's kind in ``HYPER`` (one module serves every value).
     """
 
     net: Network
@@ -388,6 +409,7 @@ class GeneratedModule:
     shape: str
     source: str
     key: str
+    cached_source: str = field(repr=False, default="")
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write the source to ``path`` atomically (a standalone module: NumPy, Numba and its SciPy BLAS)."""
@@ -400,8 +422,11 @@ class GeneratedModule:
         return cache_path(self.net, self.key)
 
     def load(self) -> ModuleType:
-        """Write into the cache (once) and import by path; later calls reuse the import."""
-        module = import_cached(self.cache_path(), self.key, self.source)
+        """Write into the cache (once) and import by path; later calls reuse the import.
+
+        The cache's copy holds the default values of the optimiser's kind in ``HYPER``; a
+        :class:`~symgrad.runtime.model.Model` passes its own values to every call."""
+        module = import_cached(self.cache_path(), self.key, self.cached_source or self.source)
         assert module is not None  # the source was written
         return module
 
@@ -448,10 +473,18 @@ def generate(
         data["import_math"] = re.search(r"\bmath\.", body) is not None
         data["long_lines"] = any(len(line) > MAX_LINE for line in draft.splitlines())
         source = template.render(**data)
+        # the cache keeps one module per optimiser kind, whatever the values: its own (same
+        # code, the kind's default values in HYPER) is what the cache file holds
+        defaults = type(optimizer)()
+        cached = (
+            source
+            if defaults == optimizer
+            else template.render(**{**data, "values": _values_data(defaults)})
+        )
     except jinja2.TemplateError as exc:
         raise CodegenError(f"rendering the module template failed: {exc}") from exc
     key = _recipe_key(net, optimizer, dtype, shape, folder)
-    return GeneratedModule(net, optimizer, dtype, shape, source, key)
+    return GeneratedModule(net, optimizer, dtype, shape, source, key, cached)
 
 
 def compile(
@@ -544,7 +577,7 @@ def _recipe_key(
 
     recipe = {
         "network": net.to_dict(),
-        "optimizer": optimizer.to_dict(),
+        "optimizer": optimizer.name,  # the kind: its values are run-time arguments
         "dtype": dtype,
         "shape": shape,
         "version": __version__,

@@ -22,6 +22,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import CodegenError
+from ..net.optim import Optimizer, hyper
 
 _NARROW: ContextVar[bool] = ContextVar("symgrad_narrow_numbers", default=False)
 
@@ -199,17 +200,22 @@ def helpers_used(codes: list[str]) -> list[str]:
     return sorted(name for name in HELPERS.values() if any(f"{name}(" in c for c in codes))
 
 
-__all__ = [
-    "HELPERS",
-    "NumbaPrinter",
-    "helpers_used",
-    "numba_code",
-    "number",
-    "numbers_for",
-    "sigmoid",
-    "softplus",
-    "stabilise",
-]
+def hyper_locals(opt: Optimizer) -> dict[sp.Symbol, str]:
+    """Each hyperparameter's symbol -> its local name in a generated function (``lr``, ``beta1``).
+
+    The values are run-time data: every function that needs them takes the array ``hyper`` (in
+    the order of :meth:`Optimizer.settings`) and reads the ones it uses into locals of these
+    names (:func:`unpack_lines`), so one compiled module serves every value of its optimiser.
+    """
+    return {hyper(name): name for name in opt.settings()}
+
+
+def unpack_lines(opt: Optimizer, exprs: list[Any]) -> list[str]:
+    """``lr = hyper[0]``, ... for the hyperparameters that ``exprs`` read, in settings order."""
+    used: set[sp.Basic] = set()
+    for expr in exprs:
+        used |= sp.sympify(expr).free_symbols
+    return [f"{name} = hyper[{i}]" for i, name in enumerate(opt.settings()) if hyper(name) in used]
 
 
 def as_factor(code: str) -> str:
@@ -220,3 +226,18 @@ def as_factor(code: str) -> str:
         if depth == 0 and ch in "+-*/ " and i > 0:
             return f"({code})"
     return code
+
+
+__all__ = [
+    "HELPERS",
+    "NumbaPrinter",
+    "helpers_used",
+    "hyper_locals",
+    "numba_code",
+    "number",
+    "numbers_for",
+    "sigmoid",
+    "softplus",
+    "stabilise",
+    "unpack_lines",
+]

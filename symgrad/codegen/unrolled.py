@@ -23,7 +23,7 @@ from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import Optimizer, element_symbols
-from .printer import as_factor, numba_code, number, stabilise
+from .printer import as_factor, hyper_locals, numba_code, number, stabilise, unpack_lines
 
 # an optimiser's element-wise quantities: weight, gradient, state, step count
 _E = element_symbols()
@@ -57,6 +57,7 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
         "mean_grads": [f"{_grad(name)} *= inv_b" for _, name, _ in params],
         "store_grads": [f"d{entry} = {_grad(name)}" for _, name, entry in params],
         **_step_lines(opt, names),
+        "unpack": _unpack(opt),
         "one": _one_lines(net, d, opt, names, targets, cost),
         "params_sum": _wrapped_sum(names),
         "n_scalars": len(params),
@@ -323,18 +324,22 @@ def _step_lines(opt: Optimizer, scalars: list[str]) -> dict[str, list[str]]:
             "optimizer_step": _update_lines(opt, scalars),
         }
     lines = [
-        f"# {opt.describe()}, for every parameter: w <- w - {k}*g, g = (1/B) dC_dw:",
+        f"# {type(opt).__name__}, for every parameter: w <- w - {k}*g, g = (1/B) dC_dw:",
         f"#   w <- w - step*dC_dw, step = {k}/B",
     ]
     return {
-        "mean_step": [f"step = {as_factor(numba_code(k, _constants(opt)))}*inv_b"],
+        "mean_step": [f"step = {as_factor(numba_code(k, hyper_locals(opt)))}*inv_b"],
         "optimizer_step": lines + _plain_steps(scalars),
     }
 
 
-def _constants(opt: Optimizer) -> dict[sp.Symbol, str]:
-    """The optimiser's constants by their names in the module: lr -> LR, beta1 -> BETA1, ..."""
-    return {sym: sym.name.upper() for sym in opt.constants()}
+def _unpack(opt: Optimizer) -> list[str]:
+    """The first lines of ``train_epochs`` (and ``train_epochs_one``): the hyperparameters its
+    steps read, from the run-time array ``hyper`` into locals."""
+    k = opt.plain_step()
+    if k is not None:
+        return unpack_lines(opt, [k])
+    return unpack_lines(opt, [r.expr for r in opt.rules()] + [e for _, e in opt.scalars()])
 
 
 def _plain_steps(scalars: list[str]) -> list[str]:
@@ -373,7 +378,7 @@ def _one_lines(
     bias = f" + {number('1')}" if net.layers[0].bias else ""
     overlap = " + ".join(f"{a}*{b}" for a, b in zip(x, xn, strict=True))
     return {
-        "step": [f"step = {numba_code(k, _constants(opt))}"],
+        "step": [f"step = {numba_code(k, hyper_locals(opt))}"],
         "first": [f"x_{i} = X[r, {i}]" for i in range(n_in)]
         + [_z_line(net, 1, j, x) for j in units],
         "train": _live(
@@ -390,13 +395,13 @@ def _one_lines(
 def _update_lines(opt: Optimizer, scalars: list[str]) -> list[str]:
     """Each rule printed once with placeholders, then written out for every scalar parameter."""
     holders = {w: "__w__", g: "__g__", m: "__m__", v: "__v__", t: "t"}
-    names = {**_constants(opt), **holders}
+    names = {**hyper_locals(opt), **holders}
     names.update({sym: sym.name for sym, _ in opt.scalars()})
     rules = [
         f"{holders[r.target]} {'-=' if r.decrement else '='} {numba_code(r.expr, names)}"
         for r in opt.rules()
     ]
-    lines = [f"# {opt.describe()}, for every parameter:"]
+    lines = [f"# {type(opt).__name__}, for every parameter:"]
     lines += [
         f"#   {r.target} <- {r.target} - {r.expr}" if r.decrement else f"#   {r.target} <- {r.expr}"
         for r in opt.rules()

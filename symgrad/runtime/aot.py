@@ -175,7 +175,8 @@ def _arguments(net: Network, optimizer: Optimizer, dtype: str) -> dict[str, tupl
     params = tuple(types.Array(number, len(net.param_shape(p)), "C") for p in net.param_names)
     state = tuple(params[i] for _ in optimizer.state for i in range(len(params)))
     orders, count = types.Array(types.int64, 2, "C"), types.int64
-    train = (matrix, matrix, orders, count, count, *params, *state, count)
+    hyper = types.Array(number, 1, "C")  # the optimiser's values, in the model's dtype
+    train = (matrix, matrix, orders, count, count, *params, *state, count, hyper)
     train += (types.Array(types.float64, 1, "C"),)
     return {
         "train_epochs": train,

@@ -58,8 +58,10 @@ class Model:
         # when there is one (symgrad.runtime.aot), else the module's own
         self._compiled = compiled
         self.net = net
-        self.optimizer = optimizer
         self.dtype = np.dtype(dtype)
+        self._optimizer = optimizer
+        # the optimiser's values as the compiled functions take them (hyper, in settings order)
+        self._hyper = _hyper(optimizer, self.dtype)
         self.step = 0
         self._seconds_per_row: dict[int, float] = {}  # by batch size: sizes fit's calls
         self._names = net.param_names
@@ -107,6 +109,28 @@ class Model:
             for p in self.net.param_names
         }
         self.step = 0
+
+    @property
+    def optimizer(self) -> Optimizer:
+        """The optimiser. Its values are run-time arguments of the compiled code: assigning an
+        optimiser of the same kind (``sg.Adam(lr=1e-4)`` to a model compiled for Adam) takes
+        effect at the next step, without compiling, and keeps the optimiser state, as changing
+        ``lr`` in a ``torch.optim`` param group does. Another kind needs another module:
+        ``sg.compile(model.net, optimizer=...)``."""
+        return self._optimizer
+
+    @optimizer.setter
+    def optimizer(self, optimizer: Optimizer) -> None:
+        current = self._optimizer
+        hyper = _hyper(optimizer, self.dtype)
+        if type(optimizer) is not type(current):
+            shown = type(optimizer).__name__
+            raise SpecError(
+                f"this model was compiled for {type(current).__name__}, not {shown}: a new "
+                f"optimiser of the same kind changes its values; for {shown}, compile a new "
+                f"model with sg.compile(model.net, optimizer=...)"
+            )
+        self._optimizer, self._hyper = optimizer, hyper
 
     @property
     def module(self) -> ModuleType:
@@ -395,8 +419,9 @@ class Model:
                 losses = np.empty(k)  # History keeps it: a new one per call
                 started = time.perf_counter()
                 completed, step = train(
-                    x, y, orders, k, batch, *self._args(), *self._state_args(), self.step, losses
-                )
+                    x, y, orders, k, batch, *self._args(), *self._state_args(), self.step,
+                    self._hyper, losses,
+                )  # fmt: skip
                 elapsed = time.perf_counter() - started
                 completed, self.step = int(completed), int(step)
                 history._extend(losses if completed == k else losses[:completed])
@@ -500,6 +525,17 @@ def _ready(arr: Any, dtype: np.dtype[Any], columns: int) -> bool:
         and arr.shape[0] > 0
         and arr.flags.c_contiguous
     )
+
+
+def _hyper(optimizer: Optimizer, dtype: np.dtype[Any]) -> Array:
+    """The array ``hyper`` of the compiled functions: the optimiser's values in settings order."""
+    if not isinstance(optimizer, Optimizer):
+        raise SpecError(f"optimizer must be an optimiser such as sg.SGD(lr=0.1), got {optimizer!r}")
+    with np.errstate(over="ignore"):  # a value beyond float32's range: refused below
+        values = np.array(list(optimizer.settings().values()), dtype)
+    if not np.isfinite(values).all():
+        raise SpecError(f"{optimizer.describe()} has a value beyond the range of {dtype.name}")
+    return values
 
 
 IN_ORDER = np.empty((0, 0), np.int64)

@@ -44,8 +44,10 @@ SHAPE = "blas"
 # NaN, no check per division): train_epochs' guard then stops a diverging run.
 jit = numba.njit(cache=True, error_model="numpy")
 
-# Optimiser hyperparameters (SGD(lr=0.5))
-LR = 0.5
+# The optimiser's hyperparameters are run-time values: update, train_epoch and train_epochs take
+# them as the array hyper, in the order of HYPER_NAMES. HYPER holds the values generated with.
+HYPER_NAMES = ('lr',)
+HYPER = np.array([0.5], DTYPE)
 
 
 # exp in arithmetic alone, so that LLVM vectorises the loops that call it (a call to libm's exp
@@ -156,7 +158,6 @@ NUMPY_BLAS = _NUMPY_CBLAS is not None
 TRANS, NO_TRANS = np.int8(ord("t")), np.int8(ord("n"))  # op(X) = X^T, op(X) = X (one type: one compile)
 ONE = np.ones(1, DTYPE)
 ZERO = np.zeros(1, DTYPE)
-MINUS_LR = np.full(1, -LR, DTYPE)  # alpha of the GEMMs that take SGD's step: W <- W - lr delta^T a
 if NUMPY_BLAS:
     _CBLAS = numba.types.ExternalFunction(
         _NUMPY_CBLAS,
@@ -289,20 +290,22 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
 
 
 @jit
-def _step(w, g):
-    """One sgd step on a flattened parameter array w with gradient g (in place)."""
+def _step(w, g, hyper):
+    """One SGD step on a flattened parameter array w with gradient g (in place)."""
+    lr = hyper[0]
     for i in range(w.size):
         # w <- w - g*lr
-        w[i] -= LR*g[i]
+        w[i] -= g[i]*lr
 
 
 @jit
-def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
-    """One sgd step on every parameter, in place; t counts the steps from 1."""
-    _step(W1.reshape(-1), dW1.reshape(-1))
-    _step(b1.reshape(-1), db1.reshape(-1))
-    _step(W2.reshape(-1), dW2.reshape(-1))
-    _step(b2.reshape(-1), db2.reshape(-1))
+def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t, hyper):
+    """One SGD step on every parameter, in place; t counts the steps from 1, hyper holds
+    the values of HYPER_NAMES."""
+    _step(W1.reshape(-1), dW1.reshape(-1), hyper)
+    _step(b1.reshape(-1), db1.reshape(-1), hyper)
+    _step(W2.reshape(-1), dW2.reshape(-1), hyper)
+    _step(b2.reshape(-1), db2.reshape(-1), hyper)
 
 
 @jit
@@ -313,7 +316,7 @@ def _copy(dst, src):
 
 
 @jit
-def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, losses):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
 
     An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
@@ -321,6 +324,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     cost of an example is taken at the weights before its batch's step. Stops at the first
     epoch whose mean cost or weights are not finite, with the weights and optimiser state
     from before that epoch put back. Returns (epochs completed, step count t after them).
+    hyper holds the optimiser's values, in the order of HYPER_NAMES.
     Work arrays are allocated once per call, nothing per batch. The body of every step is
     the code of forward, cost_sum, backward and update, written out here rather than called:
     Numba then compiles it once, not once on its own and again inside this function.
@@ -329,6 +333,8 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     beta = 1), once delta^(l-1) has been taken from the old W^(l): no gradient array for W,
     and no separate pass over W.
     """
+    lr = hyper[0]
+    minus_lr = np.full(1, -lr, DTYPE)  # alpha of the GEMMs that take the step
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
     # work arrays of batch_size rows; each batch uses its first rows (x = x_work[:rows], ...)
@@ -408,23 +414,23 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                     # f'(z^(1)) = 1 - a**2 (tanh)
                     delta1[s, j] *= 1 - a1[s, j]**2
             # BP4 and the step at once: W^(2) <- W^(2) - lr delta^(2) a^(1)^T, one GEMM adding into W2 (beta = 1)
-            gemm(TRANS, NO_TRANS, MINUS_LR, delta2, a1, ONE, W2)
+            gemm(TRANS, NO_TRANS, minus_lr, delta2, a1, ONE, W2)
             # BP3 and the step: b^(2) <- b^(2) - lr dC/db^(2), dC/db^(2) = delta^(2) summed over the batch
             db2[:] = 0.0
             for s in range(x.shape[0]):
                 for j in range(1):
                     db2[j] += delta2[s, j]
             for j in range(1):
-                b2[j] -= LR * db2[j]
+                b2[j] -= lr * db2[j]
             # BP4 and the step at once: W^(1) <- W^(1) - lr delta^(1) a^(0)^T, one GEMM adding into W1 (beta = 1)
-            gemm(TRANS, NO_TRANS, MINUS_LR, delta1, x, ONE, W1)
+            gemm(TRANS, NO_TRANS, minus_lr, delta1, x, ONE, W1)
             # BP3 and the step: b^(1) <- b^(1) - lr dC/db^(1), dC/db^(1) = delta^(1) summed over the batch
             db1[:] = 0.0
             for s in range(x.shape[0]):
                 for j in range(2):
                     db1[j] += delta1[s, j]
             for j in range(2):
-                b1[j] -= LR * db1[j]
+                b1[j] -= lr * db1[j]
             t += 1
         losses[e] = total / n
         if not (np.isfinite(losses[e]) and _all_finite(W1_flat) and _all_finite(b1_flat) and _all_finite(W2_flat) and _all_finite(b2_flat)):
@@ -437,11 +443,11 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
 
 
 @jit
-def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
+def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t, hyper):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
     losses = np.empty(1)
     _, t = train_epochs(
-        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses
+        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, hyper, losses
     )
     return losses[0] * order.shape[0], t
 

@@ -41,8 +41,10 @@ SHAPE = "unrolled"
 # NaN, no check per division): train_epochs' guard then stops a diverging run.
 jit = numba.njit(cache=True, error_model="numpy")
 
-# Optimiser hyperparameters (SGD(lr=0.5))
-LR = 0.5
+# The optimiser's hyperparameters are run-time values: update, train_epoch and train_epochs take
+# them as the array hyper, in the order of HYPER_NAMES. HYPER holds the values generated with.
+HYPER_NAMES = ('lr',)
+HYPER = np.array([0.5], DTYPE)
 
 
 @jit
@@ -245,27 +247,29 @@ def gradients(X, Y, W1, b1, W2, b2):
 
 
 @jit
-def _step(w, g):
-    """One sgd step on a flattened parameter array w with gradient g (in place)."""
+def _step(w, g, hyper):
+    """One SGD step on a flattened parameter array w with gradient g (in place)."""
+    lr = hyper[0]
     for i in range(w.size):
         # w <- w - g*lr
-        w[i] -= LR*g[i]
+        w[i] -= g[i]*lr
 
 
 @jit
-def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t):
-    """One sgd step on every parameter, in place; t counts the steps from 1."""
-    _step(W1.reshape(-1), dW1.reshape(-1))
-    _step(b1.reshape(-1), db1.reshape(-1))
-    _step(W2.reshape(-1), dW2.reshape(-1))
-    _step(b2.reshape(-1), db2.reshape(-1))
+def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t, hyper):
+    """One SGD step on every parameter, in place; t counts the steps from 1, hyper holds
+    the values of HYPER_NAMES."""
+    _step(W1.reshape(-1), dW1.reshape(-1), hyper)
+    _step(b1.reshape(-1), db1.reshape(-1), hyper)
+    _step(W2.reshape(-1), dW2.reshape(-1), hyper)
+    _step(b2.reshape(-1), db2.reshape(-1), hyper)
 
 
 # contract: a*b + c as one FMA, one rounding (the other functions round as written). A batch
 # of one waits on each step before the next example; with plain SGD's step = lr/B this made
 # 3Blue1Brown's chain 1.06x (float64) and 1.07x (float32) faster.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, losses):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
 
     An epoch takes the mini-batches of batch_size rows in turn, in the order orders[e] (or
@@ -275,7 +279,9 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
     are written back to the arrays at the start of every epoch and at the end. Stops at the
     first epoch whose mean cost or weights are not finite, leaving in the arrays the weights
     and state from before that epoch. Returns (epochs completed, step count t after them).
+    hyper holds the optimiser's values, in the order of HYPER_NAMES.
     """
+    lr = hyper[0]
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
     inv_batch = DTYPE(1.0 / batch_size)
@@ -354,9 +360,9 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
                 dC_dw1_1_1 += delta1_1*x_1
             # the mean over the batch: dC/dw = (1/B) sum_x dC_x/dw
             inv_b = inv_batch if rows == batch_size else DTYPE(1.0 / rows)
-            step = LR*inv_b
+            step = lr*inv_b
             t += 1
-            # SGD(lr=0.5), for every parameter: w <- w - lr*g, g = (1/B) dC_dw:
+            # SGD, for every parameter: w <- w - lr*g, g = (1/B) dC_dw:
             #   w <- w - step*dC_dw, step = lr/B
             w1_0_0 -= step*dC_dw1_0_0
             w1_0_1 -= step*dC_dw1_0_1
@@ -387,7 +393,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses):
+def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, losses):
     """train_epochs for batches of one (batch_size is 1), which fit calls for them: the same
     steps and costs, but each example's step follows it at once and the next example's z^(1)
     is taken ahead, from the weights before the step plus the step's effect on it:
@@ -403,7 +409,8 @@ def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses
     n = orders.shape[1] if shuffled else X.shape[0]
     if n == 0:
         return 0, t
-    step = LR
+    lr = hyper[0]
+    step = lr
     # the parameters as scalars: w{l}_{j}_{k} is W{l}[j, k]
     w1_0_0 = W1[0, 0]
     w1_0_1 = W1[0, 1]
@@ -478,7 +485,7 @@ def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses
                 z1_1 = w1_1_0*xn_0 + w1_1_1*xn_1 + b1_1 - q*delta1_1
                 x_0 = xn_0
                 x_1 = xn_1
-            # SGD(lr=0.5): w <- w - step*dC_dw, a batch of one
+            # SGD: w <- w - step*dC_dw, a batch of one
             w1_0_0 -= step*dC_dw1_0_0
             w1_0_1 -= step*dC_dw1_0_1
             w1_1_0 -= step*dC_dw1_1_0
@@ -509,10 +516,10 @@ def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, losses
 
 
 @jit
-def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t):
+def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, t, hyper):
     """One epoch in the order of the rows given by order: (sum of C_x, step count t after it)."""
     losses = np.empty(1)
     _, t = train_epochs(
-        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, losses
+        X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, t, hyper, losses
     )
     return losses[0] * order.shape[0], t
