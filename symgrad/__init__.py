@@ -41,7 +41,7 @@ _EXPORTS: dict[str, str] = {
     "descend": "views.descent",
     "nudge": "views.descent",
     "GeneratedModule": "codegen.generate",
-    "compile": "codegen.generate",
+    "compile": "runtime.build",
     "generate": "codegen.generate",
     "History": "runtime.model",
     "Model": "runtime.model",
@@ -108,12 +108,13 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .calculus.derivation import Derivation, Partial, derive
     from .calculus.steps import Step
-    from .codegen.generate import GeneratedModule, compile, generate
+    from .codegen.generate import GeneratedModule, generate
     from .errors import CodegenError, DerivationError, DivergenceError, SpecError, SymgradError
     from .io.data import Dataset, load_data
     from .io.specfile import SpecFile, load_spec
     from .net.network import Dense, Network
     from .net.ops import ACTIVATIONS, COSTS, Activation, Cost
     from .net.optim import SGD, Adam, Momentum, RMSprop
+    from .runtime.build import compile
     from .runtime.model import History, Model
     from .views.descent import descend, nudge

@@ -17,7 +17,7 @@ import pytest
 
 import symgrad as sg
 from symgrad.cli import main
-from symgrad.codegen import generate as generate_module
+from symgrad.codegen import cache as cache_module
 from symgrad.runtime import aot
 
 CAN_BUILD = (
@@ -206,7 +206,7 @@ def test_train_on_the_command_line_runs_the_extension(
 ) -> None:
     spec = tmp_path / "net.toml"
     spec.write_text(UNROLLED_SPEC, encoding="utf-8")
-    built = sorted(generate_module.cache_dir().glob("aot_aot_xor_*"))
+    built = sorted(cache_module.cache_dir().glob("aot_aot_xor_*"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
     args = ["train", str(spec), "--epochs", "50", "--no-progress"]
@@ -238,7 +238,7 @@ def test_a_failed_build_says_why_and_leaves_nothing_behind(
     monkeypatch.setenv("CC", "/nonexistent/cc")  # the compiler setuptools is told to use
     with pytest.raises(sg.CodegenError, match="C compiler"):
         sg.compile(net, sg.SGD(0.1), aot=True)
-    cache = generate_module.cache_dir()
+    cache = cache_module.cache_dir()
     assert not list(cache.glob("aot_aot_no_compiler_*"))
     assert not list(cache.glob(".aot-*"))
     assert not sg.compile(net, sg.SGD(0.1)).aot  # the jitted module still trains

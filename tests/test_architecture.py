@@ -23,10 +23,10 @@ PACKAGE = Path(sg.__file__).resolve().parent
 LAYERS = ("net", "calculus", "verify", "views", "codegen", "runtime", "io", "cli")
 TOP = {"", "__main__"}  # symgrad/__init__.py and symgrad/__main__.py
 
-# Lazy hooks that reach a later layer from inside a method, by design: display hooks, and the
+# Lazy hooks that reach a later layer from inside a method, by design: display hooks, the
 # Derivation's conveniences d.check(), d.to_text(), d.explain()... that hand it to the judge or
-# the view that owns the work.
-LAZY_HOOKS = {"check", "to_text", "to_markdown", "to_latex", "to_html", "explain"}
+# the view that owns the work, and GeneratedModule.compile(), which hands it to the runtime.
+LAZY_HOOKS = {"check", "to_text", "to_markdown", "to_latex", "to_html", "explain", "compile"}
 MAX_LINES = 420  # "about 400"
 
 
@@ -92,10 +92,6 @@ def test_the_walk_sees_the_package() -> None:
     assert "net.network" in found and "calculus.backprop" in found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codegen/ imports runtime/ (compile, the extension built ahead of time) until compile() moves there",
-)
 def test_each_layer_imports_only_from_the_layers_before_it() -> None:
     upward = []
     for path in modules():
@@ -189,10 +185,6 @@ def test_declaring_a_network_of_builtins_loads_no_sympy(tmp_path: Path) -> None:
     assert run_python(code, tmp_path) == "[]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sg.Model.load goes through codegen/generate.py, which imports SymPy and Jinja2",
-)
 def test_loading_a_saved_model_to_predict_and_train_loads_no_sympy_or_jinja2(
     tmp_path: Path,
 ) -> None:

@@ -19,8 +19,9 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad.codegen import cache as cache_module
-from symgrad.codegen.generate import UNROLL_MAX_PARAMS, cache_dir, choose_shape, n_params
+from symgrad.codegen.cache import cache_dir
 from symgrad.codegen.printer import numba_code, sigmoid, softplus, stabilise
+from symgrad.codegen.recipe import UNROLL_MAX_PARAMS, choose_shape, n_params
 from symgrad.errors import CodegenError
 from symgrad.net.ops import a, y, z
 from symgrad.verify import numeric
@@ -301,7 +302,8 @@ def test_unrolled_source_reads_like_the_derivation() -> None:
         "lr = hyper[0]",
         "step = lr*inv_b",
         "w2_0_1 -= step*dC_dw2_0_1",
-        "# BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i",
+        "# delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i",
+        "# BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])",
     ):
         assert line in source, line
     # softmax without its fused cost: the sum over the outputs is one shared term (CSE)
@@ -390,6 +392,21 @@ def test_golden_unrolled_module(golden) -> None:
     golden(
         "xor_unrolled_module.py", sg.generate(xor_net(), sg.SGD(lr=0.5), shape="unrolled").source
     )
+
+
+def test_golden_classifier_adam_float32_module(golden) -> None:
+    """relu / softmax / cross-entropy, Adam, float32, blas: the fused output delta, a
+    piecewise derivative, an optimiser with state and scalars, float32 numbers."""
+    net = sg.Network.mlp([4, 8, 3], "relu", "softmax", "cross_entropy", name="clf")
+    code = sg.generate(net, sg.Adam(lr=0.01), "float32", shape="blas")
+    golden("clf_adam_float32_module.py", code.source)
+
+
+def test_golden_bce_momentum_unrolled_module(golden) -> None:
+    """sigmoid / binary cross-entropy (fused, the stable softplus loss), Momentum, unrolled."""
+    net = sg.Network.mlp([2, 3, 1], "tanh", "sigmoid", "binary_cross_entropy", name="bce")
+    code = sg.generate(net, sg.Momentum(lr=0.1, beta=0.9), shape="unrolled")
+    golden("bce_momentum_unrolled_module.py", code.source)
 
 
 def test_generated_sources_pass_ruff(tmp_path: Path) -> None:
@@ -783,9 +800,9 @@ def test_a_cached_module_is_imported_without_generating(
 
 
 def test_the_key_follows_the_templates(tmp_path: Path) -> None:
-    from symgrad.codegen.generate import _template_dir
+    from symgrad.codegen.recipe import template_dir
 
-    shutil.copytree(_template_dir(), tmp_path / "t")
+    shutil.copytree(template_dir(), tmp_path / "t")
     same = sg.generate(xor_net(), template_dir=tmp_path / "t")
     assert same.key == sg.generate(xor_net()).key
     module = tmp_path / "t" / "module.py.jinja"
@@ -829,7 +846,7 @@ def test_two_processes_compiling_at_once_share_one_cache_entry() -> None:
     entries = sorted(p for p in cache_dir().iterdir() if p.name.startswith("race_"))
     manifest = code.cache_path().with_suffix(".json")  # the module's sha256, and Numba's files'
     assert entries == [manifest, code.cache_path()]
-    assert entries[1].read_text() == code.source
+    assert entries[1].read_text() == code.cached_source
 
 
 def test_a_cache_folder_that_is_not_writable_is_named(

@@ -26,8 +26,8 @@ from .plot import loss_plot, need_matplotlib
 def run(args: argparse.Namespace) -> int:
     """``symgrad train SPEC --data FILE|NAME``."""
     from ..codegen.cache import writable_cache_dir
-    from ..codegen.generate import compile as compile_model
     from ..io.data import load_data
+    from ..runtime.build import compile as compile_model
 
     inputs = [("the spec", args.spec), ("the data file", data_input(args.data))]
     plot = check_output(args.plot, "--plot", PLOT_SUFFIXES, inputs)

@@ -119,21 +119,19 @@ def _sha256(path: Path) -> str | None:
         return None
 
 
-def load_extension(path: Path, extension: Path, shape: str) -> Any:
-    """The functions of the extension of the module at ``path`` when the extension's sha256 is
-    the one its manifest records, else None: one that does not verify is deleted unopened (a
-    truncated shared library can be a bus error when it is opened, which nothing can catch)."""
-    from ..runtime import aot as ahead
-
+def extension_verifies(path: Path, extension: Path) -> bool:
+    """True when the extension of the module at ``path`` is there and its sha256 is the one the
+    module's manifest records; one that does not verify is deleted unopened (a truncated shared
+    library can be a bus error when it is opened, which nothing can catch)."""
     if not extension.is_file():
-        return None
+        return False
     recorded = _read_manifest(path).get("extensions")
     digest = recorded.get(extension.name) if isinstance(recorded, dict) else None
     if digest is None or digest != _sha256(extension):
         with contextlib.suppress(OSError):
             extension.unlink()
-        return None
-    return ahead.load(extension, shape)
+        return False
+    return True
 
 
 def record_extension(path: Path, name: str, built: Path) -> None:
@@ -310,10 +308,10 @@ __all__ = [
     "atomic_write_text",
     "cache_dir",
     "cache_path",
+    "extension_verifies",
     "generator_fingerprint",
     "import_cached",
     "import_path",
-    "load_extension",
     "record_extension",
     "writable_cache_dir",
 ]

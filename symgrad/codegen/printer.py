@@ -25,6 +25,7 @@ from ..errors import CodegenError
 from ..net.optim import Optimizer, hyper
 
 _NARROW: ContextVar[bool] = ContextVar("symgrad_narrow_numbers", default=False)
+_HELPERS_USED: ContextVar[set[str] | None] = ContextVar("symgrad_helpers_used", default=None)
 
 
 @contextmanager
@@ -114,12 +115,18 @@ class NumbaPrinter(PythonCodePrinter):  # type: ignore[misc]
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__({"strict": True, "fully_qualified_modules": True, **(settings or {})})
 
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+    def _print_Piecewise(self, expr: sp.Piecewise, bare: bool = False) -> str:
+        """``(x if c else y)``; with ``bare``, the outer parens left out (a call's sole argument)."""
         tail = "math.nan"
-        for branch in reversed(expr.args):
+        for i, branch in enumerate(reversed(expr.args)):
             value = self._print(branch.expr)
             cond = branch.cond
-            tail = value if cond == sp.true else f"({value} if {self._print(cond)} else {tail})"
+            if cond == sp.true:
+                tail = value
+                continue
+            tail = f"{value} if {self._print(cond)} else {tail}"
+            if not (bare and i == len(expr.args) - 1):
+                tail = f"({tail})"
         return tail
 
     def _print_Integer(self, expr: sp.Integer) -> str:
@@ -147,16 +154,44 @@ class NumbaPrinter(PythonCodePrinter):  # type: ignore[misc]
         return str(super()._print_Pow(expr, rational=rational))
 
     def _print_exp(self, expr: sp.exp) -> str:
-        return f"{HELPERS['exp']}({self._print(expr.args[0])})"
+        return self._helper("exp", expr)
 
     def _print_tanh(self, expr: sp.tanh) -> str:
-        return f"{HELPERS['tanh']}({self._print(expr.args[0])})"
+        return self._helper("tanh", expr)
 
     def _print_sigmoid(self, expr: sp.Function) -> str:
-        return f"{HELPERS['sigmoid']}({self._print(expr.args[0])})"
+        return self._helper("sigmoid", expr)
 
     def _print_softplus(self, expr: sp.Function) -> str:
-        return f"{HELPERS['softplus']}({self._print(expr.args[0])})"
+        return self._helper("softplus", expr)
+
+    def _helper(self, kind: str, expr: sp.Function) -> str:
+        """A call of the module's helper for ``kind`` (recorded: see :func:`recording_helpers`)."""
+        name = HELPERS[kind]
+        used = _HELPERS_USED.get()
+        if used is not None:
+            used.add(name)
+        return f"{name}({self._sole_argument(expr.args[0])})"
+
+    def _print_known_func(self, expr: sp.Function) -> str:
+        """``math.log(u)``: as SymPy's, a sole argument printed without a second pair of parens."""
+        known = self.known_functions[expr.__class__.__name__]
+        if len(expr.args) == 1:
+            return f"{self._module_format(known)}({self._sole_argument(expr.args[0])})"
+        return str(super()._print_known_func(expr))
+
+    def _sole_argument(self, arg: sp.Basic) -> str:
+        """A call's only argument: a conditional expression needs no parens of its own there."""
+        if isinstance(arg, sp.Piecewise):
+            return self._print_Piecewise(arg, bare=True)
+        return str(self._print(arg))
+
+
+# SymPy's printer prints its known functions (math.log, math.sqrt...) by one method it assigns to
+# each of them; these are assigned the one above, the helpers and Piecewise keep their own
+for _name in PythonCodePrinter._kf:
+    if f"_print_{_name}" not in vars(NumbaPrinter):
+        setattr(NumbaPrinter, f"_print_{_name}", NumbaPrinter._print_known_func)
 
 
 def numba_code(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None) -> str:
@@ -169,35 +204,21 @@ def numba_code(expr: sp.Expr, names: dict[sp.Symbol, str] | None = None) -> str:
     if names:
         expr = expr.xreplace({sym: sp.Symbol(code, real=True) for sym, code in names.items()})
     try:
-        code = str(NumbaPrinter().doprint(stabilise(expr)))
+        return str(NumbaPrinter().doprint(stabilise(expr)))
     except Exception as exc:  # sympy raises PrintMethodNotImplementedError, ValueError, ...
         raise CodegenError(f"cannot emit {expr} as Numba code: {exc}") from exc
-    return _single_parens(code)
 
 
-def _single_parens(code: str) -> str:
-    """``f((x if c else y))`` -> ``f(x if c else y)``: a call's sole argument needs no second pair."""
-    i = 0
-    while True:
-        i = code.find("((", i)
-        if i < 0:
-            return code
-        if i > 0 and (code[i - 1].isalnum() or code[i - 1] in "_]"):
-            depth, comma, end = 0, False, -1
-            for k in range(i + 1, len(code)):
-                depth += {"(": 1, ")": -1}.get(code[k], 0)
-                comma = comma or (depth == 1 and code[k] == ",")
-                if depth == 0:
-                    end = k
-                    break
-            if end + 1 < len(code) and code[end + 1] == ")" and not comma:
-                code = code[: i + 1] + code[i + 2 : end] + code[end + 1 :]
-        i += 1
-
-
-def helpers_used(codes: list[str]) -> list[str]:
-    """The helpers (``_exp``, ``_sigmoid``, ``_softplus``, ``_tanh``) that printed code calls, sorted."""
-    return sorted(name for name in HELPERS.values() if any(f"{name}(" in c for c in codes))
+@contextmanager
+def recording_helpers() -> Iterator[set[str]]:
+    """Within the block, the names of the helpers that printed code calls (``_exp``, ...) are
+    added to the set it gives: what a module must define, recorded by the printer itself."""
+    used: set[str] = set()
+    token = _HELPERS_USED.set(used)
+    try:
+        yield used
+    finally:
+        _HELPERS_USED.reset(token)
 
 
 def hyper_locals(opt: Optimizer) -> dict[sp.Symbol, str]:
@@ -231,11 +252,11 @@ def as_factor(code: str) -> str:
 __all__ = [
     "HELPERS",
     "NumbaPrinter",
-    "helpers_used",
     "hyper_locals",
     "numba_code",
     "number",
     "numbers_for",
+    "recording_helpers",
     "sigmoid",
     "softplus",
     "stabilise",

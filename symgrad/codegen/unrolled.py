@@ -11,18 +11,21 @@ them in the functions.
 
 from __future__ import annotations
 
-import re
+import ast
 from collections.abc import Iterator
 from typing import Any
 
 import sympy as sp
 
+from ..calculus.backprop import FUSED, JACOBIAN, cost_scale, output_kind
 from ..calculus.derivation import Derivation, derive
+from ..errors import CodegenError
 from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import Optimizer, element_symbols
+from .comments import bp_comments, rule_text, text
 from .printer import as_factor, hyper_locals, numba_code, number, stabilise, unpack_lines
 
 # an optimiser's element-wise quantities: weight, gradient, state, step count
@@ -87,28 +90,32 @@ def _live(lines: list[str]) -> list[str]:
     for comments, code in reversed(chunks):
         live: list[str] = []
         for line in reversed(code):
-            target, _, value = line.partition(" = ") if " = " in line else _augmented(line)
-            name = target.strip()
-            if name.isidentifier() and not name.startswith("dC_d") and name != "total":
-                if name not in needed:
+            target, reads, augmented = _assignment(line)
+            if target is not None and not target.startswith("dC_d") and target != "total":
+                if target not in needed:
                     continue
-                needed.discard(name)
-            needed |= set(_NAME.findall(value))
-            if not name.isidentifier() or " = " not in line:
-                needed |= set(_NAME.findall(target))
+                needed.discard(target)
+            needed |= reads
+            if target is not None and augmented:
+                needed.add(target)
             live.insert(0, line)
         if live:
             kept[:0] = comments + live
     return kept
 
 
-def _augmented(line: str) -> tuple[str, str, str]:
-    """``"a /= b"`` -> ``("a", "/=", "b")``."""
-    target, op, value = line.split(" ", 2)
-    return target, op, value
-
-
-_NAME = re.compile(r"[A-Za-z_]\w*")
+def _assignment(line: str) -> tuple[str | None, set[str], bool]:
+    """``(name assigned, names read, augmented)`` of one line of code, parsed by Python's own
+    parser: ``"a /= b"`` -> ``("a", {"b"}, True)``; an assignment to an array entry
+    (``out[r, 0] = a2_0``) assigns no name and reads every name in it."""
+    stmt = ast.parse(line).body[0]
+    if not isinstance(stmt, ast.Assign | ast.AugAssign):
+        raise CodegenError(f"not an assignment: {line!r}")
+    target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
+    reads = {node.id for node in ast.walk(stmt.value) if isinstance(node, ast.Name)}
+    if isinstance(target, ast.Name):
+        return target.id, reads, isinstance(stmt, ast.AugAssign)
+    return None, reads | {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}, False
 
 
 def _scalar_params(net: Network) -> list[tuple[str, str, str]]:
@@ -144,7 +151,7 @@ def _forward_lines(net: Network, first_z: bool = True) -> list[str]:
         act = layer.act
         below = "x_k" if l == 1 else f"a{l - 1}_k"
         bias = f" + b{l}_j" if layer.bias else ""
-        shown = "softmax(z)_j" if act.is_softmax else str(act.expr)
+        shown = "softmax(z)_j" if act.is_softmax else text(act.expr)
         lines.append(
             f"# layer {l}: z{l}_j = sum_k w{l}_j_k*{below}{bias}, a{l}_j = {act.name}(z{l}_j) = {shown}"
         )
@@ -177,7 +184,7 @@ def _cost_lines(net: Network) -> list[str]:
     """Lines adding this example's cost C_x to ``total`` (stable forms as in the blas shape)."""
     L, n = net.L, net.sizes[-1]
     out, cost = net.layers[-1].act, net.cost
-    fused = out.name in cost.fused
+    fused = output_kind(net) == FUSED
     if fused and out.is_softmax:
         terms = " + ".join(f"y_{j}*(z{L}_{j} - lse)" for j in range(n))
         return [
@@ -191,13 +198,13 @@ def _cost_lines(net: Network) -> list[str]:
             "# -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - y z",
             f"total += {terms}",
         ]
-    scale = sp.Rational(1, n) if cost.mean_over_units else sp.Integer(1)
+    scale = cost_scale(net)
     units = [numba_code(cost.expr, {A_SYM: f"a{L}_{j}", Y_SYM: f"y_{j}"}) for j in range(n)]
     summed = " + ".join(f"({u})" if len(units) > 1 and scale != 1 else u for u in units)
     head = "" if scale == 1 else f"{numba_code(scale)}*"
     body = f"{head}({summed})" if head and len(units) > 1 else f"{head}{summed}"
     shown = "" if scale == 1 else f"{scale} "
-    return [f"# C_x = {shown}sum_j {cost.expr}", f"total += {body}"]
+    return [f"# C_x = {shown}sum_j {text(cost.expr)}", f"total += {body}"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,41 +212,41 @@ def _cost_lines(net: Network) -> list[str]:
 # --------------------------------------------------------------------------------------------
 def _backward_lines(d: Derivation, op: str = "+=") -> list[str]:
     """BP1/BP2 per unit, then BP3/BP4 added to the gradient sums (``op`` "+=") or, for a
-    batch of one, assigned to them (``op`` "=")."""
+    batch of one, assigned to them (``op`` "="). Each step is headed by the network's equation
+    (:func:`~symgrad.codegen.comments.bp_comments`), then its value at every unit."""
     net, L = d.net, d.net.L
+    bp = bp_comments(net)
     temps = sp.numbered_symbols("_tmp", real=True)
-    lines: list[str] = []
+    lines: list[str] = [f"# {bp[('BP1', L)]}"]
     out_act, cost = net.layers[-1].act, net.cost
     n_out = net.sizes[-1]
-    # BP1 at the output layer
-    if d.fused:
+    kind = output_kind(net)
+    if kind == FUSED:
         lines.append(
-            f"# BP1, fused ({out_act.name} with {cost.name}): the derivative of the output "
-            "cancels against the cost's"
+            f"# ({out_act.name} with {cost.name}: the output's derivative cancels against the cost's)"
         )
-        notes = [f"delta{L}_{j} = dC/dz{L}_{j} = {d.delta_out(j)}" for j in range(n_out)]
-    elif out_act.is_softmax:
+        notes = [f"delta{L}_{j} = dC/dz{L}_{j} = {text(d.delta_out(j))}" for j in range(n_out)]
+    elif kind == JACOBIAN:
         dcost = d.scale * cost.dC_da.xreplace(
             {A_SYM: sp.Symbol(f"a{L}_i", real=True), Y_SYM: sp.Symbol("y_i", real=True)}
         )
         lines.append(
-            f"# BP1 through the softmax: delta{L}_j = dC/dz{L}_j = sum_i da{L}_i/dz{L}_j * dC/da{L}_i"
-        )
-        lines.append(
-            f"#   = a{L}_j*(dC/da{L}_j - sum_i a{L}_i*dC/da{L}_i), with dC/da{L}_i = {sp.factor(dcost)}"
+            f"# through the softmax: delta{L}_j = sum_i da{L}_i/dz{L}_j * dC/da{L}_i"
+            f" = a{L}_j*(dC/da{L}_j - sum_i a{L}_i*dC/da{L}_i), dC/da{L}_i = {text(sp.factor(dcost))}"
         )
         notes = ["" for _ in range(n_out)]
     else:
         notes = [
-            f"BP1: delta{L}_{j} = dC/dz{L}_{j} = da{L}_{j}/dz{L}_{j} * dC/da{L}_{j}\n"
-            f"     = ({d.fprime(L, j)}) * ({d.dcost(j)})"
+            f"delta{L}_{j} = dC/dz{L}_{j} = da{L}_{j}/dz{L}_{j} * dC/da{L}_{j}\n"
+            f"  = ({text(d.fprime(L, j))}) * ({text(d.dcost(j))})"
             for j in range(n_out)
         ]
     exprs = [d.delta_out(j) for j in range(n_out)]
-    lines += _assign(exprs, [f"delta{L}_{j}" for j in range(n_out)], notes, temps, d.fused)
+    lines += _assign(exprs, [f"delta{L}_{j}" for j in range(n_out)], notes, temps, kind == FUSED)
     lines += _accumulate(d, L, op)
     for l in range(L - 1, 0, -1):
         n_next = net.sizes[l + 1]
+        lines.append(f"# {bp[('BP2', l)]}")
         fprimes = [stabilise(d.fprime(l, k)) for k in range(net.sizes[l])]
         shared, reduced = sp.cse(fprimes, symbols=temps, order="none")
         if shared:
@@ -247,16 +254,16 @@ def _backward_lines(d: Derivation, op: str = "+=") -> list[str]:
             lines += [f"{sym} = {numba_code(expr)}" for sym, expr in shared]
         for k, fprime in enumerate(reduced):
             lines.append(
-                f"# BP2: delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * sum_i dz{l + 1}_i/da{l}_{k}"
+                f"# delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * sum_i dz{l + 1}_i/da{l}_{k}"
                 f" * dC/dz{l + 1}_i"
             )
-            lines.append(f"#      = ({d.fprime(l, k)}) * sum_i w{l + 1}_i_{k}*delta{l + 1}_i")
+            lines.append(f"#   = ({text(d.fprime(l, k))}) * sum_i w{l + 1}_i_{k}*delta{l + 1}_i")
             paths = " + ".join(f"w{l + 1}_{i}_{k}*delta{l + 1}_{i}" for i in range(n_next))
             if fprime == 1:
                 lines.append(f"delta{l}_{k} = {paths}")
             elif n_next == 1:
-                # (f' * w) * delta: delta comes last of all, and then only one product waits on it
-                # (with a batch of one, the next example waits on this): the chain 1.03x faster
+                # (f' * w) * delta: delta comes last of all, and then only one product waits on
+                # it (with a batch of one, the next example waits on this)
                 lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*{paths}")
             else:
                 lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*({paths})")
@@ -291,15 +298,13 @@ def _accumulate(d: Derivation, l: int, op: str = "+=") -> list[str]:
     """BP3 and BP4 of layer ``l``: add this example's dC_x/db and dC_x/dw to the sums (``op``
     "+="), or make them the gradient (``op`` "=")."""
     layer = d.net.layers[l - 1]
+    bp = bp_comments(d.net)
     lines: list[str] = []
+    if layer.bias:
+        lines.append(f"# {bp[('BP3', l)]}")
+        lines += [f"{_grad(f'b{l}_{j}')} {op} delta{l}_{j}" for j in range(layer.n_out)]
+    lines.append(f"# {bp[('BP4', l)]}")
     for j in range(layer.n_out):
-        below = "x_k" if l == 1 else f"a{l - 1}_k"
-        if layer.bias:
-            lines.append(f"# BP3: dC/db{l}_{j} = dz{l}_{j}/db{l}_{j} * dC/dz{l}_{j} = delta{l}_{j}")
-            lines.append(f"{_grad(f'b{l}_{j}')} {op} delta{l}_{j}")
-        lines.append(
-            f"# BP4: dC/dw{l}_{j}_k = dz{l}_{j}/dw{l}_{j}_k * dC/dz{l}_{j} = delta{l}_{j}*{below}"
-        )
         for k in range(layer.n_in):
             below_k = f"x_{k}" if l == 1 else f"a{l - 1}_{k}"
             lines.append(f"{_grad(f'w{l}_{j}_{k}')} {op} delta{l}_{j}*{below_k}")
@@ -364,7 +369,7 @@ def _one_lines(
                    = [sum_k w1_j_k*xn_k + b1_j] - step*delta1_j*[sum_k x_k*xn_k + 1],
 
     so one product waits on ``delta1_j``, where the step, then the next example's sum, would
-    wait on it in turn (3Blue1Brown's chain: 1.13x faster in float32, 1.04x in float64).
+    wait on it in turn (measured in benchmarks/FINDINGS.md).
     Keys: ``step`` (before the loop), ``first`` (z1 of row r, before an epoch's first example),
     ``train`` (one example: forward from z1, cost, gradient), ``next`` (z1 of row rn),
     ``steps`` (the step on every parameter).
@@ -393,26 +398,16 @@ def _one_lines(
 
 
 def _update_lines(opt: Optimizer, scalars: list[str]) -> list[str]:
-    """Each rule printed once with placeholders, then written out for every scalar parameter."""
-    holders = {w: "__w__", g: "__g__", m: "__m__", v: "__v__", t: "t"}
-    names = {**hyper_locals(opt), **holders}
-    names.update({sym: sym.name for sym, _ in opt.scalars()})
-    rules = [
-        f"{holders[r.target]} {'-=' if r.decrement else '='} {numba_code(r.expr, names)}"
-        for r in opt.rules()
-    ]
+    """Each rule printed for every scalar parameter, its quantities named by that parameter's
+    locals (``w2_0_1``, ``dC_dw2_0_1``, ``m_w2_0_1``...)."""
+    names = {**hyper_locals(opt), t: "t", **{sym: sym.name for sym, _ in opt.scalars()}}
     lines = [f"# {type(opt).__name__}, for every parameter:"]
-    lines += [
-        f"#   {r.target} <- {r.target} - {r.expr}" if r.decrement else f"#   {r.target} <- {r.expr}"
-        for r in opt.rules()
-    ]
+    lines += [f"#   {rule_text(r)}" for r in opt.rules()]
     for scalar in scalars:
-        for rule in rules:
+        local = {**names, w: scalar, g: _grad(scalar), m: f"m_{scalar}", v: f"v_{scalar}"}
+        for r in opt.rules():
             lines.append(
-                rule.replace("__w__", scalar)
-                .replace("__g__", _grad(scalar))
-                .replace("__m__", f"m_{scalar}")
-                .replace("__v__", f"v_{scalar}")
+                f"{local[r.target]} {'-=' if r.decrement else '='} {numba_code(r.expr, local)}"
             )
     return lines
 

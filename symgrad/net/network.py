@@ -201,8 +201,12 @@ class Network:
 
     def describe(self) -> str:
         """One line: ``2 -> 3 sigmoid -> 1 sigmoid, cost quadratic``."""
+        return f"{self.describe_layers()}, cost {self.cost.name}"
+
+    def describe_layers(self) -> str:
+        """The layers in one line: ``2 -> 3 sigmoid -> 1 sigmoid``."""
         parts = [str(self.sizes[0])] + [f"{layer.n_out} {layer.act.name}" for layer in self.layers]
-        return " -> ".join(parts) + f", cost {self.cost.name}"
+        return " -> ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able) that :meth:`from_dict` reads back, user formulas included."""

@@ -480,7 +480,7 @@ class Model:
         """Read a file written by :meth:`save`: validated (:func:`read_weights`: the declaration,
         then every array's shape and dtype from its header), then compiled (from the cache if
         there). Nothing is compiled, nor any array read, for a file that does not fit."""
-        from ..codegen.generate import compile as compile_model
+        from .build import compile as compile_model
 
         saved = read_weights(path, finite=False)  # the compiled check below sees NaN
         net = saved.net

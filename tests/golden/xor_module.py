@@ -265,24 +265,30 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
     inv_b = DTYPE(1.0 / x.shape[0])
     for s in range(x.shape[0]):
         for j in range(1):
-            # BP1: delta^(2)_j = dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
+            # BP1: delta^(2)[j] = 2*(1 - a^(2)[j])*(a^(2)[j] - y[j])*a^(2)[j]
+            # dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
             delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
-    # BP4: dC/dW^(2) = delta^(2) a^(1)^T, summed over the batch: dW2 = delta2^T a1
+    # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
+    # summed over the batch, all rows at once: dW2 = delta2^T a1
     gemm(TRANS, NO_TRANS, ONE, delta2, a1, ZERO, dW2)
-    # BP3: dC/db^(2) = delta^(2), summed over the batch
+    # BP3: dC/db^(2)[j] = delta^(2)[j]
+    # summed over the batch
     db2[:] = 0.0
     for s in range(x.shape[0]):
         for j in range(1):
             db2[j] += delta2[s, j]
-    # BP2: delta^(1) = (W^(2)^T delta^(2)) * f'(z^(1)), rows at once: delta1 = delta2 W2
+    # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
+    # all rows at once: delta1 = delta2 W2, then times f'(z^(1))
     gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
     for s in range(x.shape[0]):
         for j in range(2):
             # f'(z^(1)) = 1 - a**2 (tanh)
             delta1[s, j] *= 1 - a1[s, j]**2
-    # BP4: dC/dW^(1) = delta^(1) a^(0)^T, summed over the batch: dW1 = delta1^T x
+    # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
+    # summed over the batch, all rows at once: dW1 = delta1^T x
     gemm(TRANS, NO_TRANS, ONE, delta1, x, ZERO, dW1)
-    # BP3: dC/db^(1) = delta^(1), summed over the batch
+    # BP3: dC/db^(1)[j] = delta^(1)[j]
+    # summed over the batch
     db1[:] = 0.0
     for s in range(x.shape[0]):
         for j in range(2):
@@ -405,26 +411,32 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
             inv_b = DTYPE(1.0 / x.shape[0])
             for s in range(x.shape[0]):
                 for j in range(1):
-                    # BP1: delta^(2)_j = dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
+                    # BP1: delta^(2)[j] = 2*(1 - a^(2)[j])*(a^(2)[j] - y[j])*a^(2)[j]
+                    # dC/da^(2)_j * f'(z^(2)_j) = (2*a - 2*y) * (a*(1 - a))
                     delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
-            # BP2: delta^(1) = (W^(2)^T delta^(2)) * f'(z^(1)), rows at once: delta1 = delta2 W2
+            # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
+            # all rows at once: delta1 = delta2 W2, then times f'(z^(1))
             gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
             for s in range(x.shape[0]):
                 for j in range(2):
                     # f'(z^(1)) = 1 - a**2 (tanh)
                     delta1[s, j] *= 1 - a1[s, j]**2
-            # BP4 and the step at once: W^(2) <- W^(2) - lr delta^(2) a^(1)^T, one GEMM adding into W2 (beta = 1)
+            # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
+            # summed over the batch, with the step at once: W2 <- W2 - lr delta2^T a1, one GEMM adding into W2 (beta = 1)
             gemm(TRANS, NO_TRANS, minus_lr, delta2, a1, ONE, W2)
-            # BP3 and the step: b^(2) <- b^(2) - lr dC/db^(2), dC/db^(2) = delta^(2) summed over the batch
+            # BP3: dC/db^(2)[j] = delta^(2)[j]
+            # summed over the batch, then the step: b2 <- b2 - lr db2
             db2[:] = 0.0
             for s in range(x.shape[0]):
                 for j in range(1):
                     db2[j] += delta2[s, j]
             for j in range(1):
                 b2[j] -= lr * db2[j]
-            # BP4 and the step at once: W^(1) <- W^(1) - lr delta^(1) a^(0)^T, one GEMM adding into W1 (beta = 1)
+            # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
+            # summed over the batch, with the step at once: W1 <- W1 - lr delta1^T x, one GEMM adding into W1 (beta = 1)
             gemm(TRANS, NO_TRANS, minus_lr, delta1, x, ONE, W1)
-            # BP3 and the step: b^(1) <- b^(1) - lr dC/db^(1), dC/db^(1) = delta^(1) summed over the batch
+            # BP3: dC/db^(1)[j] = delta^(1)[j]
+            # summed over the batch, then the step: b1 <- b1 - lr db1
             db1[:] = 0.0
             for s in range(x.shape[0]):
                 for j in range(2):
@@ -433,7 +445,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
                 b1[j] -= lr * db1[j]
             t += 1
         losses[e] = total / n
-        if not (np.isfinite(losses[e]) and _all_finite(W1_flat) and _all_finite(b1_flat) and _all_finite(W2_flat) and _all_finite(b2_flat)):
+        if not (math.isfinite(losses[e]) and _all_finite(W1_flat) and _all_finite(b1_flat) and _all_finite(W2_flat) and _all_finite(b2_flat)):
             _copy(W1_flat, saved_W1_flat)
             _copy(b1_flat, saved_b1_flat)
             _copy(W2_flat, saved_W2_flat)

@@ -189,28 +189,28 @@ def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
         # layer 2: z2_j = sum_k w2_j_k*a1_k + b2_j, a2_j = sigmoid(z2_j) = 1/(1 + exp(-z))
         z2_0 = w2_0_0*a1_0 + w2_0_1*a1_1 + b2_0
         a2_0 = _sigmoid(z2_0)
-        # BP1: delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
-        #      = (a2_0*(1 - a2_0)) * (2*(a2_0 - y_0))
+        # BP1: delta^(2)[j] = 2*(1 - a^(2)[j])*(a^(2)[j] - y[j])*a^(2)[j]
+        # delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
+        #   = (a^(2)_0*(1 - a^(2)_0)) * (2*(a^(2)_0 - y_0))
         delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)
-        # BP3: dC/db2_0 = dz2_0/db2_0 * dC/dz2_0 = delta2_0
+        # BP3: dC/db^(2)[j] = delta^(2)[j]
         dC_db2_0 += delta2_0
-        # BP4: dC/dw2_0_k = dz2_0/dw2_0_k * dC/dz2_0 = delta2_0*a1_k
+        # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
         dC_dw2_0_0 += delta2_0*a1_0
         dC_dw2_0_1 += delta2_0*a1_1
-        # BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
-        #      = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
+        # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
+        # delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
+        #   = (1 - (a^(1)_0)**2) * sum_i w2_i_0*delta2_i
         delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
-        # BP2: delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
-        #      = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
+        # delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
+        #   = (1 - (a^(1)_1)**2) * sum_i w2_i_1*delta2_i
         delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
-        # BP3: dC/db1_0 = dz1_0/db1_0 * dC/dz1_0 = delta1_0
+        # BP3: dC/db^(1)[j] = delta^(1)[j]
         dC_db1_0 += delta1_0
-        # BP4: dC/dw1_0_k = dz1_0/dw1_0_k * dC/dz1_0 = delta1_0*x_k
+        dC_db1_1 += delta1_1
+        # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
         dC_dw1_0_0 += delta1_0*x_0
         dC_dw1_0_1 += delta1_0*x_1
-        # BP3: dC/db1_1 = dz1_1/db1_1 * dC/dz1_1 = delta1_1
-        dC_db1_1 += delta1_1
-        # BP4: dC/dw1_1_k = dz1_1/dw1_1_k * dC/dz1_1 = delta1_1*x_k
         dC_dw1_1_0 += delta1_1*x_0
         dC_dw1_1_1 += delta1_1*x_1
     # the mean over the batch: dC/dw = (1/B) sum_x dC_x/dw
@@ -265,9 +265,8 @@ def update(W1, b1, W2, b2, dW1, db1, dW2, db2, t, hyper):
     _step(b2.reshape(-1), db2.reshape(-1), hyper)
 
 
-# contract: a*b + c as one FMA, one rounding (the other functions round as written). A batch
-# of one waits on each step before the next example; with plain SGD's step = lr/B this made
-# 3Blue1Brown's chain 1.06x (float64) and 1.07x (float32) faster.
+# contract: a*b + c as one FMA, one rounding (the other functions round as written): a batch
+# of one waits on each step before the next example, and a fused multiply-add is one wait.
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, losses):
     """Train for several epochs in one call; each epoch's mean cost goes into losses[e].
@@ -334,28 +333,28 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
                 a2_0 = _sigmoid(z2_0)
                 # C_x = sum_j (a - y)**2
                 total += (a2_0 - y_0)**2
-                # BP1: delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
-                #      = (a2_0*(1 - a2_0)) * (2*(a2_0 - y_0))
+                # BP1: delta^(2)[j] = 2*(1 - a^(2)[j])*(a^(2)[j] - y[j])*a^(2)[j]
+                # delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
+                #   = (a^(2)_0*(1 - a^(2)_0)) * (2*(a^(2)_0 - y_0))
                 delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)
-                # BP3: dC/db2_0 = dz2_0/db2_0 * dC/dz2_0 = delta2_0
+                # BP3: dC/db^(2)[j] = delta^(2)[j]
                 dC_db2_0 += delta2_0
-                # BP4: dC/dw2_0_k = dz2_0/dw2_0_k * dC/dz2_0 = delta2_0*a1_k
+                # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
                 dC_dw2_0_0 += delta2_0*a1_0
                 dC_dw2_0_1 += delta2_0*a1_1
-                # BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
-                #      = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
+                # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
+                # delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
+                #   = (1 - (a^(1)_0)**2) * sum_i w2_i_0*delta2_i
                 delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
-                # BP2: delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
-                #      = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
+                # delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
+                #   = (1 - (a^(1)_1)**2) * sum_i w2_i_1*delta2_i
                 delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
-                # BP3: dC/db1_0 = dz1_0/db1_0 * dC/dz1_0 = delta1_0
+                # BP3: dC/db^(1)[j] = delta^(1)[j]
                 dC_db1_0 += delta1_0
-                # BP4: dC/dw1_0_k = dz1_0/dw1_0_k * dC/dz1_0 = delta1_0*x_k
+                dC_db1_1 += delta1_1
+                # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
                 dC_dw1_0_0 += delta1_0*x_0
                 dC_dw1_0_1 += delta1_0*x_1
-                # BP3: dC/db1_1 = dz1_1/db1_1 * dC/dz1_1 = delta1_1
-                dC_db1_1 += delta1_1
-                # BP4: dC/dw1_1_k = dz1_1/dw1_1_k * dC/dz1_1 = delta1_1*x_k
                 dC_dw1_1_0 += delta1_1*x_0
                 dC_dw1_1_1 += delta1_1*x_1
             # the mean over the batch: dC/dw = (1/B) sum_x dC_x/dw
@@ -451,28 +450,28 @@ def train_epochs_one(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper,
             a2_0 = _sigmoid(z2_0)
             # C_x = sum_j (a - y)**2
             total += (a2_0 - y_0)**2
-            # BP1: delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
-            #      = (a2_0*(1 - a2_0)) * (2*(a2_0 - y_0))
+            # BP1: delta^(2)[j] = 2*(1 - a^(2)[j])*(a^(2)[j] - y[j])*a^(2)[j]
+            # delta2_0 = dC/dz2_0 = da2_0/dz2_0 * dC/da2_0
+            #   = (a^(2)_0*(1 - a^(2)_0)) * (2*(a^(2)_0 - y_0))
             delta2_0 = 2*a2_0*(1 - a2_0)*(a2_0 - y_0)
-            # BP3: dC/db2_0 = dz2_0/db2_0 * dC/dz2_0 = delta2_0
+            # BP3: dC/db^(2)[j] = delta^(2)[j]
             dC_db2_0 = delta2_0
-            # BP4: dC/dw2_0_k = dz2_0/dw2_0_k * dC/dz2_0 = delta2_0*a1_k
+            # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
             dC_dw2_0_0 = delta2_0*a1_0
             dC_dw2_0_1 = delta2_0*a1_1
-            # BP2: delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
-            #      = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
+            # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
+            # delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
+            #   = (1 - (a^(1)_0)**2) * sum_i w2_i_0*delta2_i
             delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
-            # BP2: delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
-            #      = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
+            # delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
+            #   = (1 - (a^(1)_1)**2) * sum_i w2_i_1*delta2_i
             delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
-            # BP3: dC/db1_0 = dz1_0/db1_0 * dC/dz1_0 = delta1_0
+            # BP3: dC/db^(1)[j] = delta^(1)[j]
             dC_db1_0 = delta1_0
-            # BP4: dC/dw1_0_k = dz1_0/dw1_0_k * dC/dz1_0 = delta1_0*x_k
+            dC_db1_1 = delta1_1
+            # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
             dC_dw1_0_0 = delta1_0*x_0
             dC_dw1_0_1 = delta1_0*x_1
-            # BP3: dC/db1_1 = dz1_1/db1_1 * dC/dz1_1 = delta1_1
-            dC_db1_1 = delta1_1
-            # BP4: dC/dw1_1_k = dz1_1/dw1_1_k * dC/dz1_1 = delta1_1*x_k
             dC_dw1_1_0 = delta1_1*x_0
             dC_dw1_1_1 = delta1_1*x_1
             if s + 1 < n:
