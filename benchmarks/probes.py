@@ -153,6 +153,26 @@ def main() -> None:
             aot=model.aot,
             numba_imported="numba" in sys.modules,
         )
+    elif mode == "lr":
+        # a model trained once (its module from the caches), then a new learning rate two ways:
+        # sg.compile with another value of the same kind, and model.optimizer = ... in place
+        rng = np.random.default_rng(0)
+        x = rng.random((w.batch, w.sizes[0])).astype(dtype)
+        y = rng.random((w.batch, w.sizes[-1])).astype(dtype)
+        model = sg.compile(net, optimizer=opt, dtype=dtype)
+        model.fit(x, y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
+        t0 = time.perf_counter()
+        other = sg.compile(net, optimizer=sg.SGD(lr=w.lr / 2), dtype=dtype)
+        other.fit(x, y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
+        t1 = time.perf_counter()
+        model.optimizer = sg.SGD(lr=w.lr / 4)
+        model.fit(x, y, epochs=1, batch_size=w.batch, shuffle=False, progress=False)
+        t2 = time.perf_counter()
+        out.update(
+            compile_new_lr_to_step_s=t1 - t0,
+            assign_new_lr_to_step_s=t2 - t1,
+            same_module=other.module is model.module,
+        )
     elif mode == "aot":
         t0 = time.perf_counter()
         sg.compile(net, optimizer=opt, dtype=dtype, aot=True)

@@ -256,6 +256,7 @@ def run_probes(workloads: list[str], env: dict[str, str]) -> dict[str, Any]:
         for wname in workloads:
             cold = probe("compile", wname, "float32", extra=cache)
             warm = probe("compile", wname, "float32", extra=cache)
+            new_lr = probe("lr", wname, "float32", extra=cache)
             build = probe("aot", wname, "float32", extra=cache)
             ahead = (
                 probe("compile", wname, "float32", extra=cache) if "error" not in build else build
@@ -265,6 +266,7 @@ def run_probes(workloads: list[str], env: dict[str, str]) -> dict[str, Any]:
                     "workload": wname,
                     "cold": cold,
                     "cached": warm,
+                    "new_lr": new_lr,
                     "aot_build": build,
                     "aot": ahead,
                 }
@@ -575,6 +577,32 @@ def _cold_parts(compiles: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _new_lr_lines(compiles: list[dict[str, Any]]) -> list[str]:
+    """A new learning rate after a model has trained: from the same compiled module."""
+    rows = []
+    for c in compiles:
+        r = c.get("new_lr") or {}
+        if "error" in r or "compile_new_lr_to_step_s" not in r:
+            rows.append(f"| {c['workload']} | failed: {r.get('error', '?')} | | |")
+            continue
+        same = "yes" if r.get("same_module") else "no"
+        rows.append(
+            f"| {c['workload']} | {_ms(r['compile_new_lr_to_step_s'])} | "
+            f"{_ms(r['assign_new_lr_to_step_s'])} | {same} |"
+        )
+    return [
+        "",
+        "A new learning rate, in a process whose model has trained once: `sg.compile` with "
+        "another `lr` of the same optimiser, then its first training step; and "
+        "`model.optimizer = sg.SGD(lr=...)` in place, then a step (hyperparameters are run-time "
+        "arguments: neither compiles).",
+        "",
+        "| workload | sg.compile(new lr) + step | model.optimizer = ... + step | same module |",
+        "|---|---:|---:|:---:|",
+        *rows,
+    ]
+
+
 def probes_section(extra: dict[str, Any]) -> list[str]:
     pr = extra.get("probes")
     if not pr:
@@ -621,6 +649,7 @@ def probes_section(extra: dict[str, Any]) -> list[str]:
             f"{aot_cells} |"
         ]
     L += _cold_parts(pr["compile"])
+    L += _new_lr_lines(pr["compile"])
     floor = pr.get("floor") or []
     if len(floor) == 2 and not any("error" in f for f in floor):
         L += [

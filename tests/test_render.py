@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 import symgrad as sg
-from symgrad.views.layout import latex_escape, rule_latex, rule_text, text_name
+from symgrad.calculus.steps import prose
+from symgrad.views.layout import Math, latex_escape, rule_latex, rule_text
+from symgrad.views.notation import TextNotation
 
 
 @pytest.fixture(scope="module")
@@ -206,15 +208,29 @@ def test_every_network_renders_in_every_format(net: sg.Network) -> None:
 
 
 def test_rule_notation() -> None:
-    assert text_name("w2_0_1") == "w^(2)_01" and text_name("w2_10_3") == "w^(2)_(10,3)"
-    assert text_name("dC/dw2_0_1") == "dC/dw^(2)_01" and text_name("x_0") == "x_0"
-    assert text_name("sigmoid'(z1_0)") == "sigmoid'(z^(1)_0)"
-    rule = "chain rule: w1_0_0 changes C only through z1_0, then a1_0"
+    """Symbols are spelled from their metadata (never parsed back from their names), and a rule
+    is words and maths side by side (Prose), each spelled for its format."""
+    d = sg.derive(sg.Network.mlp([2, 4, 11], hidden="sigmoid", output="identity", cost="mse"))
+    s, shown = d.sym, TextNotation(d.sym.meta)
+    assert (
+        shown.doprint(s.w(2, 0, 1)) == "w^(2)_01" and shown.doprint(s.w(2, 10, 3)) == "w^(2)_(10,3)"
+    )
+    assert (
+        shown.doprint(s.d(s.C, s.w(2, 0, 1))) == "dC/dw^(2)_01" and shown.doprint(s.x(0)) == "x_0"
+    )
+    assert shown.doprint(s.fprime(1, 0)) == "sigmoid'(z^(1)_0)"
+    assert TextNotation().doprint(s.w(2, 0, 1)) == "w2_0_1"  # no table: the code name
+    m = Math(d, {})
+    rule = m.prose(
+        prose("chain rule: ", s.w(1, 0, 0), " changes ", s.C, " only through ", s.z(1, 0))
+        + prose(", then ", s.a(1, 0))
+    )
     assert rule_text(rule) == "chain rule: w^(1)_00 changes C only through z^(1)_0, then a^(1)_0"
     assert rule_latex(rule) == (
         "chain rule: $w^{(1)}_{00}$ changes $C$ only through $z^{(1)}_{0}$, then $a^{(1)}_{0}$"
     )
     assert rule_latex("derivative of leaky_relu") == r"derivative of leaky\_relu"
+    assert rule_text("w1_0_0 in words") == "w1_0_0 in words"  # words are never searched
     assert latex_escape("2 -> 1 & 50%") == r"2 $\to$ 1 \& 50\%"
 
 

@@ -218,7 +218,9 @@ def test_divergence_raises_and_keeps_finite_weights(
         return done, t
 
     monkeypatch.setattr(model.module, "train_epochs", recorded)
-    monkeypatch.setattr(model_module, "_chunk", lambda seconds, rows: 1000)  # calls of 1, 499
+    monkeypatch.setattr(
+        model_module, "epochs_per_call", lambda seconds, rows: 1000
+    )  # calls of 1, 499
     X = np.linspace(-10, 10, 50).reshape(-1, 1)
     with pytest.raises(sg.DivergenceError, match="diverged in epoch") as info:
         model.fit(X, 3 * X, epochs=500, batch_size=50, shuffle=False)
@@ -271,7 +273,7 @@ def test_many_epochs_per_call_equal_one_epoch_per_call(
         pytest.skip("the blas shape keeps no state outside its arrays")
     X, labels = clf_data(rng, rows=23)
     monkeypatch.setattr(
-        model_module, "_chunk", lambda seconds, rows: 3
+        model_module, "epochs_per_call", lambda seconds, rows: 3
     )  # calls of at most 3 epochs
     model.init(0)
     chunked = model.fit(X, labels, epochs=12, batch_size=5, seed=4)

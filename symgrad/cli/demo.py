@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"network    {net.describe()}")
     d = derive(net)
     example = d.partial(f"W{net.L}", 0, 0)  # the same chain rule, at the output layer
-    shown = TextNotation()
+    shown = TextNotation(d.sym.meta)
     n_params = sum(math.prod(net.param_shape(p)) for p in net.param_names)
     print(
         f"derived    {n_params} partial derivatives, e.g. "

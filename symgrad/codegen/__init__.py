@@ -1,1 +1,2 @@
-"""Code generation: the printer, the two shapes of module, and their templates' data."""
+"""Code generation: the recipe and its key (recipe), the printer, the comments, the two shapes
+of module and their templates' data (generate, unrolled), and the cache of generated modules."""

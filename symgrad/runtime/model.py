@@ -10,8 +10,6 @@ optimiser state and the network's declaration together in one ``.npz`` file.
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import math
 import sys
 import time
@@ -24,11 +22,12 @@ import numpy as np
 
 from .. import validate
 from ..errors import DivergenceError, SpecError
-from ..files import atomic_write
 from ..net.network import Network
 from ..net.optim import Optimizer
+from .chunks import IN_ORDER, epochs_per_call, progress_bar
+from .edge import DataEdge, hyper_array
 from .history import History
-from .weights import FORMAT, META_KEY, n_params, read_weights
+from .weights import n_params, read_weights, write_weights
 
 Array = np.ndarray[Any, Any]
 
@@ -36,7 +35,7 @@ HE_INIT = frozenset({"relu", "leaky_relu", "elu", "silu", "swish", "softplus"})
 """Activations initialised He-style (variance 2 / fan_in); the others Glorot-style."""
 
 
-class Model:
+class Model(DataEdge):
     """A network with its parameters, trained by a compiled, generated module.
 
     Made by :meth:`symgrad.codegen.generate.GeneratedModule.compile` (or :func:`symgrad.compile`, or
@@ -61,7 +60,7 @@ class Model:
         self.dtype = np.dtype(dtype)
         self._optimizer = optimizer
         # the optimiser's values as the compiled functions take them (hyper, in settings order)
-        self._hyper = _hyper(optimizer, self.dtype)
+        self._hyper = hyper_array(optimizer, self.dtype)
         self.step = 0
         self._seconds_per_row: dict[int, float] = {}  # by batch size: sizes fit's calls
         self._names = net.param_names
@@ -122,7 +121,7 @@ class Model:
     @optimizer.setter
     def optimizer(self, optimizer: Optimizer) -> None:
         current = self._optimizer
-        hyper = _hyper(optimizer, self.dtype)
+        hyper = hyper_array(optimizer, self.dtype)
         if type(optimizer) is not type(current):
             shown = type(optimizer).__name__
             raise SpecError(
@@ -138,6 +137,9 @@ class Model:
         if not isinstance(self._module, ModuleType):
             self._module = self._module()
         return self._module
+
+    def _all_finite(self, flat: Array) -> bool:
+        return bool(self._fns._all_finite(flat))
 
     @property
     def _fns(self) -> Any:
@@ -249,92 +251,6 @@ class Model:
         return [self._state[f"{s}_{p}"] for s in self.optimizer.state for p in self._names]
 
     # ----------------------------------------------------------------------------------------
-    # Data at the edge
-    # ----------------------------------------------------------------------------------------
-    def _inputs(self, X: Any, what: str = "X") -> Array:
-        """X checked (shape, numbers, no NaN or infinity), C-contiguous in the model's dtype."""
-        n_in = self._n_in
-        if _ready(X, self.dtype, n_in):
-            return self._finite(X, what)
-        arr = validate.array(X, what)
-        if arr.ndim == 1 and n_in == 1:
-            arr = arr.reshape(-1, 1)
-        if arr.ndim != 2:
-            raise SpecError(
-                f"{what} must be a 2-D array of shape (n_samples, {n_in}), got shape {arr.shape}"
-            )
-        if arr.shape[1] != n_in:
-            raise SpecError(
-                f"{what} has {arr.shape[1]} columns but the network takes {n_in} input"
-                f"{'s' if n_in != 1 else ''}: give one column per input"
-            )
-        if arr.shape[0] == 0:
-            raise SpecError(f"{what} has no rows")
-        _check_numeric(arr, what)
-        return self._finite(self._contiguous(arr), what)
-
-    def _contiguous(self, arr: Array) -> Array:
-        """arr itself when it is C-contiguous in the model's dtype, else such a copy."""
-        if arr.dtype == self.dtype and arr.flags.c_contiguous:
-            return arr
-        with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, refused after
-            return np.ascontiguousarray(arr, dtype=self.dtype)
-
-    def _targets(self, Y: Any, rows: int, what: str = "Y") -> Array:
-        """Y as :meth:`_inputs` checks X; integer class labels become one-hot rows."""
-        n_out = self._n_out
-        if _ready(Y, self.dtype, n_out) and Y.shape[0] == rows:
-            return self._in_range(self._finite(Y, what), what)
-        arr = validate.array(Y, what)
-        if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
-            lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
-            if lo < 0 or hi >= n_out:
-                raise SpecError(
-                    f"{what} holds class labels from {lo} to {hi}, but the network has {n_out} outputs: "
-                    f"labels must lie in 0..{n_out - 1}"
-                )
-            arr = np.eye(n_out, dtype=self.dtype)[arr]  # integer labels -> one-hot rows
-        elif arr.ndim == 1 and n_out == 1:
-            arr = arr.reshape(-1, 1)
-        if arr.ndim != 2 or arr.shape[1] != n_out:
-            labels = " or integer class labels of shape (n_samples,)" if n_out > 1 else ""
-            raise SpecError(
-                f"{what} must have shape (n_samples, {n_out}){labels}, got shape {arr.shape}"
-            )
-        if arr.shape[0] != rows:
-            raise SpecError(
-                f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
-            )
-        _check_numeric(arr, what)
-        return self._in_range(self._finite(self._contiguous(arr), what), what)
-
-    def _in_range(self, Y: Array, what: str) -> Array:
-        """Y itself, when a cost that takes the log of the output can take these targets: one-hot
-        rows, class labels or probabilities, all in [0, 1] (-1 and 2 would train towards a cost
-        that has no minimum)."""
-        if self._unit_targets:
-            lo, hi = float(Y.min()), float(Y.max())
-            if lo < 0.0 or hi > 1.0:
-                bad = lo if lo < 0.0 else hi
-                labels = f" or class labels 0..{self._n_out - 1}" if self._n_out > 1 else ""
-                raise SpecError(
-                    f"{what} holds {bad:g}, but cost {self.net.cost.name!r} with a "
-                    f"{self.net.layers[-1].act.name} output needs targets in [0, 1]: one-hot rows, "
-                    f"probabilities{labels}"
-                )
-        return Y
-
-    def _finite(self, arr: Array, what: str) -> Array:
-        """arr (C-contiguous, in the model's dtype) when it holds no NaN or infinity. The module's
-        compiled check: NumPy's isfinite(...).all() costs tens of microseconds more on a small
-        fit when the caches are cold, as between other work."""
-        if not self._fns._all_finite(arr.reshape(-1)):
-            raise SpecError(
-                f"{what} contains NaN or infinity (in {self.dtype.name}): remove or fill those entries"
-            )
-        return arr
-
-    # ----------------------------------------------------------------------------------------
     # Compiled functions
     # ----------------------------------------------------------------------------------------
     def predict(self, X: Any) -> Array:
@@ -397,10 +313,10 @@ class Model:
         rng = np.random.default_rng(seed) if shuffle else None
         history = History()
         show = sys.stderr.isatty() if progress is None else bool(progress)
-        bar = _progress(int(epochs), show, self.net.name)
+        bar = progress_bar(int(epochs), show, self.net.name)
         done = 0
         per_row = self._seconds_per_row.get(batch)
-        chunk = 1 if per_row is None else _chunk(per_row * rows, rows)
+        chunk = 1 if per_row is None else epochs_per_call(per_row * rows, rows)
         # a module may have a version of train_epochs for batches of one (the unrolled shape)
         fns = self._fns
         train = fns.train_epochs
@@ -442,7 +358,7 @@ class Model:
                     raise exc
                 done += k
                 self._seconds_per_row[batch] = elapsed / (k * rows)
-                chunk = _chunk(elapsed / k, rows)
+                chunk = epochs_per_call(elapsed / k, rows)
         finally:
             if bar is not None:
                 bar.close()
@@ -452,28 +368,12 @@ class Model:
     # Files
     # ----------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write weights, optimiser state and the network's declaration to one ``.npz`` file."""
-        from .. import __version__
-
-        meta = {
-            "format": FORMAT,
-            "network": self.net.to_dict(),
-            "optimizer": self.optimizer.to_dict(),
-            "dtype": self.dtype.name,
-            "shape": self.shape,
-            "step": self.step,
-            "symgrad": __version__,
-        }
-        arrays: dict[str, Any] = {
-            **self._params,
-            **self._state,
-            META_KEY: np.array(json.dumps(meta, sort_keys=True)),
-        }
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        target = Path(path)
-        atomic_write(target, buf.getvalue())
-        return target
+        """Write weights, optimiser state and the network's declaration to one ``.npz`` file
+        (atomically: a killed save leaves the file before it)."""
+        return write_weights(
+            path, self.net, self.optimizer, self.dtype.name, self.shape, self.step,
+            {**self._params, **self._state},
+        )  # fmt: skip
 
     @classmethod
     def load(cls, path: str | Path) -> Model:
@@ -504,67 +404,6 @@ class Model:
             f"<Model {self.net.describe()}, {self.optimizer.describe()}, {self.dtype.name}, "
             f"{self.shape}{' (built ahead of time)' if self.aot else ''}, step {self.step}>"
         )
-
-
-def _check_numeric(arr: Array, what: str) -> None:
-    kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex
-    if kind not in "biufc":
-        raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
-    if kind == "c":
-        raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
-
-
-def _ready(arr: Any, dtype: np.dtype[Any], columns: int) -> bool:
-    """arr is already what the compiled code takes: C-contiguous rows of ``columns`` entries in
-    dtype, at least one row (checked before any other way in: a small fit is short)."""
-    return (
-        type(arr) is np.ndarray
-        and arr.dtype is dtype
-        and arr.ndim == 2
-        and arr.shape[1] == columns
-        and arr.shape[0] > 0
-        and arr.flags.c_contiguous
-    )
-
-
-def _hyper(optimizer: Optimizer, dtype: np.dtype[Any]) -> Array:
-    """The array ``hyper`` of the compiled functions: the optimiser's values in settings order."""
-    if not isinstance(optimizer, Optimizer):
-        raise SpecError(f"optimizer must be an optimiser such as sg.SGD(lr=0.1), got {optimizer!r}")
-    with np.errstate(over="ignore"):  # a value beyond float32's range: refused below
-        values = np.array(list(optimizer.settings().values()), dtype)
-    if not np.isfinite(values).all():
-        raise SpecError(f"{optimizer.describe()} has a value beyond the range of {dtype.name}")
-    return values
-
-
-IN_ORDER = np.empty((0, 0), np.int64)
-"""The ``orders`` of ``train_epochs`` that takes the rows in order (it has no rows)."""
-CHUNK_SECONDS = 0.2
-"""Aim of one compiled call of ``train_epochs`` in :meth:`Model.fit`: the progress bar (and
-Ctrl-C, which waits for the compiled call) answers a few times per second."""
-MAX_ORDER_ENTRIES = 1 << 22
-"""At most this many row indices of shuffled orders are made for one call (32 MiB)."""
-
-
-def _chunk(epoch_seconds: float, rows: int) -> int:
-    """Epochs for the next call of ``train_epochs``, from the time of one epoch so far.
-
-    The first call of a model runs one epoch (it may include loading or compiling the
-    module); later calls aim at :data:`CHUNK_SECONDS`.
-    """
-    most = max(1, MAX_ORDER_ENTRIES // max(rows, 1))
-    if epoch_seconds <= 0:
-        return most
-    return max(1, min(most, int(CHUNK_SECONDS / epoch_seconds)))
-
-
-def _progress(epochs: int, show: bool, name: str) -> Any:
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=epochs, desc=name, unit="epoch", file=sys.stderr, leave=True)
 
 
 def load(path: str | Path) -> Model:

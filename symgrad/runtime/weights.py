@@ -4,6 +4,7 @@ dtype from its ``.npy`` header, before any data is read; pickles are refused."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SpecError
-from ..files import physical_memory
+from ..files import atomic_write, physical_memory
 from ..net.network import Network
 from ..net.optim import Optimizer, optimizer_from_dict
 from ..npz import NpyHeader, NpzArchive
@@ -228,4 +229,34 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
-__all__ = ["FORMAT", "META_KEY", "Weights", "n_params", "read_weights"]
+def write_weights(
+    path: str | Path,
+    net: Network,
+    optimizer: Optimizer,
+    dtype: str,
+    shape: str,
+    step: int,
+    arrays: dict[str, Any],
+) -> Path:
+    """Write one ``.npz`` file that :func:`read_weights` reads back: the arrays (parameters and
+    optimiser state by name) and the declaration beside them, atomically."""
+    from .. import __version__
+
+    meta = {
+        "format": FORMAT,
+        "network": net.to_dict(),
+        "optimizer": optimizer.to_dict(),
+        "dtype": dtype,
+        "shape": shape,
+        "step": step,
+        "symgrad": __version__,
+    }
+    buf = io.BytesIO()
+    everything = {**arrays, META_KEY: np.array(json.dumps(meta, sort_keys=True))}
+    np.savez(buf, **everything)
+    target = Path(path)
+    atomic_write(target, buf.getvalue())
+    return target
+
+
+__all__ = ["FORMAT", "META_KEY", "Weights", "n_params", "read_weights", "write_weights"]

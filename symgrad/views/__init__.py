@@ -1,1 +1,2 @@
-"""Views: the document of a derivation, its text, Markdown, LaTeX and HTML forms, and the teaching views."""
+"""Views: the notation spelled (notation), the document of a derivation (document), its formats
+(formats: text, Markdown, LaTeX, Jupyter; html), and the teaching views (teach, numbers, descent)."""

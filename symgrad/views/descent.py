@@ -25,7 +25,8 @@ from ..files import atomic_write
 from ..net.formula import parse_formula
 from ..net.network import Network
 from ..verify import numeric
-from .teach import Array, check_params, number
+from .numbers import Array, check_params
+from .teach import number
 
 if TYPE_CHECKING:
     from ..calculus.derivation import Derivation

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from ..files import atomic_write
+from .document import DocumentBuilder, RenderOptions, build_document
 from .layout import (
     Equation,
+    Paragraph,
     Pieces,
-    latex_rows,
+    equation_lines,
     rule_pieces,
-)
-from .render import (
-    MAX_PARTIALS,
-    DocumentBuilder,
-    build_document,
 )
 
 if TYPE_CHECKING:
@@ -68,54 +65,33 @@ _SUP = str.maketrans("0123456789()-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁻")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
-def to_html(
-    d: Derivation,
-    explain: Explanation | None = None,
-    *,
-    param: str | None = None,
-    layer: int | None = None,
-    index: int | Sequence[int] | None = None,
-    expand: bool = False,
-    equations: bool | str = True,
-    max_partials: int = MAX_PARTIALS,
-    advice: str = "python",
-) -> str:
+def to_html(d: Derivation, explain: Explanation | None = None, **options: Any) -> str:
     """The page as a string.
 
     Args:
         d: the derivation.
         explain: an :class:`~symgrad.views.teach.Explanation` of ``d``: its partials are shown with the
             numbers of its example (the selection options then come from it).
-        param, layer, index, expand, equations, max_partials: as for :func:`symgrad.views.render.to_text`.
+        options: the fields of :class:`~symgrad.views.document.RenderOptions` (``param``,
+            ``layer``, ``index``, ``expand``, ``equations``, ``max_partials``), as for
+            :func:`symgrad.views.render.to_text`.
     """
     from latex2mathml.converter import convert
 
+    chosen = RenderOptions(**options)  # a TypeError for an option no format takes
     if explain is None:
-        doc = build_document(
-            d,
-            HTML_WIDTH,
-            param=param,
-            layer=layer,
-            index=index,
-            expand=expand,
-            equations=equations,
-            max_partials=max_partials,
-            advice=advice,
-        )
+        doc = build_document(d, HTML_WIDTH, chosen)
         title, sections = doc.title, list(doc.sections)
     else:
         from .teach import sections as explained
 
         if explain.derivation is not d:
             raise SpecError("to_html(d, explain=...) needs an explanation of the same derivation d")
-        if equations not in (True, False, "index", "matrix"):
-            raise SpecError(
-                f"equations must be True, False, 'index' or 'matrix', got {equations!r}"
-            )
         b = DocumentBuilder(d, HTML_WIDTH)
         sections = [b.forward(), b.cost(), *explained(explain, HTML_WIDTH)]
-        if equations:
-            sections.append(b.equations("index" if equations is True else str(equations)))
+        if chosen.equations:
+            kind = "index" if chosen.equations is True else str(chosen.equations)
+            sections.append(b.equations(kind))
         title = f"Backpropagation in {d.net.describe()}, with numbers"
 
     def math(tex: str) -> str:
@@ -187,36 +163,23 @@ def _rule(rule: str | Pieces, convert: ToMath) -> str:
     )
 
 
-def _item(item: str | Equation, convert: ToMath) -> str:
+def _item(item: Paragraph | Equation, convert: ToMath) -> str:
     """A paragraph, or an equation as a table aligned on its ``=`` signs."""
-    if isinstance(item, str):
+    if not isinstance(item, Equation):
         return f"<p>{_rule(item, convert)}</p>"
     out = [f'<p class="rule">{_rule(item.rule, convert)}</p>'] if item.rule else []
     out.append('<table class="eq">')
-    for row in latex_rows(item.lhs, item.rhss, HTML_WIDTH):
-        left, right = row.split("&", 1)
-        right = right.strip()
-        lhs = f"{convert(left)}" if left.strip() else ""
-        numeric = _is_numbers(right)
-        cls = ' class="numbers"' if numeric else ""
-        if right.startswith("="):
-            rhs = convert(right[1:])
-            out.append(
-                f'<tr{cls}><td class="lhs">{lhs}</td><td class="op">=</td><td>{rhs}</td></tr>'
-            )
+    for kind, content in equation_lines(item.lhs, item.rhss, HTML_WIDTH):
+        lhs = convert(item.lhs.latex) if kind == "first" else ""
+        cls = ' class="numbers"' if content.numbers else ""
+        rhs = convert(content.latex.strip())
+        if kind == "cont":
+            out.append(f'<tr{cls}><td class="lhs"></td><td></td><td class="cont">{rhs}</td></tr>')
         else:
-            rhs = convert(right.removeprefix("\\qquad"))
-            out.append(
-                f'<tr{cls}><td class="lhs">{lhs}</td><td></td><td class="cont">{rhs}</td></tr>'
-            )
+            op = '<td class="op">=</td>'
+            out.append(f'<tr{cls}><td class="lhs">{lhs}</td>{op}<td>{rhs}</td></tr>')
     out.append("</table>")
     return "\n".join(out)
-
-
-def _is_numbers(tex: str) -> bool:
-    """A row of numbers only (``= 0.5 \\cdot (-0.2)``): shown in the numbers' colour."""
-    rest = tex.lstrip("=").replace("\\cdot", "").replace("\\qquad", "")
-    return bool(rest.strip()) and all(ch in "0123456789.e+-() " for ch in rest)
 
 
 # ------------------------------------------------------------------------------------------------

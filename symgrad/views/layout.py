@@ -10,18 +10,17 @@ expressions; :class:`Equation` and :class:`Section` are the format-neutral docum
 
 from __future__ import annotations
 
-import re
 from collections import ChainMap
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
-from sympy.printing.str import StrPrinter
 
 from ..calculus.steps import Form, Formula, Prose
+from ..calculus.symbols import Meta
+from .notation import LatexNotation, TextNotation
 
 if TYPE_CHECKING:
     from ..calculus.derivation import Derivation
@@ -34,139 +33,27 @@ MATH_WIDTH = 72
 
 
 # ------------------------------------------------------------------------------------------------
-# Symbol names: code name -> plain text (w2_0_1 -> w^(2)_01) and LaTeX (w^{(2)}_{01})
-# ------------------------------------------------------------------------------------------------
-_LAYER_SYMBOL = re.compile(r"^([wbza]|delta|dCd[wb])(\d+)(?:_(\w+?))?(?:_(\w+))?$")
-_PLAIN_SYMBOL = re.compile(r"^([xy])(?:_(\w+))?$")
-_PLACEHOLDER = re.compile(r"^d(.+)/d(.+)$")
-_DERIVATIVE = re.compile(r"^(\w+)'\((.+)\)$")
-
-
-def _sub_text(parts: Sequence[str]) -> str:
-    """Plain-text subscript: ``01`` when every index is one character, else ``(10,3)``."""
-    return "".join(parts) if all(len(p) == 1 for p in parts) else "(" + ",".join(parts) + ")"
-
-
-def text_name(name: str) -> str:
-    """The plain-text spelling of a symbol's code name: ``w2_0_1`` -> ``w^(2)_01``."""
-    m = _LAYER_SYMBOL.match(name)
-    if m:
-        head, layer = m.group(1), m.group(2)
-        idx = [g for g in m.group(3, 4) if g is not None]
-        base = {"delta": "delta", "dCdw": "dC/dw", "dCdb": "dC/db"}.get(head, head)
-        return f"{base}^({layer})" + (f"_{_sub_text(idx)}" if idx else "")
-    m = _PLAIN_SYMBOL.match(name)
-    if m:
-        return m.group(1) + (f"_{m.group(2)}" if m.group(2) else "")
-    m = _PLACEHOLDER.match(name)
-    if m:
-        return f"d{text_name(m.group(1))}/d{text_name(m.group(2))}"
-    m = _DERIVATIVE.match(name)
-    if m:
-        return f"{m.group(1)}'({text_name(m.group(2))})"
-    return name
-
-
-def latex_name(name: str) -> str:
-    """LaTeX of a code name missing from the derivation's table (``a2_0`` -> ``a^{(2)}_{0}``)."""
-    m = _LAYER_SYMBOL.match(name)
-    if m and m.group(1) in "wbza":
-        idx = [g for g in m.group(3, 4) if g is not None]
-        sub = "".join(idx) if all(len(p) == 1 for p in idx) else ",".join(idx)
-        return f"{m.group(1)}^{{({m.group(2)})}}" + (f"_{{{sub}}}" if idx else "")
-    m = _PLAIN_SYMBOL.match(name)
-    if m:
-        return m.group(1) + (f"_{{{m.group(2)}}}" if m.group(2) else "")
-    return str(sp.latex(sp.Symbol(name)))
-
-
-class TextNotation(StrPrinter):  # type: ignore[misc]
-    """Plain-text printer: symbols in the ASCII notation of this module's docstring."""
-
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return text_name(expr.name)
-
-    def _print_Dummy(self, expr: sp.Dummy) -> str:
-        return text_name(expr.name)
-
-    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
-        return text_name(expr.label.name)
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        # (a^(1)_0)**2, not a^(1)_0**2: the layer superscript is not a power
-        base = expr.base
-        if (
-            isinstance(base, sp.Symbol)
-            and "^" in text_name(base.name)
-            and expr.exp.is_Integer
-            and expr.exp > 0
-        ):
-            return f"({self._print(base)})**{self.parenthesize(expr.exp, PRECEDENCE['Pow'])}"
-        out: str = super()._print_Pow(expr, rational)
-        return out
-
-    def _print_Exp1(self, expr: sp.Expr) -> str:
-        return "e"
-
-    def _print_Sum(self, expr: sp.Sum) -> str:
-        # sum_(i=0..n) (term): the bounds read like Python's range, inclusive
-        limits = ", ".join(
-            f"{self._print(i)}={self._print(lo)}..{self._print(hi)}" for i, lo, hi in expr.limits
-        )
-        return f"sum_({limits}) ({self._print(expr.function)})"
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        # (z if z > 0 else 0.01*z), as Python would read it
-        out = ""
-        branches: list[tuple[sp.Expr, sp.Basic]] = [tuple(arg.args) for arg in expr.args]  # type: ignore[misc]
-        for value, cond in branches[:-1]:
-            out += f"{self._print(value)} if {self._print(cond)} else "
-        last_value, last_cond = branches[-1]
-        out += (
-            self._print(last_value)
-            if last_cond == sp.true
-            else f"{self._print(last_value)} if {self._print(last_cond)} else nan"
-        )
-        return f"({out})"
-
-
-class LatexNotation(LatexPrinter):  # type: ignore[misc]
-    """LaTeX printer reading the derivation's table: ``w2_0_1`` prints ``w^{(2)}_{01}``.
-
-    Layer indices are parenthesised superscripts, never powers. Opaque derivatives such as the
-    function ``relu'`` (kept unevaluated inside index-form sums) print with the activation's name.
-    """
-
-    def __init__(self, names: Mapping[sp.Basic, str], functions: Mapping[str, str]) -> None:
-        super().__init__({"symbol_names": names})
-        self.functions = functions
-
-    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        name = self._settings["symbol_names"].get(expr)
-        return name if name is not None else latex_name(expr.name)
-
-    def _print_Function(self, expr: sp.Function, exp: str | None = None) -> str:
-        fname = type(expr).__name__
-        if fname.endswith("'") and fname[:-1] in self.functions:
-            args = ", ".join(self._print(arg) for arg in expr.args)
-            tex = f"{self.functions[fname[:-1]]}'\\left({args}\\right)"
-            return tex if exp is None else f"\\left({tex}\\right)^{{{exp}}}"
-        result: str = super()._print_Function(expr, exp)
-        return result
-
-
-# ------------------------------------------------------------------------------------------------
 # Chunks of an equation: what may go on one line, in both spellings
 # ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a right-hand side, with the operator that joins it to the previous piece."""
+    """A piece of a right-hand side, with the operator that joins it to the previous piece;
+    ``numbers`` when it holds numbers only (a step evaluated), which some formats colour."""
 
     text: str
     latex: str
+    numbers: bool = False
 
     def lstrip(self) -> Chunk:
-        return Chunk(self.text.lstrip(), self.latex.lstrip())
+        return Chunk(self.text.lstrip(), self.latex.lstrip(), self.numbers)
+
+
+def _joined(chunks: Sequence[Chunk], sep: str = "") -> Chunk:
+    return Chunk(
+        sep.join(c.text for c in chunks),
+        sep.join(c.latex for c in chunks),
+        bool(chunks) and all(c.numbers for c in chunks),
+    )
 
 
 _LATEX_FUNCTIONS = frozenset({"exp", "log", "tanh", "sinh", "cosh", "sin", "cos", "tan"})
@@ -189,12 +76,16 @@ def _paren(chunks: list[Chunk]) -> list[Chunk]:
 class Math:
     """Both printers of one derivation, and the helpers that turn forms into chunks."""
 
-    def __init__(self, d: Derivation, extra: dict[sp.Basic, str]) -> None:
+    def __init__(
+        self,
+        d: Derivation,
+        extra: dict[sp.Basic, str],
+        extra_meta: dict[sp.Basic, Meta] | None = None,
+    ) -> None:
         functions = {layer.act.name: layer.act.latex for layer in d.net.layers}
-        # the derivation's table grows as partials are derived, so it is read live
-        table = d.sym.latex
-        self.latex_printer = LatexNotation(ChainMap(extra, table), functions)
-        self.text_printer = TextNotation()
+        # the derivation's tables grow as partials are derived, so they are read live
+        self.latex_printer = LatexNotation(ChainMap(extra, d.sym.latex), functions)
+        self.text_printer = TextNotation(ChainMap(extra_meta or {}, d.sym.meta))
         self._memo: dict[sp.Basic, Chunk] = {}
 
     def text(self, expr: sp.Basic) -> str:
@@ -292,34 +183,31 @@ def lhs_indent(lhs: Chunk) -> int:
     return len(lhs.text) + 3 if len(lhs.text) <= 24 else 6
 
 
-def _layout(lhs: Chunk, rhss: Sequence[Sequence[Chunk]], width: int) -> list[tuple[str, Chunk]]:
+def equation_lines(
+    lhs: Chunk, rhss: Sequence[Sequence[Chunk]], width: int
+) -> list[tuple[str, Chunk]]:
     """Break ``lhs = rhs_1 = rhs_2 ...`` into lines of at most ``width`` plain-text columns.
 
     Returns ``(kind, content)`` pairs; kind is ``"first"`` (holds the lhs), ``"eq"`` (starts a
     new right-hand side) or ``"cont"`` (continues the last one).
     """
-    joined = [Chunk("".join(c.text for c in rhs), "".join(c.latex for c in rhs)) for rhs in rhss]
+    joined = [_joined(rhs) for rhs in rhss]
     if len(lhs.text) + sum(3 + len(r.text) for r in joined) <= width:
-        return [
-            (
-                "first",
-                Chunk(" = ".join(r.text for r in joined), " = ".join(r.latex for r in joined)),
-            )
-        ]
+        return [("first", _joined(joined, " = "))]
     indent = lhs_indent(lhs)
     lines: list[tuple[str, Chunk]] = []
     for n, rhs in enumerate(rhss):
         kind = "first" if n == 0 else "eq"
         avail = width - indent
-        text, latex = "", ""
+        line: list[Chunk] = []
         for chunk in rhs:
-            if text and len(text) + len(chunk.text) > avail:
-                lines.append((kind, Chunk(text, latex)))
+            if line and sum(len(c.text) for c in line) + len(chunk.text) > avail:
+                lines.append((kind, _joined(line)))
                 kind, avail = "cont", width - indent - 2
                 chunk = chunk.lstrip()  # the joiner opens the new line
-                text, latex = "", ""
-            text, latex = text + chunk.text, latex + chunk.latex
-        lines.append((kind, Chunk(text, latex)))
+                line = []
+            line.append(chunk)
+        lines.append((kind, _joined(line)))
     return lines
 
 
@@ -329,7 +217,7 @@ def text_equation(
     """Plain-text lines of an equation, continuation lines indented under its right-hand side."""
     col = lhs_indent(lhs)  # where a right-hand side starts
     out = []
-    for kind, content in _layout(lhs, rhss, width - len(margin)):
+    for kind, content in equation_lines(lhs, rhss, width - len(margin)):
         if kind == "first":
             out.append(f"{margin}{lhs.text} = {content.text}")
         elif kind == "eq":
@@ -342,7 +230,7 @@ def text_equation(
 def latex_rows(lhs: Chunk, rhss: Sequence[Sequence[Chunk]], width: int) -> list[str]:
     """Rows of an ``align*`` / ``aligned`` block, aligned on ``=``."""
     rows = []
-    for kind, content in _layout(lhs, rhss, width):
+    for kind, content in equation_lines(lhs, rhss, width):
         if kind == "first":
             rows.append(f"{lhs.latex} &= {content.latex}")
         elif kind == "eq":
@@ -353,20 +241,8 @@ def latex_rows(lhs: Chunk, rhss: Sequence[Sequence[Chunk]], width: int) -> list[
 
 
 # ------------------------------------------------------------------------------------------------
-# Rules: prose with symbols in it ("w1_0_0 changes C only through z1_0")
+# Rules: words and maths side by side, each spelled for its format
 # ------------------------------------------------------------------------------------------------
-_RULE_TOKEN = re.compile(
-    r"(?<![\w^'/])("
-    r"[wbza]\d+_\d+(?:_\d+)?|[xy]_\d+"  # code names: w1_0_0, x_1
-    r"|[wbza]\^\((?:\d+|[lL](?:-1)?)\)_\w+"  # notation: a^(1)_0, a^(2)_j
-    r"|d[a-zC](?:_[a-z0-9]{1,3})?/d[a-z](?:_[a-z0-9]{1,3})?"  # derivatives: dz/da, da_i/dz_j
-    r"|(?:delta|sum|[a-z])_[a-z0-9]{1,3}"  # generic indices: w_jk, delta_ij, sum_k
-    r"|f\([a-z]\)|[zwbxyC]"  # f(z) and lone letters that are always symbols here
-    r"|a(?=\s*[=+*/-])|(?<=[=+*/-] )a"  # 'a' is an English word too: a symbol beside operators
-    r")(?![\w'(])"
-)
-_JOINS_MATH = re.compile(r"^[\s+\-=*/()]*$")
-_NOTATION_TOKEN = re.compile(r"^([wbza])\^\(([^)]*)\)_(\w+)$")
 _LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
     "{": r"\{",
@@ -383,96 +259,55 @@ _LATEX_SPECIALS = {
 }
 
 
-def latex_escape(text: str) -> str:
-    """Text for LaTeX's text mode: specials escaped, ``->`` as an arrow."""
+_MATH_TEXT_SPECIALS = {**_LATEX_SPECIALS, "<": "<", ">": ">"}
+
+
+def latex_escape(text: str, in_math: bool = False) -> str:
+    """Text for LaTeX's text mode: specials escaped, ``->`` as an arrow; ``in_math`` for the
+    ``\\text{}`` of a math block, where the arrow and ``<``, ``>`` need no ``$``."""
+    specials = _MATH_TEXT_SPECIALS if in_math else _LATEX_SPECIALS
     parts = text.split("->")
-    escaped = ["".join(_LATEX_SPECIALS.get(ch, ch) for ch in part) for part in parts]
-    return r"$\to$".join(escaped)
-
-
-def _token_latex(token: str) -> str:
-    nm = _NOTATION_TOKEN.match(token)
-    if nm:
-        return f"{nm.group(1)}^{{({nm.group(2)})}}_{{{nm.group(3)}}}"
-    if re.match(r"^[wbza]\d|^[xy]_\d", token):
-        return latex_name(token)
-    if "/" in token:
-        num, den = (_token_latex(part[1:]) for part in token.split("/"))
-        return f"\\partial {num}/\\partial {den}"
-    if "_" in token:
-        base, sub = token.split("_", 1)
-        return {"delta": r"\delta", "sum": r"\sum"}.get(base, base) + f"_{{{sub}}}"
-    return token
+    escaped = ["".join(specials.get(ch, ch) for ch in part) for part in parts]
+    return (r"\to" if in_math else r"$\to$").join(escaped)
 
 
 Pieces = tuple[tuple[bool, str, str], ...]
 """A rule ready to show: ``(is_math, text, latex)`` pieces, from :meth:`Math.prose`."""
 
+Paragraph = str | Pieces
+"""A paragraph of a section: words alone, or words and maths as :data:`Pieces`."""
 
-def rule_pieces(rule: str | Pieces) -> list[tuple[bool, str, str]]:
-    """``(is_math, text, latex)`` pieces of a rule; symbols joined by operators share a piece."""
+
+def rule_pieces(rule: Paragraph) -> list[tuple[bool, str, str]]:
+    """``(is_math, text, latex)`` pieces of a rule: words alone are one piece of words (a rule
+    with maths in it comes as :data:`Pieces`, from :class:`~symgrad.calculus.steps.Prose`)."""
     if isinstance(rule, tuple):
         return list(rule)
-    pieces: list[tuple[bool, str, str]] = []
-    pos = 0
-    for m in _RULE_TOKEN.finditer(rule):
-        token = m.group(1)
-        text = text_name(token) if re.match(r"^[wbza]\d|^[xy]_\d", token) else token
-        between = rule[pos : m.start()]
-        if (
-            pieces
-            and pieces[-1][0]
-            and between.startswith(")")
-            and pieces[-1][2].count("(") > pieces[-1][2].count(")")
-        ):
-            _, t, tex = pieces.pop()  # close the bracket inside the math it opened in
-            pieces.append((True, t + ")", tex + ")"))
-            between = between[1:]
-        if pieces and pieces[-1][0] and _JOINS_MATH.match(between):
-            _, t, tex = pieces.pop()
-            pieces.append((True, t + between + text, tex + between + _token_latex(token)))
-        else:
-            if between:
-                pieces.append((False, between, between))
-            pieces.append((True, text, _token_latex(token)))
-        pos = m.end()
-    rest = rule[pos:]
-    if (
-        pieces
-        and pieces[-1][0]
-        and rest.startswith(")")
-        and pieces[-1][2].count("(") > pieces[-1][2].count(")")
-    ):
-        _, t, tex = pieces.pop()
-        pieces.append((True, t + ")", tex + ")"))
-        rest = rest[1:]
-    if rest:
-        pieces.append((False, rest, rest))
-    return pieces
+    return [(False, rule, rule)] if rule else []
 
 
-def rule_text(rule: str | Pieces) -> str:
+def rule_text(rule: Paragraph) -> str:
     """A rule with symbols in the plain-text notation."""
     return "".join(text for _, text, _ in rule_pieces(rule))
 
 
-def rule_latex(rule: str | Pieces) -> str:
+def rule_latex(rule: Paragraph) -> str:
     """A rule for LaTeX (and Markdown) text: prose escaped, symbols in ``$...$``."""
     return "".join(
         f"${tex}$" if is_math else latex_escape(tex) for is_math, _, tex in rule_pieces(rule)
     )
 
 
-def rule_markdown(rule: str | Pieces) -> str:
+def rule_markdown(rule: Paragraph) -> str:
     """A rule for Markdown: prose as is, symbols in ``$...$``."""
     return "".join(f"${tex}$" if is_math else tex for is_math, _, tex in rule_pieces(rule))
 
 
-def rule_math(rule: str | Pieces) -> str:
+def rule_math(rule: Paragraph) -> str:
     """A rule inside a math block (Jupyter): prose in ``\\text{}``, symbols as math."""
     out = []
     for is_math, _, tex in rule_pieces(rule):
-        out.append(tex if is_math else r"\text{" + latex_escape(tex).replace("$", "") + "}")
+        out.append(tex if is_math else r"\text{" + latex_escape(tex, in_math=True) + "}")
     return "".join(out)
 
 
@@ -490,7 +325,7 @@ class Equation:
 class Section:
     title: Chunk
     level: int  # 1: section, 2: subsection
-    items: tuple[str | Equation, ...]  # str: a paragraph of prose with symbols (a rule)
+    items: tuple[Paragraph | Equation, ...]
     label: str = ""  # "Partial 3": how a reader refers to it, shown before the title
 
 
@@ -527,9 +362,9 @@ __all__ = [
     "Pieces",
     "Section",
     "TextNotation",
+    "equation_lines",
     "heading",
     "latex_escape",
-    "latex_name",
     "latex_rows",
     "lhs_indent",
     "rule_latex",
@@ -538,5 +373,4 @@ __all__ = [
     "rule_pieces",
     "rule_text",
     "text_equation",
-    "text_name",
 ]

@@ -11,26 +11,23 @@ tangent line by tangent line, and reports divergence instead of failing.
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
 
-from .. import validate
-from ..calculus.steps import Form, Prose, Step
-from ..errors import DerivationError, SpecError
-from ..net.network import Network
+from ..calculus.steps import Form, Prose, Step, prose
 from ..verify import numeric
+from .document import MAX_PARTIALS, select_partials
 from .layout import (
     MATH_WIDTH,
     TEXT_WIDTH,
     Chunk,
     Equation,
     Math,
+    Paragraph,
     Section,
     heading,
     latex_escape,
@@ -40,230 +37,13 @@ from .layout import (
     rule_text,
     text_equation,
 )
-from .render import (
-    MAX_PARTIALS,
-    select_partials,
-)
+from .numbers import Array, Evaluator, check_params, one_example
 
 if TYPE_CHECKING:
     from ..calculus.derivation import Derivation, Partial
 
-Array = np.ndarray[Any, np.dtype[np.float64]]
 Values = tuple[tuple[float | None, ...], ...]
 """The numbers of one form, laid out like it: one tuple of factor values per product."""
-
-_QUANTITY = re.compile(r"^(?:([wbza])(\d+)_(\d+)(?:_(\d+))?|([xy])_(\d+)|(C))$")
-_FPRIME = re.compile(r"^.+'\(z(\d+)_(\d+)\)$")
-
-
-# ------------------------------------------------------------------------------------------------
-# Inputs
-# ------------------------------------------------------------------------------------------------
-def check_params(net: Network, params: dict[str, Any]) -> dict[str, Array]:
-    """Parameters as float64 arrays of the declared shapes, or a SpecError naming the one to fix."""
-    if not isinstance(params, dict):
-        raise SpecError(
-            f"params must be a dict like {{'W1': array, 'b1': array}}, got {type(params).__name__}"
-        )
-    missing = [n for n in net.param_names if n not in params]
-    if missing:
-        raise SpecError(
-            f"params lacks {', '.join(missing)}; give every one of {', '.join(net.param_names)}"
-        )
-    out: dict[str, Array] = {}
-    for name in net.param_names:
-        arr = validate.array(params[name], f"params[{name!r}]").astype(np.float64)
-        if arr.shape != net.param_shape(name):
-            raise SpecError(
-                f"params[{name!r}] has shape {arr.shape}; this network needs {net.param_shape(name)}"
-            )
-        out[name] = arr
-    return out
-
-
-def one_example(net: Network, x: Any, y: Any) -> tuple[Array, Array]:
-    """One training example as ``(x, y)`` of shapes ``(n_0,)`` and ``(n_L,)``."""
-    xs = validate.array(x, "x").astype(np.float64)
-    if xs.size != net.sizes[0]:
-        raise SpecError(
-            f"explain takes one example: x needs {net.sizes[0]} numbers, got shape {xs.shape}"
-        )
-    ys = validate.array(y, "y")
-    if ys.ndim == 0 and np.issubdtype(ys.dtype, np.integer) and net.sizes[-1] > 1:
-        ys = ys.reshape(1)  # a class label
-    yt = numeric.targets(net, ys)
-    if yt.shape[0] != 1:
-        raise SpecError(
-            f"explain takes one example: y needs {net.sizes[-1]} numbers, got shape {ys.shape}"
-        )
-    return xs.reshape(-1), yt[0]
-
-
-# ------------------------------------------------------------------------------------------------
-# Evaluating the factors of the steps
-# ------------------------------------------------------------------------------------------------
-class _Evaluator:
-    """Numbers for the symbols of a derivation at one example.
-
-    Layer quantities (x, y, w, b, z, a) come from the forward pass. A placeholder ``dN/dD`` is the
-    local derivative it names (``dz/dw = a``, ``dz/da = w``, ``da/dz = f'(z)``); ``dC/dq`` is
-    evaluated from the step that defines it in the derivation, else from the derivation's own
-    closed form, so the numbers are the derivation's, and the reference backprop can judge them.
-    """
-
-    def __init__(self, d: Derivation, x: Array, y: Array, params: dict[str, Array]) -> None:
-        self.d = d
-        net, s = d.net, d.sym
-        zs, acts = numeric.forward(net, params, x[None, :])
-        self.z = [np.zeros(0)] + [zl[0] for zl in zs]
-        self.a = [act[0] for act in acts]
-        self.params, self.y = params, y
-        self.cost = numeric.cost(net, params, x[None, :], y[None, :])
-        self.defs: dict[sp.Symbol, sp.Expr] = {}
-        self.memo: dict[sp.Symbol, float] = {s.C: self.cost}
-
-    def define(self, steps: Sequence[Step]) -> None:
-        for step in steps:
-            if step.kind not in ("closed", "expanded") and step.lhs not in self.defs:
-                self.defs[step.lhs] = step.expr
-
-    def of(self, expr: sp.Expr) -> float | None:
-        """The value of ``expr``, or None when it is written for a symbolic unit index."""
-        expr = sp.sympify(expr)
-        if any(getattr(sym, "is_integer", False) for sym in expr.free_symbols):
-            return None  # a step over "unit j" of a wide layer: no one number
-        with np.errstate(all="ignore"):
-            try:
-                return self._eval(expr, {})
-            except (OverflowError, ZeroDivisionError, ValueError):
-                return math.nan
-
-    def _eval(self, e: sp.Basic, env: dict[sp.Symbol, int]) -> float:
-        """Walk the tree in float64; sums loop over their index (nothing is expanded)."""
-        if e.is_Number or (isinstance(e, sp.Expr) and e.is_number):  # 2, pi, sqrt(2)/2
-            return float(e)
-        if isinstance(e, sp.Symbol):
-            return float(env[e]) if e in env else self.symbol(e)
-        if isinstance(e, sp.Add):
-            return math.fsum(self._eval(t, env) for t in e.args)
-        if isinstance(e, sp.Mul):
-            return math.prod(self._eval(f, env) for f in e.args)
-        if isinstance(e, sp.Pow):
-            base, ex = self._eval(e.base, env), self._eval(e.exp, env)
-            return float(base ** int(ex)) if ex == int(ex) else math.pow(base, ex)
-        if isinstance(e, sp.Sum):
-            (i, lo, hi), body = e.limits[0], e.function
-            inner = sp.Sum(body, *e.limits[1:]) if len(e.limits) > 1 else body
-            start, stop = int(self._eval(lo, env)), int(self._eval(hi, env))
-            return math.fsum(self._eval(inner, {**env, i: n}) for n in range(start, stop + 1))
-        if isinstance(e, sp.Indexed):
-            label = str(e.base.label)
-            idx = tuple(int(self._eval(i, env)) for i in e.indices)
-            return self.quantity(label[0], int(label[1:] or 0), idx)
-        if isinstance(e, sp.Piecewise):
-            for value, cond in e.args:
-                if cond == sp.true or self._truth(cond, env):
-                    return self._eval(value, env)
-            return math.nan
-        if isinstance(e, sp.core.function.AppliedUndef) and e.func.__name__.endswith("'"):
-            (z,) = e.args  # the opaque f'(z^(l)[j]) of an index-form sum
-            l, j = int(str(z.base.label)[1:]), int(self._eval(z.indices[0], env))
-            return self._value(self.d.fprime(l, j))
-        if isinstance(e, sp.Function):
-            args = [self._eval(arg, env) for arg in e.args]
-            fn = getattr(math, e.func.__name__, None)
-            if fn is not None and len(args) == 1:
-                return float(fn(args[0]))
-            return float(e.func(*[sp.Float(v) for v in args]).evalf())
-        raise DerivationError(f"explain cannot evaluate {e}")
-
-    def _truth(self, cond: sp.Basic, env: dict[sp.Symbol, int]) -> bool:
-        if isinstance(cond, sp.core.relational.Relational):
-            lhs, rhs = self._eval(cond.lhs, env), self._eval(cond.rhs, env)
-            return bool(sp.sympify(cond.func(sp.Float(lhs), sp.Float(rhs))))
-        if isinstance(cond, sp.And):
-            return all(self._truth(c, env) for c in cond.args)
-        if isinstance(cond, sp.Or):
-            return any(self._truth(c, env) for c in cond.args)
-        raise DerivationError(f"explain cannot decide {cond}")
-
-    def symbol(self, sym: sp.Symbol) -> float:
-        if sym not in self.memo:
-            self.memo[sym] = self._resolve(sym)
-        return self.memo[sym]
-
-    def quantity(self, kind: str, l: int, idx: tuple[int, ...]) -> float:
-        if kind in "wb":
-            return float(self.params[f"{kind.upper()}{l}"][idx])
-        if kind == "x":
-            return float(self.a[0][idx[0]])
-        if kind == "y":
-            return float(self.y[idx[0]])
-        return float((self.z if kind == "z" else self.a)[l][idx[0]])
-
-    def _resolve(self, sym: sp.Symbol) -> float:
-        name = sym.name
-        q = _parse(name)
-        if q is not None and q[0] != "C":
-            return self.quantity(*q)
-        m = _FPRIME.match(name)
-        if m:
-            return self._value(self.d.fprime(int(m[1]), int(m[2])))
-        if sym in self.defs:
-            return self._value(self.defs[sym])
-        if name.startswith("d") and "/d" in name:
-            num, den = name[1:].split("/d", 1)
-            qn, qd = _parse(num), _parse(den)
-            if qn is not None and qd is not None:
-                return self._local(qn, qd)
-        raise DerivationError(f"explain cannot give a value to {name!r}")
-
-    def _value(self, expr: sp.Expr) -> float:
-        v = self.of(expr)
-        if v is None:
-            raise DerivationError(f"explain cannot evaluate {expr} at one unit")
-        return v
-
-    def _local(
-        self, num: tuple[str, int, tuple[int, ...]], den: tuple[str, int, tuple[int, ...]]
-    ) -> float:
-        """The value of the placeholder ``d num / d den``."""
-        (kn, ln, jn), (kd, ld, jd) = num, den
-        if kd == "x":
-            kd, ld = "a", 0
-        if kn == "C":  # a partial of the cost not spelled out in these steps: its closed form
-            l, j = ld, jd[0]
-            if kd == "a":
-                return self._value(self.d.dC_da(l, j))
-            if kd == "z":
-                return self._value(self.d.dC_dz(l, j))
-            return self._value(self.d.partial(f"{kd.upper()}{l}", *jd).expr)
-        if kn == "z" and kd in "wb":  # z = sum_k w_jk a_k + b_j
-            if (ld, jd[0]) != (ln, jn[0]):
-                return 0.0
-            return 1.0 if kd == "b" else self.quantity("a", ln - 1, jd[1:])
-        if kn == "z" and kd == "a" and ld == ln - 1:  # dz^(l)_j / da^(l-1)_k = w^(l)_jk
-            return self.quantity("w", ln, (jn[0], jd[0]))
-        if kn == "a" and kd == "z" and ld == ln:
-            i, j = jn[0], jd[0]
-            if self.d.net.layers[ln - 1].act.is_softmax:  # da_i/dz_j = a_i (delta_ij - a_j)
-                a_l = self.a[ln]
-                return float(a_l[i] * ((i == j) - a_l[j]))
-            return self._value(self.d.fprime(ln, j)) if i == j else 0.0
-        raise DerivationError(f"explain cannot give a value to d{num}/d{den}")
-
-
-def _parse(name: str) -> tuple[str, int, tuple[int, ...]] | None:
-    """``"w2_0_1"`` -> ``("w", 2, (0, 1))``; ``"x_3"`` -> ``("x", 0, (3,))``; ``"C"``."""
-    m = _QUANTITY.match(name)
-    if m is None:
-        return None
-    if m[7]:
-        return ("C", 0, ())
-    if m[5]:
-        return (m[5], 0, (int(m[6]),))
-    idx = (int(m[3]),) if m[4] is None else (int(m[3]), int(m[4]))
-    return (m[1], int(m[2]), idx)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -405,7 +185,7 @@ def explain(
     xs, ys = one_example(d.net, x, y)
     selection = select_partials(d, param, layer, index, max_partials, advice)
     partials = selection.partials
-    ev = _Evaluator(d, xs, ys, values)
+    ev = Evaluator(d, xs, ys, values)
     for p in partials:
         ev.define(p.steps)
     explained = []
@@ -425,7 +205,7 @@ def explain(
     )
 
 
-def _form_values(ev: _Evaluator, form: Form) -> Values:
+def _form_values(ev: Evaluator, form: Form) -> Values:
     return tuple(tuple(ev.of(f) for f in term) for term in form)
 
 
@@ -446,11 +226,11 @@ def _numbers(values: Values, digits: int) -> list[Chunk]:
             s = number(v, digits)
             if n and not i:  # a later term joins with its sign: "+ 0.2", "- 0.3"
                 sign, s = (" - ", s[1:]) if s.startswith("-") else (" + ", s)
-                chunks.append(Chunk(sign + s, sign + s))
+                chunks.append(Chunk(sign + s, sign + s, numbers=True))
                 continue
             t = f"({s})" if many and s.startswith("-") else s
             join = (" * ", " \\cdot ") if i else ("", "")
-            chunks.append(Chunk(join[0] + t, join[1] + t))
+            chunks.append(Chunk(join[0] + t, join[1] + t, numbers=True))
     return chunks
 
 
@@ -476,17 +256,21 @@ def _equation(
                 rhss.append(chunks)
         last = number(value, digits)
         if last not in seen:
-            rhss.append((Chunk(last, last),))
+            rhss.append((Chunk(last, last, numbers=True),))
     return Equation(m.both(lhs), tuple(rhss), m.prose(rule))
 
 
 def _example_section(ex: Explanation, m: Math, width: int) -> Section:
     """The forward pass at the example: each z as its sum with numbers, each a, then C."""
     d, s, dg = ex.derivation, ex.derivation.sym, ex.digits
-    items: list[str | Equation] = []
-    shown = ", ".join(f"{m.text(s.x(k))} = {number(v, dg)}" for k, v in enumerate(ex.x))
-    target = ", ".join(f"{m.text(s.y(j))} = {number(v, dg)}" for j, v in enumerate(ex.y))
-    items.append(f"the training example: {shown}; its target: {target}")
+    items: list[Paragraph | Equation] = []
+    example: list[str | sp.Basic] = ["the training example: "]
+    for k, v in enumerate(ex.x):
+        example += [", " if k else "", s.x(k), f" = {number(v, dg)}"]
+    example.append("; its target: ")
+    for j, v in enumerate(ex.y):
+        example += [", " if j else "", s.y(j), f" = {number(v, dg)}"]
+    items.append(m.prose(prose(*example)))
     for l, layer in enumerate(d.net.layers, start=1):
         for j in range(layer.n_out):
             z = s.z(l, j)
@@ -518,7 +302,9 @@ def _example_section(ex: Explanation, m: Math, width: int) -> Section:
             else:
                 f = Chunk(f"{act.name}({zt})", f"{act.latex}\\left({zl}\\right)")
             a_val = number(float(ex.a[l][j]), dg)
-            items.append(Equation(m.both(s.a(l, j)), ((f,), (Chunk(a_val, a_val),)), ""))
+            items.append(
+                Equation(m.both(s.a(l, j)), ((f,), (Chunk(a_val, a_val, numbers=True),)), "")
+            )
     items.append(
         _equation(m, s.C, [((d.cost(),),)], [], ex.cost, dg, width, "the cost of this example")
     )
@@ -530,7 +316,7 @@ def _example_section(ex: Explanation, m: Math, width: int) -> Section:
 def _partial_section(
     ex: Explanation, pn: PartialNumbers, m: Math, width: int, position: int
 ) -> Section:
-    items: list[str | Equation] = []
+    items: list[Paragraph | Equation] = []
     for sn in pn.steps:
         st = sn.step
         items.append(_equation(m, st.lhs, st.forms, sn.values, sn.value, ex.digits, width, st.rule))
@@ -571,22 +357,26 @@ def _render(ex: Explanation, fmt: str) -> str:
         out += heading(sec, fmt)
         rows: list[str] = []  # equations without a rule of their own share one block
         for item in sec.items:
-            rule = item if isinstance(item, str) else item.rule
+            rule = item if not isinstance(item, Equation) else item.rule
             if fmt == "text":
-                margin = "" if isinstance(item, str) else "  # "
+                margin = "" if not isinstance(item, Equation) else "  # "
                 if rule:
                     out += textwrap.wrap(rule_text(rule), width, initial_indent=margin,
                                          subsequent_indent=margin, break_on_hyphens=False)  # fmt: skip
                 if isinstance(item, Equation):
                     out += text_equation(item.lhs, item.rhss, width, "  ")
                 continue
-            if rule or isinstance(item, str):
+            if rule or not isinstance(item, Equation):
                 out += _block(rows, fmt)
                 rows = []
                 text = rule_markdown(rule) if fmt == "markdown" else rule_latex(rule)
                 out += [
                     "",
-                    text if isinstance(item, str) else f"*{text}*" if fmt == "markdown" else text,
+                    text
+                    if not isinstance(item, Equation)
+                    else f"*{text}*"
+                    if fmt == "markdown"
+                    else text,
                 ]
             if isinstance(item, Equation):
                 rows += latex_rows(item.lhs, item.rhss, width)

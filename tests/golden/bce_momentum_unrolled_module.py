@@ -220,7 +220,7 @@ def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
         a2_0 = _sigmoid(z2_0)
         # BP1: delta^(2)[j] = a^(2)[j] - y[j]
         # (sigmoid with binary_cross_entropy: the output's derivative cancels against the cost's)
-        # delta2_0 = dC/dz2_0 = a^(2)_0 - y_0
+        # delta2_0 = dC/dz2_0 = a2_0 - y_0
         delta2_0 = a2_0 - y_0
         # BP3: dC/db^(2)[j] = delta^(2)[j]
         dC_db2_0 += delta2_0
@@ -230,13 +230,13 @@ def backward(X, Y, W1, b1, W2, b2, dW1, db1, dW2, db2):
         dC_dw2_0_2 += delta2_0*a1_2
         # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
         # delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
-        #   = (1 - (a^(1)_0)**2) * sum_i w2_i_0*delta2_i
+        #   = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
         delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
         # delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
-        #   = (1 - (a^(1)_1)**2) * sum_i w2_i_1*delta2_i
+        #   = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
         delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
         # delta1_2 = dC/dz1_2 = da1_2/dz1_2 * sum_i dz2_i/da1_2 * dC/dz2_i
-        #   = (1 - (a^(1)_2)**2) * sum_i w2_i_2*delta2_i
+        #   = (1 - a1_2**2) * sum_i w2_i_2*delta2_i
         delta1_2 = (1 - a1_2**2)*w2_0_2*delta2_0
         # BP3: dC/db^(1)[j] = delta^(1)[j]
         dC_db1_0 += delta1_0
@@ -423,7 +423,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, v_W1, v_b1, v
                 total += _softplus(z2_0) - y_0*z2_0
                 # BP1: delta^(2)[j] = a^(2)[j] - y[j]
                 # (sigmoid with binary_cross_entropy: the output's derivative cancels against the cost's)
-                # delta2_0 = dC/dz2_0 = a^(2)_0 - y_0
+                # delta2_0 = dC/dz2_0 = a2_0 - y_0
                 delta2_0 = a2_0 - y_0
                 # BP3: dC/db^(2)[j] = delta^(2)[j]
                 dC_db2_0 += delta2_0
@@ -433,13 +433,13 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, v_W1, v_b1, v
                 dC_dw2_0_2 += delta2_0*a1_2
                 # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
                 # delta1_0 = dC/dz1_0 = da1_0/dz1_0 * sum_i dz2_i/da1_0 * dC/dz2_i
-                #   = (1 - (a^(1)_0)**2) * sum_i w2_i_0*delta2_i
+                #   = (1 - a1_0**2) * sum_i w2_i_0*delta2_i
                 delta1_0 = (1 - a1_0**2)*w2_0_0*delta2_0
                 # delta1_1 = dC/dz1_1 = da1_1/dz1_1 * sum_i dz2_i/da1_1 * dC/dz2_i
-                #   = (1 - (a^(1)_1)**2) * sum_i w2_i_1*delta2_i
+                #   = (1 - a1_1**2) * sum_i w2_i_1*delta2_i
                 delta1_1 = (1 - a1_1**2)*w2_0_1*delta2_0
                 # delta1_2 = dC/dz1_2 = da1_2/dz1_2 * sum_i dz2_i/da1_2 * dC/dz2_i
-                #   = (1 - (a^(1)_2)**2) * sum_i w2_i_2*delta2_i
+                #   = (1 - a1_2**2) * sum_i w2_i_2*delta2_i
                 delta1_2 = (1 - a1_2**2)*w2_0_2*delta2_0
                 # BP3: dC/db^(1)[j] = delta^(1)[j]
                 dC_db1_0 += delta1_0

@@ -1,0 +1,153 @@
+"""Data at the edge of a model: what the compiled functions may assume is checked here.
+
+Inputs and targets are checked for shape, numbers and finiteness, and made C-contiguous in the
+model's dtype; integer class labels become one-hot rows; a cost that takes the log of the output
+gets targets in [0, 1]; an optimiser's values become the array ``hyper`` of the compiled
+functions, in the model's dtype. Arrays that are already right pass with a few attribute reads:
+a small fit is short, and its checks are part of what the user waits for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import validate
+from ..errors import SpecError
+from ..net.network import Network
+from ..net.optim import Optimizer
+
+Array = np.ndarray[Any, Any]
+
+
+class DataEdge:
+    """The checks of :class:`~symgrad.runtime.model.Model` on the data it is given."""
+
+    net: Network
+    dtype: np.dtype[Any]
+    _n_in: int
+    _n_out: int
+    _unit_targets: bool
+
+    def _all_finite(self, flat: Array) -> bool:
+        """True when the flat array holds no NaN or infinity (the model's compiled check)."""
+        raise NotImplementedError
+
+    def _inputs(self, X: Any, what: str = "X") -> Array:
+        """X checked (shape, numbers, no NaN or infinity), C-contiguous in the model's dtype."""
+        n_in = self._n_in
+        if _ready(X, self.dtype, n_in):
+            return self._finite(X, what)
+        arr = validate.array(X, what)
+        if arr.ndim == 1 and n_in == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise SpecError(
+                f"{what} must be a 2-D array of shape (n_samples, {n_in}), got shape {arr.shape}"
+            )
+        if arr.shape[1] != n_in:
+            raise SpecError(
+                f"{what} has {arr.shape[1]} columns but the network takes {n_in} input"
+                f"{'s' if n_in != 1 else ''}: give one column per input"
+            )
+        if arr.shape[0] == 0:
+            raise SpecError(f"{what} has no rows")
+        _check_numeric(arr, what)
+        return self._finite(self._contiguous(arr), what)
+
+    def _contiguous(self, arr: Array) -> Array:
+        """arr itself when it is C-contiguous in the model's dtype, else such a copy."""
+        if arr.dtype == self.dtype and arr.flags.c_contiguous:
+            return arr
+        with np.errstate(over="ignore"):  # a float64 beyond float32's range: inf, refused after
+            return np.ascontiguousarray(arr, dtype=self.dtype)
+
+    def _targets(self, Y: Any, rows: int, what: str = "Y") -> Array:
+        """Y as :meth:`_inputs` checks X; integer class labels become one-hot rows."""
+        n_out = self._n_out
+        if _ready(Y, self.dtype, n_out) and Y.shape[0] == rows:
+            return self._in_range(self._finite(Y, what), what)
+        arr = validate.array(Y, what)
+        if arr.ndim == 1 and n_out > 1 and np.issubdtype(arr.dtype, np.integer):
+            lo, hi = int(arr.min(initial=0)), int(arr.max(initial=0))
+            if lo < 0 or hi >= n_out:
+                raise SpecError(
+                    f"{what} holds class labels from {lo} to {hi}, but the network has {n_out} outputs: "
+                    f"labels must lie in 0..{n_out - 1}"
+                )
+            arr = np.eye(n_out, dtype=self.dtype)[arr]  # integer labels -> one-hot rows
+        elif arr.ndim == 1 and n_out == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2 or arr.shape[1] != n_out:
+            labels = " or integer class labels of shape (n_samples,)" if n_out > 1 else ""
+            raise SpecError(
+                f"{what} must have shape (n_samples, {n_out}){labels}, got shape {arr.shape}"
+            )
+        if arr.shape[0] != rows:
+            raise SpecError(
+                f"{what} has {arr.shape[0]} rows but X has {rows}: give one target row per example"
+            )
+        _check_numeric(arr, what)
+        return self._in_range(self._finite(self._contiguous(arr), what), what)
+
+    def _in_range(self, Y: Array, what: str) -> Array:
+        """Y itself, when a cost that takes the log of the output can take these targets: one-hot
+        rows, class labels or probabilities, all in [0, 1] (-1 and 2 would train towards a cost
+        that has no minimum)."""
+        if self._unit_targets:
+            lo, hi = float(Y.min()), float(Y.max())
+            if lo < 0.0 or hi > 1.0:
+                bad = lo if lo < 0.0 else hi
+                labels = f" or class labels 0..{self._n_out - 1}" if self._n_out > 1 else ""
+                raise SpecError(
+                    f"{what} holds {bad:g}, but cost {self.net.cost.name!r} with a "
+                    f"{self.net.layers[-1].act.name} output needs targets in [0, 1]: one-hot rows, "
+                    f"probabilities{labels}"
+                )
+        return Y
+
+    def _finite(self, arr: Array, what: str) -> Array:
+        """arr (C-contiguous, in the model's dtype) when it holds no NaN or infinity. The module's
+        compiled check: NumPy's isfinite(...).all() costs tens of microseconds more on a small
+        fit when the caches are cold, as between other work."""
+        if not self._all_finite(arr.reshape(-1)):
+            raise SpecError(
+                f"{what} contains NaN or infinity (in {self.dtype.name}): remove or fill those entries"
+            )
+        return arr
+
+
+def _check_numeric(arr: Array, what: str) -> None:
+    kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex
+    if kind not in "biufc":
+        raise SpecError(f"{what} must hold numbers, got dtype {arr.dtype}")
+    if kind == "c":
+        raise SpecError(f"{what} must hold real numbers, got dtype {arr.dtype}")
+
+
+def _ready(arr: Any, dtype: np.dtype[Any], columns: int) -> bool:
+    """arr is already what the compiled code takes: C-contiguous rows of ``columns`` entries in
+    dtype, at least one row (checked before any other way in: a small fit is short)."""
+    return (
+        type(arr) is np.ndarray
+        and arr.dtype is dtype
+        and arr.ndim == 2
+        and arr.shape[1] == columns
+        and arr.shape[0] > 0
+        and arr.flags.c_contiguous
+    )
+
+
+def hyper_array(optimizer: Optimizer, dtype: np.dtype[Any]) -> Array:
+    """The array ``hyper`` of the compiled functions: the optimiser's values in settings order."""
+    if not isinstance(optimizer, Optimizer):
+        raise SpecError(f"optimizer must be an optimiser such as sg.SGD(lr=0.1), got {optimizer!r}")
+    with np.errstate(over="ignore"):  # a value beyond float32's range: refused below
+        values = np.array(list(optimizer.settings().values()), dtype)
+    if not np.isfinite(values).all():
+        raise SpecError(f"{optimizer.describe()} has a value beyond the range of {dtype.name}")
+    return values
+
+
+__all__ = ["DataEdge", "hyper_array"]
