@@ -20,7 +20,7 @@ import symgrad as sg
 from symgrad.cli import common as cli_common
 from symgrad.cli import main
 from symgrad.cli.plot import loss_figure
-from symgrad.codegen import generate as generate_module
+from symgrad.runtime import build as build_module
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -553,7 +553,7 @@ def no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("compiled for a run that is refused")
 
-    monkeypatch.setattr(generate_module, "compile", refuse)
+    monkeypatch.setattr(build_module, "compile", refuse)
 
 
 def test_an_output_that_is_an_input_is_refused_before_any_work(

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad.codegen import generate as generate_module
 from symgrad.net import optim
+from symgrad.runtime import build as build_module
 from symgrad.runtime import model as model_module
 from symgrad.runtime import weights as weights_module
 from symgrad.verify import numeric
@@ -464,7 +464,7 @@ def _no_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a weights file that does not fit was compiled")
 
-    monkeypatch.setattr(generate_module, "compile", refuse)
+    monkeypatch.setattr(build_module, "compile", refuse)
 
 
 XOR_META: dict[str, object] = {
