@@ -1,18 +1,27 @@
 """Shared test fixtures: per-run caches, golden files, seeded randomness.
 
 Numba's on-disk cache and symgrad's generated-module cache go to one temporary folder per
-test run (set before numba is imported), so runs never share or pollute each other's caches.
+test run (set before numba is imported), so runs never share or pollute each other's caches;
+the run's worker processes (pytest-xdist) share it.
 """
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-_RUN_DIR = Path(tempfile.mkdtemp(prefix="symgrad-tests-"))
+# one folder per run: made by the first process (pytest itself), inherited by its workers
+# (pytest-xdist), which share the caches as any processes may; removed when the run ends
+if "SYMGRAD_TEST_RUN_DIR" not in os.environ:
+    _RUN_DIR = Path(tempfile.mkdtemp(prefix="symgrad-tests-"))
+    os.environ["SYMGRAD_TEST_RUN_DIR"] = str(_RUN_DIR)
+    atexit.register(shutil.rmtree, _RUN_DIR, ignore_errors=True)
+_RUN_DIR = Path(os.environ["SYMGRAD_TEST_RUN_DIR"])
 os.environ.setdefault("NUMBA_CACHE_DIR", str(_RUN_DIR / "numba"))
 os.environ.setdefault("SYMGRAD_CACHE_DIR", str(_RUN_DIR / "symgrad"))
 os.environ.setdefault("MPLBACKEND", "Agg")

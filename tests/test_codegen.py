@@ -970,3 +970,28 @@ def test_wheel_ships_the_templates(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for template in (ROOT / "templates").glob("*.jinja"):
         assert f"symgrad/templates/{template.name}" in names
+
+
+def test_the_key_follows_only_what_shapes_the_module(tmp_path: Path) -> None:
+    """The generator's fingerprint covers the declaration, the calculus, the generator, the
+    notation of its comments and the templates; the command line, the files, the runtime and
+    the other views recompile nothing."""
+    from symgrad.codegen.cache import generator_fingerprint
+    from symgrad.codegen.recipe import template_dir
+
+    package = tmp_path / "symgrad"
+    shutil.copytree(
+        Path(sg.__file__).resolve().parent, package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    before = generator_fingerprint(template_dir(), package)
+    assert before == generator_fingerprint(template_dir(), package)
+    for untouched in ("cli/train.py", "io/data.py", "runtime/model.py", "views/render.py"):
+        path = package / untouched
+        path.write_text(path.read_text() + "# edited\n")
+    assert generator_fingerprint(template_dir(), package) == before
+    for shaping in ("codegen/printer.py", "net/optim.py", "calculus/chain.py", "views/notation.py"):
+        path = package / shaping
+        path.write_text(path.read_text() + "# edited\n")
+        after = generator_fingerprint(template_dir(), package)
+        assert after != before, shaping
+        before = after

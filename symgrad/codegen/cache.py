@@ -199,20 +199,24 @@ def _record_numba_caches() -> None:
             continue
 
 
-SHAPING = ("net", "calculus", "codegen")
-"""The layers whose code shapes a generated module: the declaration (formulas, activations,
-costs, optimisers), the calculus that derives it and the generator. The views, the judges, the
-runtime, the files and the command line do not: editing them recompiles nothing."""
+SHAPING = ("net", "calculus", "codegen", "views/notation.py")
+"""What shapes a generated module: the declaration (formulas, activations, costs, optimisers),
+the calculus that derives it, the generator, and the notation its comments are spelled in. The
+other views, the judges, the runtime, the files and the command line do not: editing them
+recompiles nothing."""
 
 
-def generator_fingerprint(template_dir: Path) -> str:
-    """A hash of the code that shapes a generated module (:data:`SHAPING`) and of the templates:
-    everything besides the recipe, so that no cached module outlives a change to them.
+def generator_fingerprint(template_dir: Path, package: Path | None = None) -> str:
+    """A hash of the code that shapes a generated module (:data:`SHAPING`, in ``package``,
+    symgrad's own by default) and of the templates: everything besides the recipe, so that no
+    cached module outlives a change to them.
 
     The files are read again whenever one of them has a new size or modification time.
     """
-    package = Path(__file__).resolve().parent.parent
-    paths = [path for layer in SHAPING for path in sorted((package / layer).glob("*.py"))]
+    root = package if package is not None else Path(__file__).resolve().parent.parent
+    paths = []
+    for part in SHAPING:
+        paths += [root / part] if part.endswith(".py") else sorted((root / part).glob("*.py"))
     paths += sorted(template_dir.glob("*.jinja"))
     stamps = tuple((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in paths)
     return _hash_files(stamps)
