@@ -5,13 +5,14 @@ in scalar locals (``w2_0_1`` is ``W2[0, 1]``), so there are no arrays to index a
 BLAS. The lines come from the derivation's own quantities (:meth:`Derivation.delta_out`,
 :meth:`Derivation.fprime`, the placeholder names ``dC/dz2_0``): BP1 and BP2 give the per-unit
 deltas, shared terms are factored out by ``sympy.cse``, and BP3/BP4 accumulate the gradient of
-each parameter. :func:`unrolled_data` returns the lines; ``templates/unrolled.py.jinja`` places
+each parameter, each step headed by its equation. The lines are :class:`~symgrad.codegen.ir.Line`
+objects that know what they read, so the assignments no later line needs are dropped without
+reading any text; :func:`unrolled_data` prints them and ``templates/unrolled.py.jinja`` places
 them in the functions.
 """
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,13 +20,13 @@ import sympy as sp
 
 from ..calculus.backprop import FUSED, JACOBIAN, cost_scale, output_kind
 from ..calculus.derivation import Derivation, derive
-from ..errors import CodegenError
 from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import Optimizer, element_symbols
 from .comments import bp_comments, rule_text, text
+from .ir import Line, assign, code, comment, live, printed
 from .printer import as_factor, hyper_locals, numba_code, number, stabilise, unpack_lines
 
 # an optimiser's element-wise quantities: weight, gradient, state, step count
@@ -42,9 +43,13 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
     d = derive(net)
     params = _scalar_params(net)
     state = [(f"{s}_{name}", f"{s}_{entry}") for s in opt.state for _, name, entry in params]
-    inputs = [f"x_{k} = X[r, {k}]" for k in range(net.sizes[0])]
-    targets = [f"y_{j} = Y[r, {j}]" for j in range(net.sizes[-1])]
-    outputs = [f"out[r, {j}] = a{net.L}_{j}" for j in range(net.sizes[-1])]
+    inputs = [code(f"x_{k}", "=", f"X[r, {k}]", ["X", "r"]) for k in range(net.sizes[0])]
+    targets = [code(f"y_{j}", "=", f"Y[r, {j}]", ["Y", "r"]) for j in range(net.sizes[-1])]
+    L = net.L
+    outputs = [
+        code(f"out[r, {j}]", "=", f"a{L}_{j}", ["out", "r", f"a{L}_{j}"])
+        for j in range(net.sizes[-1])
+    ]
     forward, cost, backward = _forward_lines(net), _cost_lines(net), _backward_lines(d)
     names = [name for _, name, _ in params]
     return {
@@ -67,55 +72,16 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
     }
 
 
-def _live(lines: list[str]) -> list[str]:
-    """The lines of one example's work that matter: assignments nobody reads are dropped.
-
-    A block is straight-line code run once per example; what it leaves behind is in the
-    gradient sums (``dC_d...``), ``total`` and array entries (``out[r, j]``). An assignment to
-    another name that no later line reads is dead (e.g. ``a2_0`` when the cost is written in
-    ``z2_0``), and so is a comment left with nothing under it.
-    """
-    chunks: list[tuple[list[str], list[str]]] = []  # (comments, the code under them)
-    for line in lines:
-        if line.startswith("#") and (not chunks or chunks[-1][1]):
-            chunks.append(([line], []))
-        elif line.startswith("#"):
-            chunks[-1][0].append(line)
-        elif chunks:
-            chunks[-1][1].append(line)
-        else:
-            chunks.append(([], [line]))
-    kept: list[str] = []
-    needed: set[str] = set()
-    for comments, code in reversed(chunks):
-        live: list[str] = []
-        for line in reversed(code):
-            target, reads, augmented = _assignment(line)
-            if target is not None and not target.startswith("dC_d") and target != "total":
-                if target not in needed:
-                    continue
-                needed.discard(target)
-            needed |= reads
-            if target is not None and augmented:
-                needed.add(target)
-            live.insert(0, line)
-        if live:
-            kept[:0] = comments + live
-    return kept
+def _live(lines: list[Line]) -> list[str]:
+    """The lines of one example's work that matter, printed: what a block leaves behind is in
+    the gradient sums (``dC_d...``), ``total`` and array entries (``out[r, j]``); an assignment
+    to another name that no later line reads is dead (e.g. ``a2_0`` when the cost is written in
+    ``z2_0``), see :func:`~symgrad.codegen.ir.live`."""
+    return printed(live(lines, _is_result))
 
 
-def _assignment(line: str) -> tuple[str | None, set[str], bool]:
-    """``(name assigned, names read, augmented)`` of one line of code, parsed by Python's own
-    parser: ``"a /= b"`` -> ``("a", {"b"}, True)``; an assignment to an array entry
-    (``out[r, 0] = a2_0``) assigns no name and reads every name in it."""
-    stmt = ast.parse(line).body[0]
-    if not isinstance(stmt, ast.Assign | ast.AugAssign):
-        raise CodegenError(f"not an assignment: {line!r}")
-    target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
-    reads = {node.id for node in ast.walk(stmt.value) if isinstance(node, ast.Name)}
-    if isinstance(target, ast.Name):
-        return target.id, reads, isinstance(stmt, ast.AugAssign)
-    return None, reads | {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}, False
+def _is_result(target: str) -> bool:
+    return target.startswith("dC_d") or target == "total" or not target.isidentifier()
 
 
 def _scalar_params(net: Network) -> list[tuple[str, str, str]]:
@@ -143,95 +109,116 @@ def _wrapped_sum(names: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Forward and cost
 # --------------------------------------------------------------------------------------------
-def _forward_lines(net: Network, first_z: bool = True) -> list[str]:
+def _forward_lines(net: Network, first_z: bool = True) -> list[Line]:
     """One example's forward pass; without ``first_z`` it starts from ``z1_j`` already set."""
-    lines: list[str] = []
+    lines: list[Line] = []
     prev = [f"x_{k}" for k in range(net.sizes[0])]
     for l, layer in enumerate(net.layers, start=1):
         act = layer.act
         below = "x_k" if l == 1 else f"a{l - 1}_k"
         bias = f" + b{l}_j" if layer.bias else ""
         shown = "softmax(z)_j" if act.is_softmax else text(act.expr)
-        lines.append(
-            f"# layer {l}: z{l}_j = sum_k w{l}_j_k*{below}{bias}, a{l}_j = {act.name}(z{l}_j) = {shown}"
+        lines += comment(
+            f"layer {l}: z{l}_j = sum_k w{l}_j_k*{below}{bias}, a{l}_j = {act.name}(z{l}_j) = {shown}"
         )
         for j in range(layer.n_out):
             if first_z or l > 1:
                 lines.append(_z_line(net, l, j, prev))
             if not act.is_softmax:
-                lines.append(f"a{l}_{j} = " + numba_code(act.expr, {Z_SYM: f"z{l}_{j}"}))
+                lines.append(assign(f"a{l}_{j}", act.expr, names={Z_SYM: f"z{l}_{j}"}))
         if act.is_softmax:
             zs = [f"z{l}_{j}" for j in range(layer.n_out)]
-            lines.append("# softmax shifted by max_j z_j, so that exp cannot overflow")
-            lines.append(f"z_max = max({', '.join(zs)})")
-            lines += [f"a{l}_{j} = _exp(z{l}_{j} - z_max)" for j in range(layer.n_out)]
-            lines.append("sum_exp = " + " + ".join(f"a{l}_{j}" for j in range(layer.n_out)))
-            lines += [f"a{l}_{j} /= sum_exp" for j in range(layer.n_out)]
+            outs = [f"a{l}_{j}" for j in range(layer.n_out)]
+            lines += comment("softmax shifted by max_j z_j, so that exp cannot overflow")
+            lines.append(code("z_max", "=", f"max({', '.join(zs)})", zs))
+            lines += [
+                code(a, "=", f"_exp({z} - z_max)", [z, "z_max"])
+                for a, z in zip(outs, zs, strict=True)
+            ]
+            lines.append(code("sum_exp", "=", " + ".join(outs), outs))
+            lines += [code(a, "/=", "sum_exp", ["sum_exp"]) for a in outs]
         prev = [f"a{l}_{j}" for j in range(layer.n_out)]
     return lines
 
 
-def _z_line(net: Network, l: int, j: int, below: list[str]) -> str:
-    """``z{l}_{j} = w{l}_{j}_0*below[0] + ... + b{l}_{j}``: unit j of layer l on the values below."""
+def _z_line(
+    net: Network, l: int, j: int, below: list[str], less: tuple[str, str] | None = None
+) -> Line:
+    """``z{l}_{j} = w{l}_{j}_0*below[0] + ... + b{l}_{j}``: unit j of layer l on the values below,
+    less the product of the two names ``less`` (``("q", "delta1_0")``)."""
     layer = net.layers[l - 1]
-    terms = [f"w{l}_{j}_{k}*{below[k]}" for k in range(layer.n_in)]
+    weights = [f"w{l}_{j}_{k}" for k in range(layer.n_in)]
+    terms = [f"{w}*{below[k]}" for k, w in enumerate(weights)]
+    reads = [*weights, *below[: layer.n_in]]
     if layer.bias:
         terms.append(f"b{l}_{j}")
-    return f"z{l}_{j} = " + " + ".join(terms)
+        reads.append(f"b{l}_{j}")
+    minus = ""
+    if less is not None:
+        reads += less
+        minus = f" - {less[0]}*{less[1]}"
+    return code(f"z{l}_{j}", "=", " + ".join(terms) + minus, reads)
 
 
-def _cost_lines(net: Network) -> list[str]:
+def _cost_lines(net: Network) -> list[Line]:
     """Lines adding this example's cost C_x to ``total`` (stable forms as in the blas shape)."""
     L, n = net.L, net.sizes[-1]
     out, cost = net.layers[-1].act, net.cost
     fused = output_kind(net) == FUSED
+    zs, ys = [f"z{L}_{j}" for j in range(n)], [f"y_{j}" for j in range(n)]
     if fused and out.is_softmax:
-        terms = " + ".join(f"y_{j}*(z{L}_{j} - lse)" for j in range(n))
+        terms = " + ".join(f"{y}*({z} - lse)" for z, y in zip(zs, ys, strict=True))
         return [
-            "# log-sum-exp: C_x = -sum_j y_j log a_j = -sum_j y_j (z_j - log sum_i exp(z_i))",
-            "lse = z_max + math.log(sum_exp)",
-            f"total -= {terms}",
+            *comment(
+                "log-sum-exp: C_x = -sum_j y_j log a_j = -sum_j y_j (z_j - log sum_i exp(z_i))"
+            ),
+            code("lse", "=", "z_max + math.log(sum_exp)", ["z_max", "sum_exp"]),
+            code("total", "-=", terms, [*zs, *ys, "lse"]),
         ]
     if fused:
-        terms = " + ".join(f"_softplus(z{L}_{j}) - y_{j}*z{L}_{j}" for j in range(n))
+        terms = " + ".join(f"_softplus({z}) - {y}*{z}" for z, y in zip(zs, ys, strict=True))
         return [
-            "# -[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - y z",
-            f"total += {terms}",
+            *comment("-[y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))] = softplus(z) - y z"),
+            code("total", "+=", terms, [*zs, *ys]),
         ]
     scale = cost_scale(net)
-    units = [numba_code(cost.expr, {A_SYM: f"a{L}_{j}", Y_SYM: f"y_{j}"}) for j in range(n)]
+    outs = [f"a{L}_{j}" for j in range(n)]
+    units = [numba_code(cost.expr, {A_SYM: a, Y_SYM: y}) for a, y in zip(outs, ys, strict=True)]
     summed = " + ".join(f"({u})" if len(units) > 1 and scale != 1 else u for u in units)
     head = "" if scale == 1 else f"{numba_code(scale)}*"
     body = f"{head}({summed})" if head and len(units) > 1 else f"{head}{summed}"
     shown = "" if scale == 1 else f"{scale} "
-    return [f"# C_x = {shown}sum_j {text(cost.expr)}", f"total += {body}"]
+    return [
+        *comment(f"C_x = {shown}sum_j {text(cost.expr)}"),
+        code("total", "+=", body, [*outs, *ys]),
+    ]
 
 
 # --------------------------------------------------------------------------------------------
 # Backward: BP1/BP2 per unit, CSE for shared terms, BP3/BP4 accumulated
 # --------------------------------------------------------------------------------------------
-def _backward_lines(d: Derivation, op: str = "+=") -> list[str]:
+def _backward_lines(d: Derivation, op: str = "+=") -> list[Line]:
     """BP1/BP2 per unit, then BP3/BP4 added to the gradient sums (``op`` "+=") or, for a
     batch of one, assigned to them (``op`` "="). Each step is headed by the network's equation
     (:func:`~symgrad.codegen.comments.bp_comments`), then its value at every unit."""
     net, L = d.net, d.net.L
     bp = bp_comments(net)
     temps = sp.numbered_symbols("_tmp", real=True)
-    lines: list[str] = [f"# {bp[('BP1', L)]}"]
+    lines: list[Line] = comment(bp[("BP1", L)])
     out_act, cost = net.layers[-1].act, net.cost
     n_out = net.sizes[-1]
     kind = output_kind(net)
     if kind == FUSED:
-        lines.append(
-            f"# ({out_act.name} with {cost.name}: the output's derivative cancels against the cost's)"
+        lines += comment(
+            f"({out_act.name} with {cost.name}: the output's derivative cancels against the cost's)"
         )
         notes = [f"delta{L}_{j} = dC/dz{L}_{j} = {text(d.delta_out(j))}" for j in range(n_out)]
     elif kind == JACOBIAN:
         dcost = d.scale * cost.dC_da.xreplace(
             {A_SYM: sp.Symbol(f"a{L}_i", real=True), Y_SYM: sp.Symbol("y_i", real=True)}
         )
-        lines.append(
-            f"# through the softmax: delta{L}_j = sum_i da{L}_i/dz{L}_j * dC/da{L}_i"
+        lines += comment(
+            f"through the softmax: delta{L}_j = sum_i da{L}_i/dz{L}_j * dC/da{L}_i"
             f" = a{L}_j*(dC/da{L}_j - sum_i a{L}_i*dC/da{L}_i), dC/da{L}_i = {text(sp.factor(dcost))}"
         )
         notes = ["" for _ in range(n_out)]
@@ -246,27 +233,31 @@ def _backward_lines(d: Derivation, op: str = "+=") -> list[str]:
     lines += _accumulate(d, L, op)
     for l in range(L - 1, 0, -1):
         n_next = net.sizes[l + 1]
-        lines.append(f"# {bp[('BP2', l)]}")
+        lines += comment(bp[("BP2", l)])
         fprimes = [stabilise(d.fprime(l, k)) for k in range(net.sizes[l])]
         shared, reduced = sp.cse(fprimes, symbols=temps, order="none")
         if shared:
-            lines.append("# shared terms (common subexpressions)")
-            lines += [f"{sym} = {numba_code(expr)}" for sym, expr in shared]
+            lines += comment("shared terms (common subexpressions)")
+            lines += [assign(str(sym), expr) for sym, expr in shared]
         for k, fprime in enumerate(reduced):
-            lines.append(
-                f"# delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * sum_i dz{l + 1}_i/da{l}_{k}"
-                f" * dC/dz{l + 1}_i"
+            lines += comment(
+                f"delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * sum_i dz{l + 1}_i/da{l}_{k}"
+                f" * dC/dz{l + 1}_i\n"
+                f"  = ({text(d.fprime(l, k))}) * sum_i w{l + 1}_i_{k}*delta{l + 1}_i"
             )
-            lines.append(f"#   = ({text(d.fprime(l, k))}) * sum_i w{l + 1}_i_{k}*delta{l + 1}_i")
-            paths = " + ".join(f"w{l + 1}_{i}_{k}*delta{l + 1}_{i}" for i in range(n_next))
+            ws = [f"w{l + 1}_{i}_{k}" for i in range(n_next)]
+            deltas = [f"delta{l + 1}_{i}" for i in range(n_next)]
+            paths = " + ".join(f"{w}*{dl}" for w, dl in zip(ws, deltas, strict=True))
+            reads = [*ws, *deltas, *(str(s) for s in fprime.free_symbols)]
             if fprime == 1:
-                lines.append(f"delta{l}_{k} = {paths}")
+                rhs = paths
             elif n_next == 1:
                 # (f' * w) * delta: delta comes last of all, and then only one product waits on
                 # it (with a batch of one, the next example waits on this)
-                lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*{paths}")
+                rhs = f"{as_factor(numba_code(fprime))}*{paths}"
             else:
-                lines.append(f"delta{l}_{k} = {as_factor(numba_code(fprime))}*({paths})")
+                rhs = f"{as_factor(numba_code(fprime))}*({paths})"
+            lines.append(code(f"delta{l}_{k}", "=", rhs, reads))
         lines += _accumulate(d, l, op)
     return lines
 
@@ -277,37 +268,39 @@ def _assign(
     notes: list[str],
     temps: Iterator[sp.Symbol],
     notes_first: bool,
-) -> list[str]:
+) -> list[Line]:
     """``name = expr`` lines after common subexpressions are pulled out into ``_tmp`` lines."""
     shared, reduced = sp.cse([stabilise(e) for e in exprs], symbols=temps, order="none")
-    lines: list[str] = []
+    lines: list[Line] = []
     if notes_first:
-        lines += [f"# {part}" for note in notes for part in note.split("\n")]
+        lines += [line for note in notes for line in comment(note)]
         notes = ["" for _ in notes]
     if shared:
-        lines.append("# shared terms (common subexpressions)")
-        lines += [f"{sym} = {numba_code(expr)}" for sym, expr in shared]
+        lines += comment("shared terms (common subexpressions)")
+        lines += [assign(str(sym), expr) for sym, expr in shared]
     for name, expr, note in zip(names, reduced, notes, strict=True):
         if note:
-            lines += [f"# {part}" for part in note.split("\n")]
-        lines.append(f"{name} = {numba_code(expr)}")
+            lines += comment(note)
+        lines.append(assign(name, expr))
     return lines
 
 
-def _accumulate(d: Derivation, l: int, op: str = "+=") -> list[str]:
+def _accumulate(d: Derivation, l: int, op: str = "+=") -> list[Line]:
     """BP3 and BP4 of layer ``l``: add this example's dC_x/db and dC_x/dw to the sums (``op``
     "+="), or make them the gradient (``op`` "=")."""
     layer = d.net.layers[l - 1]
     bp = bp_comments(d.net)
-    lines: list[str] = []
+    lines: list[Line] = []
     if layer.bias:
-        lines.append(f"# {bp[('BP3', l)]}")
-        lines += [f"{_grad(f'b{l}_{j}')} {op} delta{l}_{j}" for j in range(layer.n_out)]
-    lines.append(f"# {bp[('BP4', l)]}")
+        lines += comment(bp[("BP3", l)])
+        for j in range(layer.n_out):
+            lines.append(code(_grad(f"b{l}_{j}"), op, f"delta{l}_{j}", [f"delta{l}_{j}"]))
+    lines += comment(bp[("BP4", l)])
     for j in range(layer.n_out):
         for k in range(layer.n_in):
-            below_k = f"x_{k}" if l == 1 else f"a{l - 1}_{k}"
-            lines.append(f"{_grad(f'w{l}_{j}_{k}')} {op} delta{l}_{j}*{below_k}")
+            below = f"x_{k}" if l == 1 else f"a{l - 1}_{k}"
+            grad, delta = _grad(f"w{l}_{j}_{k}"), f"delta{l}_{j}"
+            lines.append(code(grad, op, f"{delta}*{below}", [delta, below]))
     return lines
 
 
@@ -357,8 +350,8 @@ def _one_lines(
     d: Derivation,
     opt: Optimizer,
     scalars: list[str],
-    targets: list[str],
-    cost: list[str],
+    targets: list[Line],
+    cost: list[Line],
 ) -> dict[str, list[str]] | None:
     """The lines of ``train_epochs_one`` (batches of one, plain step ``w <- w - k g``), else None.
 
@@ -382,17 +375,18 @@ def _one_lines(
     xn = [f"xn_{i}" for i in range(n_in)]
     bias = f" + {number('1')}" if net.layers[0].bias else ""
     overlap = " + ".join(f"{a}*{b}" for a, b in zip(x, xn, strict=True))
+    first = [code(x[i], "=", f"X[r, {i}]", ["X", "r"]) for i in range(n_in)]
+    ahead = [code(xn[i], "=", f"X[rn, {i}]", ["X", "rn"]) for i in range(n_in)]
+    ahead.append(code("q", "=", f"step*({overlap}{bias})", ["step", *x, *xn]))
+    ahead += [_z_line(net, 1, j, xn, ("q", f"delta1_{j}")) for j in units]
+    ahead += [code(x[i], "=", xn[i], [xn[i]]) for i in range(n_in)]
     return {
         "step": [f"step = {numba_code(k, hyper_locals(opt))}"],
-        "first": [f"x_{i} = X[r, {i}]" for i in range(n_in)]
-        + [_z_line(net, 1, j, x) for j in units],
+        "first": printed(first + [_z_line(net, 1, j, x) for j in units]),
         "train": _live(
             targets + _forward_lines(net, first_z=False) + cost + _backward_lines(d, "=")
         ),
-        "next": [f"xn_{i} = X[rn, {i}]" for i in range(n_in)]
-        + [f"q = step*({overlap}{bias})"]
-        + [f"{_z_line(net, 1, j, xn)} - q*delta1_{j}" for j in units]
-        + [f"x_{i} = xn_{i}" for i in range(n_in)],
+        "next": printed(ahead),
         "steps": _plain_steps(scalars),
     }
 
