@@ -156,8 +156,6 @@ def _find_numpy_cblas():
 _NUMPY_CBLAS = _find_numpy_cblas()  # by its own name: an ahead-of-time build links the same library
 NUMPY_BLAS = _NUMPY_CBLAS is not None
 TRANS, NO_TRANS = np.int8(ord("t")), np.int8(ord("n"))  # op(X) = X^T, op(X) = X (one type: one compile)
-ONE = np.ones(1, DTYPE)
-ZERO = np.zeros(1, DTYPE)
 if NUMPY_BLAS:
     _CBLAS = numba.types.ExternalFunction(
         _NUMPY_CBLAS,
@@ -207,7 +205,8 @@ else:
 
 @jit
 def gemm(trans_a, trans_b, alpha, A, B, beta, C):
-    """C <- alpha op(A) op(B) + beta C; trans_x is TRANS or NO_TRANS; alpha, beta: arrays of one.
+    """C <- alpha op(A) op(B) + beta C; trans_x is TRANS or NO_TRANS; alpha, beta: arrays of one
+    (made in each caller: one type, so one compile; a module's global would be a read-only one).
 
     Every matrix must have rows of unit stride (C order, or rows of one).
     """
@@ -228,15 +227,17 @@ def gemm(trans_a, trans_b, alpha, A, B, beta, C):
 @jit
 def forward(x, W1, b1, W2, b2, z1, a1, z2, a2):
     """Forward pass of a batch x of shape (B, 2); fills z{l}, a{l} in place, returns a2."""
+    ones, zeros = np.empty(1, DTYPE), np.empty(1, DTYPE)  # alpha and beta of the GEMMs
+    ones[0], zeros[0] = 1.0, 0.0
     # z^(1) = W^(1) a^(0) + b^(1), all rows at once: z1 = x W1^T
-    gemm(NO_TRANS, TRANS, ONE, x, W1, ZERO, z1)
+    gemm(NO_TRANS, TRANS, ones, x, W1, zeros, z1)
     for s in range(x.shape[0]):
         for j in range(2):
             z1[s, j] += b1[j]
             # a^(1) = tanh(z^(1)) = tanh(z)
             a1[s, j] = _tanh(z1[s, j])
     # z^(2) = W^(2) a^(1) + b^(2), all rows at once: z2 = a1 W2^T
-    gemm(NO_TRANS, TRANS, ONE, a1, W2, ZERO, z2)
+    gemm(NO_TRANS, TRANS, ones, a1, W2, zeros, z2)
     for s in range(x.shape[0]):
         for j in range(1):
             z2[s, j] += b2[j]
@@ -262,6 +263,8 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
 
     delta{l} holds delta^(l) / B: the 1/B of the batch mean is applied once, in BP1.
     """
+    ones, zeros = np.empty(1, DTYPE), np.empty(1, DTYPE)  # alpha and beta of the GEMMs
+    ones[0], zeros[0] = 1.0, 0.0
     inv_b = DTYPE(1.0 / x.shape[0])
     for s in range(x.shape[0]):
         for j in range(1):
@@ -270,7 +273,7 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
             delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
     # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
     # summed over the batch, all rows at once: dW2 = delta2^T a1
-    gemm(TRANS, NO_TRANS, ONE, delta2, a1, ZERO, dW2)
+    gemm(TRANS, NO_TRANS, ones, delta2, a1, zeros, dW2)
     # BP3: dC/db^(2)[j] = delta^(2)[j]
     # summed over the batch
     db2[:] = 0.0
@@ -279,14 +282,14 @@ def backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2
             db2[j] += delta2[s, j]
     # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
     # all rows at once: delta1 = delta2 W2, then times f'(z^(1))
-    gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
+    gemm(NO_TRANS, NO_TRANS, ones, delta2, W2, zeros, delta1)
     for s in range(x.shape[0]):
         for j in range(2):
             # f'(z^(1)) = 1 - a**2 (tanh)
             delta1[s, j] *= 1 - a1[s, j]**2
     # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
     # summed over the batch, all rows at once: dW1 = delta1^T x
-    gemm(TRANS, NO_TRANS, ONE, delta1, x, ZERO, dW1)
+    gemm(TRANS, NO_TRANS, ones, delta1, x, zeros, dW1)
     # BP3: dC/db^(1)[j] = delta^(1)[j]
     # summed over the batch
     db1[:] = 0.0
@@ -340,7 +343,10 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
     and no separate pass over W.
     """
     lr = hyper[0]
-    minus_lr = np.full(1, -lr, DTYPE)  # alpha of the GEMMs that take the step
+    ones, zeros = np.empty(1, DTYPE), np.empty(1, DTYPE)  # alpha and beta of the GEMMs
+    ones[0], zeros[0] = 1.0, 0.0
+    minus_lr = np.empty(1, DTYPE)  # alpha of the GEMMs that take the step
+    minus_lr[0] = -lr
     shuffled = orders.shape[0] > 0
     n = orders.shape[1] if shuffled else X.shape[0]
     # work arrays of batch_size rows; each batch uses its first rows (x = x_work[:rows], ...)
@@ -387,14 +393,14 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
             z2, a2, delta2 = z2_work[:rows], a2_work[:rows], delta2_work[:rows]
             # forward pass (forward)
             # z^(1) = W^(1) a^(0) + b^(1), all rows at once: z1 = x W1^T
-            gemm(NO_TRANS, TRANS, ONE, x, W1, ZERO, z1)
+            gemm(NO_TRANS, TRANS, ones, x, W1, zeros, z1)
             for s in range(x.shape[0]):
                 for j in range(2):
                     z1[s, j] += b1[j]
                     # a^(1) = tanh(z^(1)) = tanh(z)
                     a1[s, j] = _tanh(z1[s, j])
             # z^(2) = W^(2) a^(1) + b^(2), all rows at once: z2 = a1 W2^T
-            gemm(NO_TRANS, TRANS, ONE, a1, W2, ZERO, z2)
+            gemm(NO_TRANS, TRANS, ones, a1, W2, zeros, z2)
             for s in range(x.shape[0]):
                 for j in range(1):
                     z2[s, j] += b2[j]
@@ -416,14 +422,14 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
                     delta2[s, j] = (2*a2[s, j] - 2*y[s, j]) * (a2[s, j]*(1 - a2[s, j])) * inv_b
             # BP2: delta^(1)[j] = (1 - a^(1)[j]**2)*sum_(i=0..0) (delta^(2)[i]*w^(2)[i, j])
             # all rows at once: delta1 = delta2 W2, then times f'(z^(1))
-            gemm(NO_TRANS, NO_TRANS, ONE, delta2, W2, ZERO, delta1)
+            gemm(NO_TRANS, NO_TRANS, ones, delta2, W2, zeros, delta1)
             for s in range(x.shape[0]):
                 for j in range(2):
                     # f'(z^(1)) = 1 - a**2 (tanh)
                     delta1[s, j] *= 1 - a1[s, j]**2
             # BP4: dC/dw^(2)[j, k] = a^(1)[k]*delta^(2)[j]
             # summed over the batch, with the step at once: W2 <- W2 - lr delta2^T a1, one GEMM adding into W2 (beta = 1)
-            gemm(TRANS, NO_TRANS, minus_lr, delta2, a1, ONE, W2)
+            gemm(TRANS, NO_TRANS, minus_lr, delta2, a1, ones, W2)
             # BP3: dC/db^(2)[j] = delta^(2)[j]
             # summed over the batch, then the step: b2 <- b2 - lr db2
             db2[:] = 0.0
@@ -434,7 +440,7 @@ def train_epochs(X, Y, orders, epochs, batch_size, W1, b1, W2, b2, t, hyper, los
                 b2[j] -= lr * db2[j]
             # BP4: dC/dw^(1)[j, k] = delta^(1)[j]*x[k]
             # summed over the batch, with the step at once: W1 <- W1 - lr delta1^T x, one GEMM adding into W1 (beta = 1)
-            gemm(TRANS, NO_TRANS, minus_lr, delta1, x, ONE, W1)
+            gemm(TRANS, NO_TRANS, minus_lr, delta1, x, ones, W1)
             # BP3: dC/db^(1)[j] = delta^(1)[j]
             # summed over the batch, then the step: b1 <- b1 - lr db1
             db1[:] = 0.0
