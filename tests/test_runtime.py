@@ -335,23 +335,27 @@ def test_blas_gemm_takes_flags_strides_and_accumulates(
     if np.__config__.CONFIG["Build Dependencies"]["blas"]["name"] == "scipy-openblas":
         assert mod.NUMPY_BLAS is (blas == "numpy")  # NumPy's wheels: its own BLAS is found
     gemm = mod.gemm
+    one, zero = (
+        np.ones(1),
+        np.zeros(1),
+    )  # alpha and beta: arrays of one, as the module's callers make
     rng = np.random.default_rng(3)
     big = rng.random((7, 9))
     A = big[:4, :6]  # rows of unit stride, leading dimension 9: no copy needed
     B = rng.random((5, 6))
     C = rng.random((4, 5))
     expect = 2.0 * A @ B.T + C
-    gemm(mod.NO_TRANS, mod.TRANS, np.array([2.0]), A, B, mod.ONE, C)
+    gemm(mod.NO_TRANS, mod.TRANS, np.array([2.0]), A, B, one, C)
     np.testing.assert_allclose(C, expect, rtol=1e-13)
     D = np.empty((6, 6))
-    gemm(mod.TRANS, mod.NO_TRANS, mod.ONE, A, A, mod.ZERO, D)
+    gemm(mod.TRANS, mod.NO_TRANS, one, A, A, zero, D)
     np.testing.assert_allclose(D, A.T @ A, rtol=1e-13)
     row = big[2:3, 1:7]  # one row: its row stride says nothing
     E = np.empty((1, 5))
-    gemm(mod.NO_TRANS, mod.TRANS, mod.ONE, row, B, mod.ZERO, E)
+    gemm(mod.NO_TRANS, mod.TRANS, one, row, B, zero, E)
     np.testing.assert_allclose(E, row @ B.T, rtol=1e-13)
     with pytest.raises(ValueError, match="unit stride"):
-        gemm(mod.NO_TRANS, mod.NO_TRANS, mod.ONE, big[:, ::2], B, mod.ZERO, np.empty((7, 6)))
+        gemm(mod.NO_TRANS, mod.NO_TRANS, one, big[:, ::2], B, zero, np.empty((7, 6)))
 
 
 # ---------------------------------------------------------------------------------------------
