@@ -41,3 +41,23 @@ def test_live_drops_what_nothing_reads_and_keeps_the_results() -> None:
         "total += u",
         "out[r, 0] = x_0",
     ]
+
+
+def test_blocks_render_indented() -> None:
+    from symgrad.codegen.ir import Statement, block, render
+
+    nodes = [
+        *comment("the bias"),
+        block(
+            "for s in range(n):",
+            block("for j in range(3):", Statement("z[s, j] += b[j]")),
+            Statement("t += 1"),
+        ),
+    ]
+    assert render(nodes, 1) == [
+        "    # the bias",
+        "    for s in range(n):",
+        "        for j in range(3):",
+        "            z[s, j] += b[j]",
+        "        t += 1",
+    ]

@@ -3,11 +3,12 @@
 The printer (:mod:`symgrad.codegen.printer`) turns each element-wise formula into a line of Python
 (the activation, its derivative in forward terms, ``dC/da``, the optimiser's rules); the comments
 spell the derivation's equations as the text rendering does (:mod:`symgrad.codegen.comments`);
-the Jinja templates in ``templates/`` place those lines in the module skeleton and the loops.
-Two shapes of module: "blas" (whole mini-batches through BLAS ``?gemm``) and "unrolled" (one
-example at a time, every unit and parameter a scalar line, from :mod:`symgrad.codegen.unrolled`);
-:func:`choose_shape` picks one by sizes (the measurements behind it are in
-benchmarks/FINDINGS.md). :meth:`GeneratedModule.compile` writes the source into the cache of
+the bodies of the functions are code IR (:mod:`symgrad.codegen.ir`), built for each of two
+shapes: "blas" (whole mini-batches through BLAS ``?gemm``, :mod:`symgrad.codegen.blas`) and
+"unrolled" (one example at a time, every unit and parameter a scalar line,
+:mod:`symgrad.codegen.unrolled`); the Jinja templates in ``templates/`` place them, with the
+fixed plumbing, in the module skeleton. :func:`~symgrad.codegen.recipe.choose_shape` picks the
+shape by sizes (the measurements behind it are in benchmarks/FINDINGS.md). :meth:`GeneratedModule.compile` writes the source into the cache of
 generated modules (:mod:`symgrad.codegen.cache`), imports it by path and wraps it in a
 :class:`~symgrad.runtime.model.Model`.
 """
@@ -31,6 +32,7 @@ from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import Optimizer, element_symbols
+from .blas import blas_data
 from .cache import (
     atomic_write_text,
     cache_path,
@@ -209,6 +211,9 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "out": output,
         "opt": optim,
         "exp": exp_data(dtype) if shape == "blas" else None,
+        "blas": blas_data(layers, output, optim, number("1.0"), number("0.0"))
+        if shape == "blas"
+        else None,
         "tanh": tanh_data(dtype),
         "buffers": [name for l in range(1, net.L + 1) for name in (f"z{l}", f"a{l}")],
         "one": number("1.0"),  # in the module's dtype (see printer.numbers_for)

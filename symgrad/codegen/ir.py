@@ -1,7 +1,8 @@
 """The code IR of generated modules: lines that carry what they compute and what they read.
 
 A :class:`Line` is an assignment (``target op code``) with the set of names its right-hand side
-reads, or a comment: the step the lines under it implement. Formulas are printed once, by the
+reads, or a comment: the step the lines under it implement. A :class:`Statement` is a call, a
+:class:`Block` a loop or a condition over nodes; :func:`render` indents them. Formulas are printed once, by the
 printer, when their line is made (:func:`assign`, which reads the formula's own symbols);
 plumbing is written with the names it reads (:func:`code`). Passes run over lines, never over
 printed text: :func:`live` drops the assignments nothing reads. Templates place the printed lines.
@@ -33,6 +34,50 @@ class Line:
 
     def __str__(self) -> str:
         return f"# {self.code}" if self.is_comment else f"{self.target} {self.op} {self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A line that is no assignment of a name: a call (``gemm(...)``), or a write into an array
+    slice. It is always kept."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """``header`` (``for s in range(n):``, ``if c:``) and the nodes it governs, indented."""
+
+    header: str
+    body: tuple[Node, ...]
+
+
+Node = Line | Statement | Block
+"""What a generated function's body is made of."""
+
+
+def block(header: str, *body: Node | Sequence[Node]) -> Block:
+    """A :class:`Block` of nodes, lists of nodes flattened."""
+    nodes: list[Node] = []
+    for part in body:
+        nodes += [part] if isinstance(part, Line | Statement | Block) else list(part)
+    return Block(header, tuple(nodes))
+
+
+def render(nodes: Iterable[Node], depth: int = 0) -> list[str]:
+    """The nodes as lines of Python, four spaces a level."""
+    pad = "    " * depth
+    out: list[str] = []
+    for node in nodes:
+        if isinstance(node, Block):
+            out.append(pad + node.header)
+            out += render(node.body, depth + 1)
+        else:
+            out.append(pad + str(node))
+    return out
 
 
 def comment(text: str) -> list[Line]:
@@ -93,4 +138,16 @@ def printed(lines: Iterable[Line]) -> list[str]:
     return [str(line) for line in lines]
 
 
-__all__ = ["Line", "assign", "code", "comment", "live", "printed"]
+__all__ = [
+    "Block",
+    "Line",
+    "Node",
+    "Statement",
+    "assign",
+    "block",
+    "code",
+    "comment",
+    "live",
+    "printed",
+    "render",
+]
