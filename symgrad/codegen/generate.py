@@ -6,10 +6,11 @@ spell the derivation's equations as the text rendering does (:mod:`symgrad.codeg
 the bodies of the functions are code IR (:mod:`symgrad.codegen.ir`), built for each of two
 shapes: "blas" (whole mini-batches through BLAS ``?gemm``, :mod:`symgrad.codegen.blas`) and
 "unrolled" (one example at a time, every unit and parameter a scalar line,
-:mod:`symgrad.codegen.unrolled`); the Jinja templates in ``templates/`` place them, with the
+:mod:`symgrad.codegen.unrolled`). The Jinja templates in ``templates/`` place them, with the
 fixed plumbing, in the module skeleton. :func:`~symgrad.codegen.recipe.choose_shape` picks the
-shape by sizes (the measurements behind it are in benchmarks/FINDINGS.md). :meth:`GeneratedModule.compile` writes the source into the cache of
-generated modules (:mod:`symgrad.codegen.cache`), imports it by path and wraps it in a
+shape by sizes (the measurements behind it are in benchmarks/FINDINGS.md).
+:meth:`GeneratedModule.compile` writes the source into the cache of generated modules
+(:mod:`symgrad.codegen.cache`), imports it by path and wraps it in a
 :class:`~symgrad.runtime.model.Model`.
 """
 
