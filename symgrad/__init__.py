@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "Adam": "net.optim",
     "Momentum": "net.optim",
     "RMSprop": "net.optim",
+    "AdamW": "net.optim",
     "CodegenError": "errors",
     "DerivationError": "errors",
     "DivergenceError": "errors",
@@ -59,6 +60,7 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "AdamW",
     "CodegenError",
     "Cost",
     "Dataset",
@@ -114,7 +116,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .io.specfile import SpecFile, load_spec
     from .net.network import Dense, Network
     from .net.ops import ACTIVATIONS, COSTS, Activation, Cost
-    from .net.optim import SGD, Adam, Momentum, RMSprop
+    from .net.optim import SGD, Adam, AdamW, Momentum, RMSprop
     from .runtime.build import compile
     from .runtime.model import History, Model
     from .views.descent import descend, nudge

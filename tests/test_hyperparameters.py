@@ -110,3 +110,25 @@ def test_train_with_a_new_learning_rate_does_not_recompile(
     assert generated == []  # the module of the first run, found by its kind
     assert "lr=0.2" in second and "lr=0.5" in first
     assert first.splitlines()[-3:] != second.splitlines()[-3:]  # and it trained with 0.2
+
+
+def test_adamw_is_one_registry_entry_from_python_toml_and_the_cli(tmp_path: Path) -> None:
+    """AdamW (decoupled weight decay) is one dataclass in net/optim.py: the spec files and the
+    command line read it from the registry, and with no decay it is Adam to the last bit.
+    (tests/test_torch_parity.py follows torch.optim.AdamW step for step.)"""
+    net = xor_net()
+    spec = tmp_path / "adamw.toml"
+    spec.write_text(
+        '[network]\nsizes = [2, 2, 1]\nhidden = "tanh"\noutput = "sigmoid"\n'
+        '[optimizer]\nname = "adamw"\nlr = 0.02\nweight_decay = 0.2\n'
+    )
+    assert sg.load_spec(spec).optimizer.build() == sg.AdamW(lr=0.02, weight_decay=0.2)
+    plain, decoupled = (
+        sg.compile(net, opt, shape="blas").init(seed=4)
+        for opt in (sg.Adam(lr=0.05), sg.AdamW(lr=0.05, weight_decay=0.0))
+    )
+    for model in (plain, decoupled):
+        model.fit(XOR_X, XOR_Y, epochs=20, batch_size=2, shuffle=False, progress=False)
+    for p in net.param_names:
+        np.testing.assert_array_equal(plain.params[p], decoupled.params[p])
+    assert main(["train", str(spec), "--data", "xor", "--epochs", "2", "--no-progress"]) == 0

@@ -203,11 +203,14 @@ BAD_SPECS = [
         "[network]\nsizes = [2, 1]\n[optimizer]\nbeta = 0.9",
         "[optimizer] beta: sgd has no setting 'beta'",
     ),
-    ("[network]\nsizes = [2, 1]\n[optimizer]\nlr = -1", "[optimizer] lr: must be positive"),
+    (
+        "[network]\nsizes = [2, 1]\n[optimizer]\nlr = -1",
+        "[optimizer] lr: must be a positive number",
+    ),
     ("[network]\nsizes = [2, 1]\n[optimizer]\nlr = nan", "[optimizer] lr: must be a number"),
     (
         "[network]\nsizes = [2, 1]\n[optimizer]\nname = 'adam'\nbeta1 = 1.0",
-        "[optimizer] beta1: must lie in [0, 1)",
+        "[optimizer] beta1: must be a number in [0, 1)",
     ),
     (
         "[network]\nsizes = [2, 1]\n[optimizer]\nlearning_rate = 0.1",

@@ -145,6 +145,10 @@ OPTIMIZERS = {
     ),
     "adam": (sg.Adam(lr=0.01), lambda ps: torch.optim.Adam(ps, lr=0.01)),
     "rmsprop": (sg.RMSprop(lr=0.01), lambda ps: torch.optim.RMSprop(ps, lr=0.01)),
+    "adamw": (
+        sg.AdamW(lr=0.01, weight_decay=0.1),
+        lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    ),
 }
 # every value of every kind away from its default, as torch names it
 ODD_VALUES = {
@@ -160,6 +164,10 @@ ODD_VALUES = {
     "rmsprop": (
         sg.RMSprop(lr=0.005, alpha=0.9, eps=1e-3),
         lambda ps: torch.optim.RMSprop(ps, lr=0.005, alpha=0.9, eps=1e-3),
+    ),
+    "adamw": (
+        sg.AdamW(lr=0.02, beta1=0.8, beta2=0.95, eps=1e-3, weight_decay=0.3),
+        lambda ps: torch.optim.AdamW(ps, lr=0.02, betas=(0.8, 0.95), eps=1e-3, weight_decay=0.3),
     ),
 }
 FIT_NETS = {

@@ -19,7 +19,8 @@ parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code
 
     [optimizer]
     name = "sgd"                # sgd (lr) | momentum (lr, beta) | adam (lr, beta1, beta2, eps)
-                                # | rmsprop (lr, alpha, eps): symgrad.net.optim.OPTIMIZERS
+                                # | rmsprop (lr, alpha, eps) | adamw (lr, beta1, beta2, eps,
+                                # weight_decay): symgrad.net.optim.OPTIMIZERS
     lr = 0.5
 
     [train]
@@ -44,7 +45,7 @@ from typing import Any
 from ..errors import SpecError
 from ..files import read_input
 from ..net.network import Network
-from ..net.optim import OPTIMIZERS, Optimizer
+from ..net.optim import OPTIMIZERS, Optimizer, value_problem
 from .spec_network import NetworkReader, _key, _kind, _show, _suggest
 
 MAX_SPEC_BYTES = 1_000_000
@@ -234,14 +235,9 @@ class _Reader(NetworkReader):
             ):
                 raise self.fail(sec, key, f"must be a number, got {_show(value)}")
             value = float(value)
-            if checks[key] == "positive" and value <= 0:
-                raise self.fail(
-                    sec, key, f"must be positive, got {value:g}; try e.g. {defaults[key]:g}"
-                )
-            if checks[key] == "unit" and not 0 <= value < 1:
-                raise self.fail(
-                    sec, key, f"must lie in [0, 1), got {value:g}; try e.g. {defaults[key]:g}"
-                )
+            problem = value_problem(checks[key], value)
+            if problem is not None:
+                raise self.fail(sec, key, f"{problem}, got {value:g}; try e.g. {defaults[key]:g}")
             settings[key] = value
         return OptimizerSettings(name, settings)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -29,6 +30,23 @@ POSITIVE = {"check": "positive"}
 """A field's metadata: the value must be a positive number (a learning rate, an epsilon)."""
 UNIT = {"check": "unit"}
 """A field's metadata: the value must lie in [0, 1) (a momentum, a decay)."""
+NONNEGATIVE = {"check": "nonnegative"}
+"""A field's metadata: the value must be a number >= 0 (a weight decay, which 0 turns off)."""
+
+CHECKS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "positive": (lambda x: x > 0, "a positive number"),
+    "unit": (lambda x: 0 <= x < 1, "a number in [0, 1)"),
+    "nonnegative": (lambda x: x >= 0, "a number >= 0"),
+}
+"""Each check of a field: the test a finite number must pass, and what it must be, in words."""
+
+
+def value_problem(check: str | None, value: float) -> str | None:
+    """``"must be a positive number"`` when the finite ``value`` fails ``check``, else None."""
+    if check is None:
+        return None
+    passes, wanted = CHECKS[check]
+    return None if passes(value) else f"must be {wanted}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +91,9 @@ class Optimizer:
             value = getattr(self, f.name)
             number = _number(value)
             check = f.metadata.get("check")
-            if check == "positive" and (number is None or number <= 0):
-                raise SpecError(f"{owner} {f.name} must be a positive number, got {_shown(value)}")
-            if check == "unit" and (number is None or not 0 <= number < 1):
-                raise SpecError(f"{owner} {f.name} must be a number in [0, 1), got {_shown(value)}")
+            if check is not None and (number is None or value_problem(check, number)):
+                wanted = CHECKS[check][1]
+                raise SpecError(f"{owner} {f.name} must be {wanted}, got {_shown(value)}")
             if number is not None and type(value) not in (int, float):  # NumPy's: Python's
                 object.__setattr__(self, f.name, type(value).item(value))  # type: ignore[attr-defined]
 
@@ -138,7 +155,8 @@ class Optimizer:
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {}
-"""Every optimiser by its name (``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"``)."""
+"""Every optimiser by its name (``"sgd"``, ``"momentum"``, ``"adam"``, ``"rmsprop"``,
+``"adamw"``)."""
 
 T = TypeVar("T", bound=type[Optimizer])
 
@@ -244,6 +262,30 @@ class RMSprop(Optimizer):
         ]
 
 
+@register
+@dataclass(frozen=True, slots=True)
+class AdamW(Optimizer):
+    """``torch.optim.AdamW``: Adam with decoupled weight decay. Each step first shrinks every
+    parameter, ``w <- w (1 - lr weight_decay)``, then takes Adam's step; the decay is no part of
+    the gradient, so the moments never see it."""
+
+    lr: float = field(default=0.001, metadata=POSITIVE)
+    beta1: float = field(default=0.9, metadata=UNIT)
+    beta2: float = field(default=0.999, metadata=UNIT)
+    eps: float = field(default=1e-8, metadata=POSITIVE)
+    weight_decay: float = field(default=0.01, metadata=NONNEGATIVE)
+    name: ClassVar[str] = "adamw"
+    state: ClassVar[tuple[str, ...]] = ("m", "v")
+
+    def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
+        return Adam.scalars(self)  # type: ignore[arg-type]
+
+    def rules(self) -> list[Rule]:
+        e = element_symbols()
+        decay = Rule(e["w"], e["w"] * (1 - hyper("lr") * hyper("weight_decay")))
+        return [decay, *Adam.rules(self)]  # type: ignore[arg-type]
+
+
 def optimizer_from_dict(data: Any) -> Optimizer:
     """Inverse of :meth:`Optimizer.to_dict`; SpecError on anything malformed."""
     name = data.get("name") if isinstance(data, dict) else None
@@ -283,9 +325,11 @@ def _shown(value: object) -> str:
 
 
 __all__ = [
+    "CHECKS",
     "OPTIMIZERS",
     "SGD",
     "Adam",
+    "AdamW",
     "Momentum",
     "Optimizer",
     "RMSprop",
@@ -294,4 +338,5 @@ __all__ = [
     "hyper",
     "optimizer_from_dict",
     "register",
+    "value_problem",
 ]
