@@ -264,26 +264,18 @@ class RMSprop(Optimizer):
 
 @register
 @dataclass(frozen=True, slots=True)
-class AdamW(Optimizer):
+class AdamW(Adam):
     """``torch.optim.AdamW``: Adam with decoupled weight decay. Each step first shrinks every
     parameter, ``w <- w (1 - lr weight_decay)``, then takes Adam's step; the decay is no part of
     the gradient, so the moments never see it."""
 
-    lr: float = field(default=0.001, metadata=POSITIVE)
-    beta1: float = field(default=0.9, metadata=UNIT)
-    beta2: float = field(default=0.999, metadata=UNIT)
-    eps: float = field(default=1e-8, metadata=POSITIVE)
     weight_decay: float = field(default=0.01, metadata=NONNEGATIVE)
     name: ClassVar[str] = "adamw"
-    state: ClassVar[tuple[str, ...]] = ("m", "v")
-
-    def scalars(self) -> list[tuple[sp.Symbol, sp.Expr]]:
-        return Adam.scalars(self)  # type: ignore[arg-type]
 
     def rules(self) -> list[Rule]:
         e = element_symbols()
         decay = Rule(e["w"], e["w"] * (1 - hyper("lr") * hyper("weight_decay")))
-        return [decay, *Adam.rules(self)]  # type: ignore[arg-type]
+        return [decay, *Adam.rules(self)]
 
 
 def optimizer_from_dict(data: Any) -> Optimizer:
