@@ -61,6 +61,7 @@ class NumpyRunner(Runner):
         p = case.fresh_params()
         L = len(w.sizes) - 1
         lr = np.asarray(w.lr, dtype=case.dtype)
+        l2 = np.asarray(w.l2, dtype=case.dtype)
         batches = case.batches()
         for _ in range(w.epochs):
             for s, e in batches:
@@ -86,7 +87,10 @@ class NumpyRunner(Runner):
                     prev = (
                         (delta @ W) * _fprime_from_a(w.acts[l - 2], acts[l - 1]) if l > 1 else None
                     )
-                    W -= lr * (delta.T @ acts[l - 1])  # BP4
+                    if w.l2:  # BP4 with the L2 penalty's lam W
+                        W -= lr * (delta.T @ acts[l - 1] + l2 * W)
+                    else:
+                        W -= lr * (delta.T @ acts[l - 1])  # BP4
                     if w.bias:
                         p[f"b{l}"] -= lr * delta.sum(axis=0)  # BP3
                     if prev is not None:
@@ -110,7 +114,13 @@ class TorchRunner(Runner):
         w = self.w
         self.init = {k: torch.from_numpy(v.copy()) for k, v in case.params.items()}
         self.params = {k: v.clone().requires_grad_(True) for k, v in self.init.items()}
-        self.opt = torch.optim.SGD(list(self.params.values()), lr=w.lr)
+        # the L2 penalty as torch users write it: weight_decay on the weights' param group
+        weights = [v for k, v in self.params.items() if k.startswith("W")]
+        biases = [v for k, v in self.params.items() if k.startswith("b")]
+        groups = [{"params": weights, "weight_decay": w.l2}]
+        if biases:
+            groups.append({"params": biases})
+        self.opt = torch.optim.SGD(groups, lr=w.lr)
         labels = torch.from_numpy(case.labels)
         X, Y = torch.from_numpy(case.X), torch.from_numpy(case.Y)
         # batches sliced once, as a DataLoader over in-memory tensors would hand them out
@@ -179,6 +189,10 @@ class JaxRunner(Runner):
         lr = w.lr
 
         def loss(p: dict[str, Any], x: Any, y: Any) -> Any:
+            penalty = sum(0.5 * w.l2 * jnp.sum(p[f"W{l}"] ** 2) for l in range(1, L + 1))
+            return data_loss(p, x, y) + penalty if w.l2 else data_loss(p, x, y)
+
+        def data_loss(p: dict[str, Any], x: Any, y: Any) -> Any:
             a = x
             for l in range(1, L + 1):
                 z = a @ p[f"W{l}"].T

@@ -42,7 +42,10 @@ class SymgradRunner(Runner):
             for l in range(1, len(w.sizes))
         ]
         # a network of its own name for the extension, so that the jitted runners never find it
-        net = sg.Network(layers, cost=w.cost, name="network_aot" if aot else "network")
+        reg = sg.L2(w.l2) if w.l2 else None
+        net = sg.Network(
+            layers, cost=w.cost, name="network_aot" if aot else "network", regularization=reg
+        )
         self.model = sg.compile(
             net, optimizer=sg.SGD(lr=w.lr), dtype=case.dtype, shape=shape, aot=aot
         )  # with aot, the extension is built here, outside the timed calls

@@ -32,6 +32,7 @@ class Workload:
     dtypes: tuple[str, ...] = FLOAT_BOTH
     bias: bool = True
     note: str = ""
+    l2: float = 0.0  # the L2 penalty lam/2 sum w^2 on the weights (0: none)
 
     @property
     def batch(self) -> int:
@@ -132,6 +133,31 @@ WORKLOADS: dict[str, Workload] = {
             note="UCI digits (bundled with symgrad) scaled to [0, 1], batch 32, ten epochs",
         ),
         Workload(
+            "digits-l2",
+            (64, 32, 10),
+            ("sigmoid", "softmax"),
+            "cross_entropy",
+            1797,
+            32,
+            10,
+            0.5,
+            l2=1e-3,
+            note="digits with the L2 penalty 1e-3/2 sum w^2 on the weights",
+        ),
+        Workload(
+            "wide-l2",
+            (784, 512, 256, 10),
+            ("relu", "relu", "softmax"),
+            "cross_entropy",
+            8192,
+            128,
+            2,
+            0.05,
+            dtypes=("float32",),
+            l2=1e-4,
+            note="wide with the L2 penalty 1e-4/2 sum w^2 on the weights",
+        ),
+        Workload(
             "wide",
             (784, 512, 256, 10),
             ("relu", "relu", "softmax"),
@@ -165,6 +191,8 @@ QUICK: dict[str, dict[str, int]] = {
     "xor": {"epochs": 20},
     "digits": {"n_samples": 100, "epochs": 2},
     "wide": {"n_samples": 64, "batch_size": 16, "epochs": 1},
+    "digits-l2": {"n_samples": 100, "epochs": 2},
+    "wide-l2": {"n_samples": 64, "batch_size": 16, "epochs": 1},
     "linreg": {"epochs": 10},
 }
 
@@ -192,12 +220,12 @@ def make_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     if w.name == "xor":
         x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         return x, np.array([[0.0], [1.0], [1.0], [0.0]])
-    if w.name == "digits":
+    if w.name.startswith("digits"):
         from symgrad.io.data import bundled
 
         pixels, labels = bundled("digits")  # UCI's, as published (and as scikit-learn ships it)
         return pixels[:n] / 16.0, _one_hot(labels[:n], 10)  # pixels 0..16 -> [0, 1]
-    if w.name == "wide":
+    if w.name.startswith("wide"):
         x = rng.random((n, w.sizes[0]))
         teacher = rng.standard_normal((w.sizes[0], w.sizes[-1]))
         labels = np.argmax((x - 0.5) @ teacher, axis=1)  # learnable, balanced-ish labels
@@ -263,7 +291,8 @@ def mean_cost(cost: str, a: np.ndarray, y: np.ndarray) -> float:
 
 
 def final_loss(case: Case, params: dict[str, np.ndarray]) -> float:
-    """Mean training cost of ``params`` on the case's data, in float64."""
+    """Mean training cost of ``params`` on the case's data, in float64 (with the L2 penalty on
+    the weights when the workload has one)."""
     w = case.workload
     a = case.X.astype(np.float64)
     for l in range(1, len(w.sizes)):
@@ -271,4 +300,8 @@ def final_loss(case: Case, params: dict[str, np.ndarray]) -> float:
         if w.bias:
             z = z + np.asarray(params[f"b{l}"], np.float64)
         a = activate(w.acts[l - 1], z)
-    return mean_cost(w.cost, a, case.Y.astype(np.float64))
+    penalty = sum(
+        0.5 * w.l2 * float((np.asarray(params[f"W{l}"], np.float64) ** 2).sum())
+        for l in range(1, len(w.sizes))
+    )
+    return mean_cost(w.cost, a, case.Y.astype(np.float64)) + penalty

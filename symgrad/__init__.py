@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "Momentum": "net.optim",
     "RMSprop": "net.optim",
     "AdamW": "net.optim",
+    "L1": "net.regularization",
+    "L2": "net.regularization",
     "CodegenError": "errors",
     "DerivationError": "errors",
     "DivergenceError": "errors",
@@ -57,6 +59,8 @@ _MODULES: dict[str, str] = {"data": "io.data"}
 __all__ = [
     "ACTIVATIONS",
     "COSTS",
+    "L1",
+    "L2",
     "SGD",
     "Activation",
     "Adam",
@@ -117,6 +121,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .net.network import Dense, Network
     from .net.ops import ACTIVATIONS, COSTS, Activation, Cost
     from .net.optim import SGD, Adam, AdamW, Momentum, RMSprop
+    from .net.regularization import L1, L2
     from .runtime.build import compile
     from .runtime.model import History, Model
     from .views.descent import descend, nudge

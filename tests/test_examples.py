@@ -24,6 +24,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "xor.py": ((), ()),
     "digits.py": (("digits_loss.png",), ("matplotlib",)),
     "custom_activation.py": ((), ()),
+    "regularization.py": ((), ()),
 }
 
 

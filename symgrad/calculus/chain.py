@@ -80,7 +80,35 @@ def compose(
         closed = product(dz_dp, d.fprime(l, j), *dC_da_factors(d, l, j, memo))
     value = sp.Mul(*closed[0])
     steps.append(Step("closed", target, (closed,), prose("multiply the local derivatives")))
+    if d.net.regularization is not None:
+        value, step = penalty_step(d, param, value, closed)
+        steps.append(step)
     return value, steps
+
+
+def penalty_step(
+    d: Derivation, param: sp.Symbol, value: sp.Expr, closed: Form
+) -> tuple[sp.Expr, Step]:
+    """``dC/dw = dC_0/dw + lam w``: the penalty reaches C directly, not through any z (or, for a
+    parameter it leaves alone, ``dC/db = dC_0/db``). Returns the closed form and the step."""
+    s, reg = d.sym, d.net.regularization
+    assert reg is not None and s.lam is not None
+    target, data = s.d(s.total, param), s.d(s.C, param)
+    name = s.meta[param].kind  # "w" or "b"
+    if not reg.covers("W" if name == "w" else "b"):
+        rule = prose(f"the {reg.what} leaves the biases alone: only ", s.C, " depends on ", param)
+        return value, Step("penalty", target, (single(data), closed), rule)
+    term = d.penalty_derivative(param)
+    rule = prose(
+        f"the {reg.what}, ",
+        d.penalty_of(param),
+        f" for this {'weight' if name == 'w' else 'bias'}, reaches ",
+        s.total,
+        " directly, not through any z: add its derivative",
+    )
+    factors = tuple(sorted(sp.Mul.make_args(term), key=lambda f: f != s.lam))  # lambda w
+    forms = (((data,), factors), (*closed, factors))
+    return value + term, Step("penalty", target, forms, rule)
 
 
 def dC_da_factors(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sympy as sp
 
 from ..errors import DerivationError, SpecError
@@ -145,8 +146,40 @@ class Derivation:
         """``delta^(L) = a - y``: softmax + cross-entropy, or sigmoid + binary cross-entropy."""
         return self.bp.fused
 
+    def penalty_of(self, param: sp.Symbol) -> sp.Expr:
+        """The penalty's share of one parameter (``lambda*w**2/2``); 0 without a penalty."""
+        reg = self.net.regularization
+        if reg is None:
+            return sp.Integer(0)
+        from ..net.regularization import symbols
+
+        w, lam = symbols()
+        return reg.penalty().xreplace({w: param, lam: self.sym.lam})
+
+    def penalty_derivative(self, param: sp.Symbol) -> sp.Expr:
+        """``d penalty / d param`` (``lambda*w``), whether or not the penalty covers it."""
+        reg = self.net.regularization
+        assert reg is not None
+        from ..net.regularization import symbols
+
+        w, lam = symbols()
+        return reg.derivative().xreplace({w: param, lam: self.sym.lam})
+
+    def penalty(self) -> sp.Expr:
+        """The whole penalty ``lambda/2 sum w^2`` over the parameters it covers (small nets)."""
+        reg = self.net.regularization
+        if reg is None:
+            return sp.Integer(0)
+        terms = []
+        for name in self.net.param_names:
+            if reg.covers(name):
+                for index in np.ndindex(self.net.param_shape(name)):
+                    terms.append(self.penalty_of(self.sym.get(name, *index)))
+        return sp.Add(*terms)
+
     def cost(self) -> sp.Expr:
-        """The per-example cost C in output activations and targets."""
+        """The per-example cost C in output activations and targets (the data cost ``C_0``
+        when the network has a penalty: :meth:`penalty` is the rest)."""
         n = self.net.sizes[-1]
         L = self.net.L
         return self.scale * sp.Add(
@@ -157,8 +190,9 @@ class Derivation:
         )
 
     def expanded_cost(self) -> sp.Expr:
-        """The per-example cost in inputs, targets and parameters (small nets)."""
-        return self.expand(self.cost())
+        """The per-example cost, penalty included, in inputs, targets and parameters (small
+        nets)."""
+        return self.expand(self.cost()) + self.penalty()
 
     def expand(self, expr: sp.Expr) -> sp.Expr:
         """Substitute ``a = f(z)``, ``z = W a + b`` down to the inputs (small nets only)."""

@@ -49,12 +49,19 @@ def _index_form(d: Derivation) -> Labelled:
         back = sp.Sum(W[l + 1][i, j] * delta[l + 1][i], (i, 0, net.sizes[l + 1] - 1))
         bp2 = bp.delta_hidden_at(l, back, bp.fprime_at(l, A[l][j], Z[l][j]))
         out.append(("BP2", l, sp.Eq(delta[l][j], bp2)))
+    reg = net.regularization
     for l, layer in enumerate(net.layers, start=1):
         if layer.bias:
-            out.append(("BP3", l, sp.Eq(s.indexed("dCdb", l)[j], delta[l][j])))
+            db = delta[l][j]
+            if reg is not None and reg.covers("b"):
+                db += d.penalty_derivative(s.indexed("b", l)[j])
+            out.append(("BP3", l, sp.Eq(s.indexed("dCdb", l)[j], db)))
     for l in range(1, L + 1):
         prev = x[k] if l == 1 else A[l - 1][k]
-        out.append(("BP4", l, sp.Eq(s.indexed("dCdw", l)[j, k], prev * delta[l][j])))
+        dw = prev * delta[l][j]
+        if reg is not None:  # the penalty's derivative, beside the paths through z
+            dw += d.penalty_derivative(W[l][j, k])
+        out.append(("BP4", l, sp.Eq(s.indexed("dCdw", l)[j, k], dw)))
     return out
 
 
@@ -97,13 +104,30 @@ def _matrix_form(d: Derivation) -> Labelled:
                 ),
             )
         )
+    reg = net.regularization
+
+    def penalty(name: str, l: int, m: sp.MatrixSymbol) -> sp.MatrixExpr:
+        """The penalty's derivative for a whole array: ``lambda W`` or ``lambda sign(W)``."""
+        assert reg is not None and d.sym.lam is not None
+        if reg.name == "l2":
+            return d.sym.lam * m
+        shown = "W" if name == "W" else "b"
+        signed = msym(f"sign_{name}{l}", rf"\operatorname{{sign}}({shown}^{{({l})}})", *m.shape)
+        return d.sym.lam * signed
+
     for l, layer in enumerate(net.layers, start=1):
         if layer.bias:
             db = msym(f"dC_db{l}", rf"\frac{{\partial C}}{{\partial b^{{({l})}}}}", sizes[l])
-            out.append(("BP3", l, sp.Eq(db, delta[l], evaluate=False)))
+            rhs: sp.MatrixExpr = delta[l]
+            if reg is not None and reg.covers("b"):
+                rhs = sp.MatAdd(rhs, penalty("b", l, msym(f"b{l}", f"b^{{({l})}}", sizes[l])))
+            out.append(("BP3", l, sp.Eq(db, rhs, evaluate=False)))
     for l in range(1, L + 1):
         dw = msym(
             f"dC_dW{l}", rf"\frac{{\partial C}}{{\partial W^{{({l})}}}}", sizes[l], sizes[l - 1]
         )
-        out.append(("BP4", l, sp.Eq(dw, delta[l] * A[l - 1].T, evaluate=False)))
+        rhs = delta[l] * A[l - 1].T
+        if reg is not None:
+            rhs = sp.MatAdd(rhs, penalty("W", l, W[l]))
+        out.append(("BP4", l, sp.Eq(dw, rhs, evaluate=False)))
     return out

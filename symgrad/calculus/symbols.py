@@ -29,7 +29,9 @@ class Meta:
     """What a symbol stands for, so that no view ever parses its name back.
 
     Attributes:
-        kind: ``"w"``, ``"b"``, ``"z"``, ``"a"``, ``"x"``, ``"y"``, ``"C"`` (the cost),
+        kind: ``"w"``, ``"b"``, ``"z"``, ``"a"``, ``"x"``, ``"y"``, ``"C"`` (the cost that the
+            chain rule reaches: the data cost ``C_0``, named so in ``name``, when there is a
+            penalty), ``"cost"`` (the regularised cost), ``"lambda"`` (the penalty's strength),
             ``"partial"`` (the placeholder ``d num/d den``), ``"fprime"`` (``f'(z)``), or for an
             ``IndexedBase`` of the index forms its quantity: ``"w"``, ``"delta"``, ``"dCdw"``...
         layer: the layer (None for x, y, C and the generic ones of a rule).
@@ -53,7 +55,19 @@ class Symbols:
         self.latex: dict[sp.Basic, str] = {}
         self.meta: dict[sp.Basic, Meta] = {}
         self._made: dict[str, sp.Symbol] = {}
-        self.C = self._make("C", "C", Meta("C"))
+        self.lam: sp.Symbol | None = None
+        if net.regularization is None:
+            self.C = self._make("C", "C", Meta("C"))
+            self.total = self.C
+        else:
+            # the chain rule reaches the data cost C_0 of one example; C adds the penalty
+            self.C = self._make("C_0", "C_0", Meta("C", name="C_0"))
+            self.total = self._make("C", "C", Meta("cost"))
+            from ..net.regularization import symbols
+
+            self.lam = symbols()[1]
+            self.latex[self.lam] = r"\lambda"
+            self.meta[self.lam] = Meta("lambda")
 
     def _make(self, name: str, latex: str, meta: Meta) -> sp.Symbol:
         sym = self._made.get(name)

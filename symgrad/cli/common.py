@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import os
 import sys
@@ -115,6 +116,19 @@ def spec_optimizer(spec: Any, args: argparse.Namespace) -> Any:
     if args.lr is not None:
         settings["lr"] = args.lr
     return OptimizerSettings(name, settings).build()
+
+
+def spec_network(spec: Any, args: argparse.Namespace) -> Any:
+    """The spec's network, with ``--l2`` or ``--l1`` applied (its ``biases`` kept from the spec)."""
+    from ..net.regularization import L1, L2
+
+    net = spec.network
+    for kind, lam in ((L2, args.l2), (L1, args.l1)):
+        if lam is not None:
+            old = net.regularization
+            reg = kind(lam, old.biases if old is not None else False)
+            return dataclasses.replace(net, regularization=reg)
+    return net
 
 
 def check_memory(net: Any, optimizer: Any, dtype: str, where: str) -> None:

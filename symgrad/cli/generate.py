@@ -10,6 +10,7 @@ from .common import (
     about,
     check_output,
     load_spec_file,
+    spec_network,
     spec_optimizer,
     write_atomic,
 )
@@ -24,12 +25,13 @@ def run(args: argparse.Namespace) -> int:
     with about(args.spec):
         optimizer = spec_optimizer(spec, args)
         dtype = args.dtype or spec.train.dtype
-        code = generate(spec.network, optimizer, dtype)
+        net = spec_network(spec, args)
+        code = generate(net, optimizer, dtype)
     if output is None:
         sys.stdout.write(code.source)
         return EXIT_OK
     write_atomic(output, code.source.encode("utf-8"))
-    print(f"wrote {output}: {spec.network.describe()}; {optimizer.describe()}, {dtype}")
+    print(f"wrote {output}: {net.describe()}; {optimizer.describe()}, {dtype}")
     print(
         "  standalone (numpy and numba only): forward, backward, update, train_epoch, predict, loss"
     )

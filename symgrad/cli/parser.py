@@ -53,6 +53,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number >= 0 (0: no penalty)")
+    return value
+
+
 def _seed(text: str) -> int:
     return _whole(text, 0, 2**32 - 1)
 
@@ -270,3 +280,12 @@ def _optimizer_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--dtype", choices=("float64", "float32"), help="floating-point type (default: the spec's)"
     )
+    penalty = p.add_mutually_exclusive_group()
+    penalty.add_argument(
+        "--l2", type=_nonnegative_float, metavar="LAM",
+        help="L2 penalty lam/2 sum w^2 on the weights (default: the spec's regularization)",
+    )  # fmt: skip
+    penalty.add_argument(
+        "--l1", type=_nonnegative_float, metavar="LAM",
+        help="L1 penalty lam sum |w| on the weights (default: the spec's regularization)",
+    )  # fmt: skip

@@ -17,6 +17,7 @@ from .common import (
     refuse_inputs,
     report_fit,
     since_start,
+    spec_network,
     spec_optimizer,
     write_atomic,
 )
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         need_matplotlib("--plot")
     save = check_output(args.save, "--save", (".npz",), inputs)
     spec = load_spec_file(args.spec)
-    net = spec.network
+    net = spec_network(spec, args)
     with about(args.spec):
         optimizer = spec_optimizer(spec, args)
     dtype = args.dtype or spec.train.dtype

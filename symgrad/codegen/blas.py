@@ -163,6 +163,7 @@ def _backward(layers: list[Data], out: Data, opt: Data, zero: str, sgd_step: boo
     only after delta^(l-1)."""
     last = layers[-1]
     L, n = last["l"], out["n"]
+    reg = opt["reg"]
     scale = "" if out["scale_one"] else f"{out['scale_code']} * "
     if out["kind"] == "fused":
         unit: list[Node] = [
@@ -209,18 +210,35 @@ def _backward(layers: list[Data], out: Data, opt: Data, zero: str, sgd_step: boo
         if sgd_step:
             nodes += _bp2(layers, layer)
             nodes += comment(layer["bp4"])
-            nodes += comment(
-                f"summed over the batch, with the step at once: W{l} <- W{l} - lr delta{l}^T "
-                f"{prev}, one GEMM adding into W{l} (beta = 1)"
-            )
+            if reg is None:
+                nodes += comment(
+                    f"summed over the batch, with the step at once: W{l} <- W{l} - lr delta{l}^T "
+                    f"{prev}, one GEMM adding into W{l} (beta = 1)"
+                )
+            else:
+                nodes += comment(
+                    f"summed over the batch, with the step at once: W{l} <- (1 - lr lam) W{l} - "
+                    f"lr delta{l}^T {prev},\none GEMM (beta = 1 - lr lam: the {reg['what']}'s "
+                    "decay, dC/dw = dC_0/dw + lam w)"
+                )
+            beta = "ones" if reg is None else "keep"
             nodes.append(
-                Statement(f"gemm(TRANS, NO_TRANS, minus_lr, delta{l}, {prev}, ones, W{l})")
+                Statement(f"gemm(TRANS, NO_TRANS, minus_lr, delta{l}, {prev}, {beta}, W{l})")
             )
             if layer["bias"]:
                 nodes += comment(layer["bp3"])
-                nodes += comment(f"summed over the batch, then the step: b{l} <- b{l} - lr db{l}")
+                lr = opt["gemm_step"]
+                if reg is not None and reg["biases"]:
+                    nodes += comment(
+                        f"summed over the batch, then the step: b{l} <- b{l} - lr (db{l} + lam b{l})"
+                    )
+                    step = Statement(f"b{l}[j] -= {lr} * (db{l}[j] + lam * b{l}[j])")
+                else:
+                    nodes += comment(
+                        f"summed over the batch, then the step: b{l} <- b{l} - lr db{l}"
+                    )
+                    step = Statement(f"b{l}[j] -= {lr} * db{l}[j]")
                 nodes += _bias_sum(l, n_out)
-                step = Statement(f"b{l}[j] -= {opt['gemm_step']} * db{l}[j]")
                 nodes.append(block(f"for j in range({n_out}):", step))
             continue
         nodes += comment(layer["bp4"])

@@ -16,6 +16,7 @@ shape by sizes (the measurements behind it are in benchmarks/FINDINGS.md).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -33,6 +34,7 @@ from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import Optimizer, element_symbols
+from ..net.regularization import symbols as regularization_symbols
 from .blas import blas_data
 from .cache import (
     atomic_write_text,
@@ -50,7 +52,7 @@ from .printer import (
     recording_helpers,
     unpack_lines,
 )
-from .recipe import checked_recipe, recipe_key
+from .recipe import checked_recipe, hyper_names, recipe_key
 from .recipe import template_dir as own_templates
 from .unrolled import unrolled_data
 
@@ -141,12 +143,40 @@ def _output_data(net: Network, bp: dict[tuple[str, int], str]) -> dict[str, Any]
     }
 
 
-def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
+def _regularization_data(net: Network, opt: Optimizer) -> dict[str, Any] | None:
+    """The penalty on the weights as code, or None. Its derivative joins the gradient in the
+    optimiser's step (``gi = g[i] + decay*w[i]``, one multiply-add per entry), and the step
+    sums the penalty of the weights it reads (what the loss of a batch adds): ``backward`` and
+    ``gradients`` stay those of the data cost C_0. ``decay`` is ``lam`` (the run-time value
+    after the optimiser's in ``hyper``) for the arrays it covers, else 0."""
+    reg = net.regularization
+    if reg is None:
+        return None
+    w_sym, lam_sym = regularization_symbols()
+    derivative, penalty = reg.derivative(), sp.cancel(reg.penalty() / lam_sym)
+    return {
+        "what": reg.what,
+        "name": reg.name,
+        "formula": f"g + {text(derivative)}",
+        "grad_code": numba_code(g + derivative, {g: "g[i]", w_sym: "w[i]", lam_sym: "decay"}),
+        "penalty_code": numba_code(penalty, {w_sym: "w[i]"}),
+        "penalty_formula": text(reg.penalty()),
+        "unpack": f"lam = hyper[{len(opt.settings())}]",
+        "decay": {p: "lam" if reg.covers(p) else number("0.0") for p in net.param_names},
+        "biases": reg.biases,
+        "derivative": derivative,
+        "penalty": penalty,
+    }
+
+
+def _optimizer_data(opt: Optimizer, params: list[str], net: Network) -> dict[str, Any]:
     """The optimiser's rules as code. Hyperparameters are locals read from the run-time array
     ``hyper`` (:func:`~symgrad.codegen.printer.unpack_lines`), never constants: nothing here
-    depends on their values, which are in :func:`_values_data`."""
+    depends on their values, which are in :func:`_values_data`. With a penalty on the weights,
+    the rules read ``gi``, the gradient with the penalty's derivative (:func:`_regularization_data`)."""
+    reg = _regularization_data(net, opt)
     names: dict[sp.Symbol, str] = hyper_locals(opt)
-    names.update({w: "w[i]", g: "g[i]", m: "m[i]", v: "v[i]", t: "t"})
+    names.update({w: "w[i]", g: "gi" if reg else "g[i]", m: "m[i]", v: "v[i]", t: "t"})
     scalars = opt.scalars()
     names.update({sym: sym.name for sym, _ in scalars})
     rules = [
@@ -159,10 +189,13 @@ def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
         for rule in opt.rules()
     ]
     k = opt.plain_step()
+    if reg is not None and reg["name"] != "l2":
+        k = None  # the GEMM's beta takes L2's decay, 1 - lr lam; no other penalty's
     return {
         "name": opt.name,
         "kind": type(opt).__name__,
-        "hyper_names": repr(tuple(opt.settings())),
+        "reg": reg,
+        "hyper_names": repr(hyper_names(net, opt)),
         "gemm_step": None if k is None else as_factor(numba_code(k, names)),
         "unpack_gemm": [] if k is None else unpack_lines(opt, [k]),
         "unpack_step": unpack_lines(opt, [rule.expr for rule in opt.rules()]),
@@ -176,13 +209,18 @@ def _optimizer_data(opt: Optimizer, params: list[str]) -> dict[str, Any]:
     }
 
 
-def _values_data(opt: Optimizer) -> dict[str, Any]:
-    """What a module says of its optimiser's values: the defaults of its ``HYPER`` array (what a
-    standalone caller passes) and of its header. The compiled code does not depend on them."""
+def _values_data(opt: Optimizer, net: Network) -> dict[str, Any]:
+    """What a module says of its run-time values: the defaults of its ``HYPER`` array (what a
+    standalone caller passes: the optimiser's values, then the penalty's ``lam``), of its
+    header and of its ``NETWORK``. The compiled code does not depend on them."""
+    values = list(opt.settings().values())
+    if net.regularization is not None:
+        values.append(net.regularization.lam)
     return {
         "describe": opt.describe(),
         "optimizer_literal": py_literal(opt.to_dict()),
-        "hyper": ", ".join(repr(value) for value in opt.settings().values()),
+        "network_literal": py_literal(net.to_dict()),
+        "hyper": ", ".join(repr(value) for value in values),
     }
 
 
@@ -191,12 +229,13 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
     bp = bp_comments(net)
     layers = [_layer_data(net, l, bp) for l in range(1, net.L + 1)]
     output = _output_data(net, bp)
-    optim = _optimizer_data(opt, params)
+    optim = _optimizer_data(opt, params, net)
+    reg = net.regularization
     return {
         "net": net,
-        "title": f"{net.name} ({net.describe_layers()}), cost: {net.cost.name}",
-        "network_literal": py_literal(net.to_dict()),
-        "values": _values_data(opt),
+        "title": f"{net.name} ({net.describe_layers()}), cost: {net.cost.name}"
+        + (f" + {reg.what}" if reg is not None else ""),
+        "values": _values_data(opt, net),
         "sizes": list(net.sizes),
         "sizes_literal": repr(tuple(net.sizes)),
         "params_literal": repr(tuple(params)),
@@ -221,6 +260,14 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "zero": number("0.0"),
         "deltas": [f"delta{l}" for l in range(1, net.L + 1)],
     }
+
+
+def _canonical(net: Network) -> Network:
+    """``net`` with its penalty's ``lam`` 0: what the cache's copy of its module declares."""
+    reg = net.regularization
+    if reg is None or reg.lam == 0:
+        return net
+    return dataclasses.replace(net, regularization=dataclasses.replace(reg, lam=0.0))
 
 
 def _helpers(printed: set[str], data: dict[str, Any]) -> list[str]:
@@ -341,12 +388,12 @@ def generate(
         if data["long_lines"]:
             source = template.render(**data)
         # the cache keeps one module per optimiser kind, whatever the values: its own (same
-        # code, the kind's default values in HYPER) is what the cache file holds
-        defaults = type(optimizer)()
+        # code, the kind's default values in HYPER, lam 0) is what the cache file holds
+        defaults, canonical = type(optimizer)(), _canonical(net)
         cached = (
             source
-            if defaults == optimizer
-            else template.render(**{**data, "values": _values_data(defaults)})
+            if defaults == optimizer and canonical == net
+            else template.render(**{**data, "values": _values_data(defaults, canonical)})
         )
     except jinja2.TemplateError as exc:
         raise CodegenError(f"rendering the module template failed: {exc}") from exc

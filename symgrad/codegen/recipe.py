@@ -86,8 +86,11 @@ def recipe_key(
     """The content hash that names a module: its recipe and the generator that follows it."""
     from .. import __version__
 
+    network = net.to_dict()
+    if "regularization" in network:  # the kind: lam is a run-time argument
+        network["regularization"] = {**network["regularization"], "lam": None}
     recipe = {
-        "network": net.to_dict(),
+        "network": network,
         "optimizer": optimizer.name,  # the kind: its values are run-time arguments
         "dtype": dtype,
         "shape": shape,
@@ -99,6 +102,12 @@ def recipe_key(
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
+def hyper_names(net: Network, optimizer: Optimizer) -> tuple[str, ...]:
+    """The names of the run-time array ``hyper`` of the compiled functions, in order: the
+    optimiser's values (:meth:`Optimizer.settings`), then ``lam`` when the network has a penalty."""
+    return (*optimizer.settings(), *(("lam",) if net.regularization is not None else ()))
+
+
 __all__ = [
     "DTYPES",
     "SHAPES",
@@ -106,6 +115,7 @@ __all__ = [
     "UNROLL_MAX_SCALARS",
     "checked_recipe",
     "choose_shape",
+    "hyper_names",
     "n_params",
     "recipe_key",
     "template_dir",

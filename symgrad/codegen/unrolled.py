@@ -24,18 +24,11 @@ from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
-from ..net.optim import Optimizer, element_symbols
-from .comments import bp_comments, rule_text, text
+from ..net.optim import Optimizer
+from .comments import bp_comments, text
 from .ir import Line, assign, code, comment, live, printed
-from .printer import as_factor, hyper_locals, numba_code, number, stabilise, unpack_lines
-
-# an optimiser's element-wise quantities: weight, gradient, state, step count
-_E = element_symbols()
-w, g, m, v, t = _E["w"], _E["g"], _E["m"], _E["v"], _E["t"]
-
-
-WRAP = 8
-"""Names per line in the long sums the template writes over several lines."""
+from .printer import as_factor, hyper_locals, numba_code, number, stabilise
+from .unrolled_step import grad_name, penalty_lines, plain_steps, step_lines, unpack, wrapped_sum
 
 
 def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
@@ -61,13 +54,14 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
         "loss": _live(inputs + targets + forward + cost),
         "backward": _live(inputs + targets + forward + backward),
         "train": _live(inputs + targets + forward + cost + backward),
-        "zero_grads": [f"{_grad(name)} = {number('0.0')}" for _, name, _ in params],
-        "mean_grads": [f"{_grad(name)} *= inv_b" for _, name, _ in params],
-        "store_grads": [f"d{entry} = {_grad(name)}" for _, name, entry in params],
-        **_step_lines(opt, names),
-        "unpack": _unpack(opt),
+        "zero_grads": [f"{grad_name(name)} = {number('0.0')}" for _, name, _ in params],
+        "mean_grads": [f"{grad_name(name)} *= inv_b" for _, name, _ in params],
+        "store_grads": [f"d{entry} = {grad_name(name)}" for _, name, entry in params],
+        **step_lines(opt, params, net),
+        "unpack": unpack(opt, net),
         "one": _one_lines(net, d, opt, names, targets, cost),
-        "params_sum": _wrapped_sum(names),
+        "penalty": penalty_lines(net, params),
+        "params_sum": wrapped_sum(names),
         "n_scalars": len(params),
     }
 
@@ -93,17 +87,6 @@ def _scalar_params(net: Network) -> list[tuple[str, str, str]]:
         if layer.bias:
             out += [(f"b{l}", f"b{l}_{j}", f"b{l}[{j}]") for j in range(layer.n_out)]
     return out
-
-
-def _grad(scalar: str) -> str:
-    """The gradient accumulator of a scalar parameter: ``w2_0_1`` -> ``dC_dw2_0_1``."""
-    return f"dC_d{scalar}"
-
-
-def _wrapped_sum(names: list[str]) -> list[str]:
-    """``a + b + ...`` split into lines of :data:`WRAP` names (the template parenthesises)."""
-    rows = [names[i : i + WRAP] for i in range(0, len(names), WRAP)]
-    return [("" if i == 0 else "+ ") + " + ".join(row) for i, row in enumerate(rows)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,55 +277,14 @@ def _accumulate(d: Derivation, l: int, op: str = "+=") -> list[Line]:
     if layer.bias:
         lines += comment(bp[("BP3", l)])
         for j in range(layer.n_out):
-            lines.append(code(_grad(f"b{l}_{j}"), op, f"delta{l}_{j}", [f"delta{l}_{j}"]))
+            lines.append(code(grad_name(f"b{l}_{j}"), op, f"delta{l}_{j}", [f"delta{l}_{j}"]))
     lines += comment(bp[("BP4", l)])
     for j in range(layer.n_out):
         for k in range(layer.n_in):
             below = f"x_{k}" if l == 1 else f"a{l - 1}_{k}"
-            grad, delta = _grad(f"w{l}_{j}_{k}"), f"delta{l}_{j}"
+            grad, delta = grad_name(f"w{l}_{j}_{k}"), f"delta{l}_{j}"
             lines.append(code(grad, op, f"{delta}*{below}", [delta, below]))
     return lines
-
-
-# --------------------------------------------------------------------------------------------
-# The optimiser's step on scalars
-# --------------------------------------------------------------------------------------------
-def _step_lines(opt: Optimizer, scalars: list[str]) -> dict[str, list[str]]:
-    """train_epochs' lines after the sums of a batch: ``mean_step``, which takes the mean
-    (``inv_b`` is 1/B), and ``optimizer_step``.
-
-    A plain step ``w <- w - k g`` takes the mean in its factor, ``step = k/B`` once per batch:
-    ``w -= step*dC_dw`` puts one multiplication less per parameter between one example's
-    gradient and the next example's forward pass, which is what a batch of one waits on.
-    """
-    k = opt.plain_step()
-    if k is None:
-        return {
-            "mean_step": [f"{_grad(name)} *= inv_b" for name in scalars],
-            "optimizer_step": _update_lines(opt, scalars),
-        }
-    lines = [
-        f"# {type(opt).__name__}, for every parameter: w <- w - {k}*g, g = (1/B) dC_dw:",
-        f"#   w <- w - step*dC_dw, step = {k}/B",
-    ]
-    return {
-        "mean_step": [f"step = {as_factor(numba_code(k, hyper_locals(opt)))}*inv_b"],
-        "optimizer_step": lines + _plain_steps(scalars),
-    }
-
-
-def _unpack(opt: Optimizer) -> list[str]:
-    """The first lines of ``train_epochs`` (and ``train_epochs_one``): the hyperparameters its
-    steps read, from the run-time array ``hyper`` into locals."""
-    k = opt.plain_step()
-    if k is not None:
-        return unpack_lines(opt, [k])
-    return unpack_lines(opt, [r.expr for r in opt.rules()] + [e for _, e in opt.scalars()])
-
-
-def _plain_steps(scalars: list[str]) -> list[str]:
-    """A plain step on every scalar parameter: ``w -= step*dC_dw``."""
-    return [f"{name} -= step*{_grad(name)}" for name in scalars]
 
 
 def _one_lines(
@@ -368,7 +310,7 @@ def _one_lines(
     ``steps`` (the step on every parameter).
     """
     k = opt.plain_step()
-    if k is None:
+    if k is None or net.regularization is not None:  # a penalty's step is not w - k g
         return None
     n_in, units = net.sizes[0], range(net.sizes[1])
     x = [f"x_{i}" for i in range(n_in)]
@@ -387,23 +329,8 @@ def _one_lines(
             targets + _forward_lines(net, first_z=False) + cost + _backward_lines(d, "=")
         ),
         "next": printed(ahead),
-        "steps": _plain_steps(scalars),
+        "steps": plain_steps(scalars),
     }
-
-
-def _update_lines(opt: Optimizer, scalars: list[str]) -> list[str]:
-    """Each rule printed for every scalar parameter, its quantities named by that parameter's
-    locals (``w2_0_1``, ``dC_dw2_0_1``, ``m_w2_0_1``...)."""
-    names = {**hyper_locals(opt), t: "t", **{sym: sym.name for sym, _ in opt.scalars()}}
-    lines = [f"# {type(opt).__name__}, for every parameter:"]
-    lines += [f"#   {rule_text(r)}" for r in opt.rules()]
-    for scalar in scalars:
-        local = {**names, w: scalar, g: _grad(scalar), m: f"m_{scalar}", v: f"v_{scalar}"}
-        for r in opt.rules():
-            lines.append(
-                f"{local[r.target]} {'-=' if r.decrement else '='} {numba_code(r.expr, local)}"
-            )
-    return lines
 
 
 __all__ = ["unrolled_data"]

@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import SpecError
 from ..net.network import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
 from ..net.ops import ACTIVATIONS, COSTS, Activation, Cost
+from ..net.regularization import REGULARIZERS, Regularization
 
 LAYER_FIELDS = ("n_in", "n_out", "activation", "bias")
 
@@ -114,10 +115,33 @@ class NetworkReader:
                     key,
                     f"layer {i} uses softmax, which only the output layer may use; pick e.g. 'tanh'",
                 )
+        reg = self.regularization(table.get("regularization"))
         try:
-            return Network(layers, cost, name=name)
+            return Network(layers, cost, name=name, regularization=reg)
         except SpecError as exc:
             key = "cost" if "cost" in str(exc) else ("layers" if "layers" in table else "sizes")
+            raise self.fail(sec, key, str(exc)) from None
+
+    def regularization(self, value: Any) -> Regularization | None:
+        """``{ l2 = 0.01 }``, ``{ l1 = 0.001, biases = true }`` or nothing."""
+        if value is None:
+            return None
+        sec, key = "network", "regularization"
+        kinds = [k for k in REGULARIZERS if isinstance(value, dict) and k in value]
+        example = "{ l2 = 0.01 } or { l1 = 0.001, biases = true }"
+        if not isinstance(value, dict) or len(kinds) != 1:
+            raise self.fail(sec, key, f"must be a table with one penalty, such as {example}")
+        extra = sorted(str(k) for k in value if k not in (kinds[0], "biases"))
+        if extra:
+            raise self.fail(
+                sec,
+                key,
+                f"unknown field {_show(extra[0])}{_suggest(extra[0], [*REGULARIZERS, 'biases'])}; "
+                f"give one of {', '.join(REGULARIZERS)} and optionally biases, as in {example}",
+            )
+        try:
+            return REGULARIZERS[kinds[0]](value[kinds[0]], value.get("biases", False))
+        except SpecError as exc:
             raise self.fail(sec, key, str(exc)) from None
 
     def mlp_layers(self, table: dict[str, Any], acts: dict[str, Any]) -> list[Dense]:

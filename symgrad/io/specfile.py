@@ -10,6 +10,7 @@ parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code
     hidden = "swish"            # or activations = ["swish", "sigmoid"], one per layer
     output = "sigmoid"
     cost = "quadratic"
+    regularization = { l2 = 0.01 }  # optional: or { l1 = 0.001 }; biases = true includes them
 
     [activations]               # user formulas in z, usable by name above
     swish = "z*sigmoid(z)"
@@ -52,7 +53,17 @@ MAX_SPEC_BYTES = 1_000_000
 MAX_EPOCHS = 10_000_000
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "network": ("name", "sizes", "layers", "hidden", "output", "activations", "cost", "bias"),
+    "network": (
+        "name",
+        "sizes",
+        "layers",
+        "hidden",
+        "output",
+        "activations",
+        "cost",
+        "bias",
+        "regularization",
+    ),
     "activations": (),
     "costs": (),
     # the optimisers' settings, from their registry

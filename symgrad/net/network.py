@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import SpecError
 from .ops import ACTIVATIONS, COSTS, Activation, Cost, get_activation, get_cost
+from .regularization import Regularization, regularization_from_dict
 
 
 def _digits(text: str) -> bool:
@@ -76,14 +77,24 @@ class Dense:
 
 @dataclass(frozen=True)
 class Network:
-    """A chain of dense layers and a cost, numbered 1..L (the input is layer 0)."""
+    """A chain of dense layers and a cost, numbered 1..L (the input is layer 0).
+
+    ``regularization`` (:class:`~symgrad.net.regularization.L2` or ``L1``) adds a penalty on
+    the weights to the cost: ``C = C_0 + lam/2 sum w^2``, with ``C_0`` the data cost.
+    """
 
     layers: tuple[Dense, ...]
     cost: Cost = field(default=COSTS["quadratic"])
     name: str = "network"
+    regularization: Regularization | None = None
 
     def __init__(
-        self, layers: Sequence[Dense], cost: str | Cost = "quadratic", *, name: str = "network"
+        self,
+        layers: Sequence[Dense],
+        cost: str | Cost = "quadratic",
+        *,
+        name: str = "network",
+        regularization: Regularization | None = None,
     ) -> None:
         if isinstance(layers, Dense) or not isinstance(layers, Sequence):
             raise SpecError(f"layers must be a list of Dense layers, got {type(layers).__name__}")
@@ -128,6 +139,12 @@ class Network:
                 f"the limit is {MAX_PARAMETERS:,}: use fewer or narrower layers"
             )
         _check_identifier(name, "network name", "e.g. 'xor_net'")
+        if regularization is not None and not isinstance(regularization, Regularization):
+            raise SpecError(
+                "regularization must be sg.L2(lam) or sg.L1(lam) (or None), "
+                f"got {_short(regularization)}"
+            )
+        object.__setattr__(self, "regularization", regularization)
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "cost", resolved)
         object.__setattr__(self, "name", name)
@@ -142,6 +159,7 @@ class Network:
         *,
         bias: bool = True,
         name: str = "network",
+        regularization: Regularization | None = None,
     ) -> Network:
         """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``."""
         if isinstance(sizes, str) or not isinstance(sizes, Sequence):
@@ -155,7 +173,7 @@ class Network:
             Dense(n_in, n_out, output if i == len(sizes) - 2 else hidden, bias)
             for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         ]
-        return cls(layers, cost, name=name)
+        return cls(layers, cost, name=name, regularization=regularization)
 
     @property
     def unit_targets(self) -> bool:
@@ -200,8 +218,11 @@ class Network:
         )
 
     def describe(self) -> str:
-        """One line: ``2 -> 3 sigmoid -> 1 sigmoid, cost quadratic``."""
-        return f"{self.describe_layers()}, cost {self.cost.name}"
+        """One line: ``2 -> 3 sigmoid -> 1 sigmoid, cost quadratic`` (``+ L2(0.01)``)."""
+        reg = self.regularization
+        return f"{self.describe_layers()}, cost {self.cost.name}" + (
+            f" + {reg.describe()}" if reg is not None else ""
+        )
 
     def describe_layers(self) -> str:
         """The layers in one line: ``2 -> 3 sigmoid -> 1 sigmoid``."""
@@ -215,6 +236,9 @@ class Network:
             if layer.act.formula is not None:
                 acts[layer.act.name] = layer.act.formula
         costs = {self.cost.name: self.cost.formula} if self.cost.formula is not None else {}
+        extra = {}
+        if self.regularization is not None:
+            extra["regularization"] = self.regularization.to_dict()
         return {
             "name": self.name,
             "sizes": list(self.sizes),
@@ -223,6 +247,7 @@ class Network:
             "cost": self.cost.name,
             "user_activations": acts,
             "user_costs": costs,
+            **extra,
         }
 
     @classmethod
@@ -232,7 +257,16 @@ class Network:
         is built; anything malformed is a SpecError naming the field."""
         if not isinstance(data, dict):
             raise SpecError("network declaration must be a mapping")
-        known = {"name", "sizes", "activations", "bias", "cost", "user_activations", "user_costs"}
+        known = {
+            "name",
+            "sizes",
+            "activations",
+            "bias",
+            "cost",
+            "user_activations",
+            "user_costs",
+            "regularization",
+        }
         unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
             raise SpecError(f"network declaration has unknown field {_short(unknown[0])}")
@@ -276,7 +310,10 @@ class Network:
             Dense(n_in, n_out, get_activation(act, user=user_acts), b)
             for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], acts, bias, strict=True)
         ]
-        return cls(layers, get_cost(cost, user=user_costs), name=name)
+        reg = regularization_from_dict(
+            data.get("regularization"), "network declaration: regularization"
+        )
+        return cls(layers, get_cost(cost, user=user_costs), name=name, regularization=reg)
 
 
 MAX_LAYERS = 1000

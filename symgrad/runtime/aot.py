@@ -177,7 +177,8 @@ def _arguments(net: Network, optimizer: Optimizer, dtype: str) -> dict[str, tupl
     orders, count = types.Array(types.int64, 2, "C"), types.int64
     hyper = types.Array(number, 1, "C")  # the optimiser's values, in the model's dtype
     train = (matrix, matrix, orders, count, count, *params, *state, count, hyper)
-    train += (types.Array(types.float64, 1, "C"),)
+    # the losses of each epoch: with a penalty, two columns (C, then the data cost C_0)
+    train += (types.Array(types.float64, 2 if net.regularization is not None else 1, "C"),)
     return {
         "train_epochs": train,
         "train_epochs_one": train,

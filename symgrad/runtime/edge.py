@@ -9,6 +9,8 @@ a small fit is short, and its checks are part of what the user waits for.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from typing import Any
 
 import numpy as np
@@ -17,15 +19,20 @@ from .. import validate
 from ..errors import SpecError
 from ..net.network import Network
 from ..net.optim import Optimizer
+from ..net.regularization import Regularization
 
 Array = np.ndarray[Any, Any]
 
 
 class DataEdge:
-    """The checks of :class:`~symgrad.runtime.model.Model` on the data it is given."""
+    """The checks of :class:`~symgrad.runtime.model.Model` on the data and the parameters it is
+    given."""
 
     net: Network
     dtype: np.dtype[Any]
+    _names: tuple[str, ...]
+    _param_set: frozenset[str]
+    _shapes: dict[str, tuple[int, ...]]
     _n_in: int
     _n_out: int
     _unit_targets: bool
@@ -33,6 +40,73 @@ class DataEdge:
     def _all_finite(self, flat: Array) -> bool:
         """True when the flat array holds no NaN or infinity (the model's compiled check)."""
         raise NotImplementedError
+
+    @property
+    def _fns(self) -> Any:
+        """The compiled functions (the model's extension, or its module)."""
+        raise NotImplementedError
+
+    def _buffer(self, names: tuple[str, ...] | list[str]) -> tuple[Array, dict[str, Array]]:
+        """A new flat buffer for the arrays ``names`` and its C-contiguous views by name."""
+        sizes = [math.prod(self._shapes[name]) for name in names]
+        flat = np.empty(sum(sizes), self.dtype)
+        views, start = {}, 0
+        for name, size in zip(names, sizes, strict=True):
+            views[name] = flat[start : start + size].reshape(self._shapes[name])
+            start += size
+        return flat, views
+
+    def _checked(
+        self,
+        arrays: dict[str, Any],
+        names: tuple[str, ...] | list[str],
+        what: str,
+        into: tuple[Array, dict[str, Array]] | None = None,
+    ) -> dict[str, Array]:
+        """Copies of the arrays ``names`` of ``arrays`` in the model's dtype, checked: views of one
+        new flat buffer, or of ``into`` = (a flat buffer, its views by name in the order of names)."""
+        if not isinstance(arrays, dict):
+            raise SpecError(f"{what}s must be a dict of name -> array, got {type(arrays).__name__}")
+        if arrays.keys() != (self._param_set if names is self._names else frozenset(names)):
+            missing = [n for n in names if n not in arrays]
+            extra = sorted(set(arrays) - set(names))
+            raise SpecError(
+                f"{what}s must be exactly {', '.join(names)}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else "")
+            )
+        arrs: list[Array] = []
+        cast = False  # some array is not in the model's dtype
+        for name in names:
+            arr = arrays[name]
+            if type(arr) is not np.ndarray:
+                arr = validate.array(arr, f"{what} {name}")
+            shape = self._shapes[name]
+            if arr.shape != shape:
+                raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
+            if arr.dtype is not self.dtype and arr.dtype != self.dtype:
+                if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
+                    raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
+                cast = True
+            arrs.append(arr)
+        if not arrs:
+            return {}
+        # copies into the views of one buffer, then one check of it: every NumPy call costs
+        # microseconds, and tens of them when the caches are cold (a fit between other work);
+        # assigning into a view is the cheapest copy there is (np.concatenate takes 3x as long)
+        flat, out = self._buffer(names) if into is None else into
+        # a float64 beyond float32's range becomes inf in the copy, refused below
+        narrowing = cast and self.dtype.itemsize < 8
+        with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
+            for name, arr in zip(names, arrs, strict=True):
+                out[name][...] = arr
+        # the module's own compiled check, as for the data (_finite): a fraction of the cost of
+        # np.isfinite(...).all() on the few values of a small net
+        finite = self._fns._all_finite
+        if not finite(flat):
+            name = next(n for n in names if not finite(out[n].reshape(-1)))
+            raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
+        return out
 
     def _inputs(self, X: Any, what: str = "X") -> Array:
         """X checked (shape, numbers, no NaN or infinity), C-contiguous in the model's dtype."""
@@ -139,14 +213,23 @@ def _ready(arr: Any, dtype: np.dtype[Any], columns: int) -> bool:
     )
 
 
-def hyper_array(optimizer: Optimizer, dtype: np.dtype[Any]) -> Array:
-    """The array ``hyper`` of the compiled functions: the optimiser's values in settings order."""
+def hyper_array(
+    optimizer: Optimizer, dtype: np.dtype[Any], regularization: Regularization | None = None
+) -> Array:
+    """The array ``hyper`` of the compiled functions: the optimiser's values in settings order,
+    then the penalty's ``lam`` when there is one (``HYPER_NAMES``)."""
     if not isinstance(optimizer, Optimizer):
         raise SpecError(f"optimizer must be an optimiser such as sg.SGD(lr=0.1), got {optimizer!r}")
+    settings = list(optimizer.settings().values())
+    if regularization is not None:
+        settings.append(regularization.lam)
     with np.errstate(over="ignore"):  # a value beyond float32's range: refused below
-        values = np.array(list(optimizer.settings().values()), dtype)
+        values = np.array(settings, dtype)
     if not np.isfinite(values).all():
-        raise SpecError(f"{optimizer.describe()} has a value beyond the range of {dtype.name}")
+        shown = optimizer.describe() + (
+            f" with {regularization.describe()}" if regularization is not None else ""
+        )
+        raise SpecError(f"{shown} has a value beyond the range of {dtype.name}")
     return values
 
 

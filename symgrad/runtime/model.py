@@ -9,7 +9,6 @@ optimiser state and the network's declaration together in one ``.npz`` file.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -60,7 +59,7 @@ class Model(DataEdge):
         self.dtype = np.dtype(dtype)
         self._optimizer = optimizer
         # the optimiser's values as the compiled functions take them (hyper, in settings order)
-        self._hyper = hyper_array(optimizer, self.dtype)
+        self._hyper = hyper_array(optimizer, self.dtype, net.regularization)
         self.step = 0
         self._seconds_per_row: dict[int, float] = {}  # by batch size: sizes fit's calls
         self._names = net.param_names
@@ -121,7 +120,7 @@ class Model(DataEdge):
     @optimizer.setter
     def optimizer(self, optimizer: Optimizer) -> None:
         current = self._optimizer
-        hyper = hyper_array(optimizer, self.dtype)
+        hyper = hyper_array(optimizer, self.dtype, self.net.regularization)
         if type(optimizer) is not type(current):
             shown = type(optimizer).__name__
             raise SpecError(
@@ -177,72 +176,10 @@ class Model(DataEdge):
         self._param_buffers.append(self._buffer(self._names))
         return self._param_buffers[-1]
 
-    def _buffer(self, names: tuple[str, ...] | list[str]) -> tuple[Array, dict[str, Array]]:
-        """A new flat buffer for the arrays ``names`` and its C-contiguous views by name."""
-        sizes = [math.prod(self._shapes[name]) for name in names]
-        flat = np.empty(sum(sizes), self.dtype)
-        views, start = {}, 0
-        for name, size in zip(names, sizes, strict=True):
-            views[name] = flat[start : start + size].reshape(self._shapes[name])
-            start += size
-        return flat, views
-
     @property
     def optimizer_state(self) -> dict[str, Any]:
         """Copies of the optimiser's arrays (``m_W1``, ``v_W1``, ...) and ``step``."""
         return {"step": self.step, **{k: arr.copy() for k, arr in self._state.items()}}
-
-    def _checked(
-        self,
-        arrays: dict[str, Any],
-        names: tuple[str, ...] | list[str],
-        what: str,
-        into: tuple[Array, dict[str, Array]] | None = None,
-    ) -> dict[str, Array]:
-        """Copies of the arrays ``names`` of ``arrays`` in the model's dtype, checked: views of one
-        new flat buffer, or of ``into`` = (a flat buffer, its views by name in the order of names)."""
-        if not isinstance(arrays, dict):
-            raise SpecError(f"{what}s must be a dict of name -> array, got {type(arrays).__name__}")
-        if arrays.keys() != (self._param_set if names is self._names else frozenset(names)):
-            missing = [n for n in names if n not in arrays]
-            extra = sorted(set(arrays) - set(names))
-            raise SpecError(
-                f"{what}s must be exactly {', '.join(names)}"
-                + (f"; missing {', '.join(missing)}" if missing else "")
-                + (f"; unknown {', '.join(extra)}" if extra else "")
-            )
-        arrs: list[Array] = []
-        cast = False  # some array is not in the model's dtype
-        for name in names:
-            arr = arrays[name]
-            if type(arr) is not np.ndarray:
-                arr = validate.array(arr, f"{what} {name}")
-            shape = self._shapes[name]
-            if arr.shape != shape:
-                raise SpecError(f"{what} {name} must have shape {shape}, got {arr.shape}")
-            if arr.dtype is not self.dtype and arr.dtype != self.dtype:
-                if arr.dtype.kind not in "fiu":  # floating, signed or unsigned integer
-                    raise SpecError(f"{what} {name} must hold numbers, got dtype {arr.dtype}")
-                cast = True
-            arrs.append(arr)
-        if not arrs:
-            return {}
-        # copies into the views of one buffer, then one check of it: every NumPy call costs
-        # microseconds, and tens of them when the caches are cold (a fit between other work);
-        # assigning into a view is the cheapest copy there is (np.concatenate takes 3x as long)
-        flat, out = self._buffer(names) if into is None else into
-        # a float64 beyond float32's range becomes inf in the copy, refused below
-        narrowing = cast and self.dtype.itemsize < 8
-        with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
-            for name, arr in zip(names, arrs, strict=True):
-                out[name][...] = arr
-        # the module's own compiled check, as for the data (_finite): a fraction of the cost of
-        # np.isfinite(...).all() on the few values of a small net
-        finite = self._fns._all_finite
-        if not finite(flat):
-            name = next(n for n in names if not finite(out[n].reshape(-1)))
-            raise SpecError(f"{what} {name} contains NaN or infinity (in {self.dtype.name})")
-        return out
 
     def _args(self) -> list[Array]:
         return [self._params[n] for n in self._names]
@@ -257,16 +194,33 @@ class Model(DataEdge):
         """The outputs ``a^(L)`` for the rows of X: shape (n_samples, n_out)."""
         return np.asarray(self._fns.predict(self._inputs(X), *self._args()))
 
-    def loss(self, X: Any, Y: Any) -> float:
-        """The mean over the rows of the per-example cost C_x."""
+    def loss(self, X: Any, Y: Any, regularized: bool = True) -> float:
+        """The mean over the rows of the per-example cost C_x, plus the penalty on the weights
+        when the network has one; ``regularized=False``: the data cost alone (what other
+        frameworks report as their loss)."""
+        regularized = validate.flag(regularized, "regularized")
         x = self._inputs(X)
-        return float(self._fns.loss(x, self._targets(Y, x.shape[0]), *self._args()))
+        data = float(self._fns.loss(x, self._targets(Y, x.shape[0]), *self._args()))
+        return data + self.penalty() if regularized else data
+
+    def penalty(self) -> float:
+        """The penalty on the weights at the current parameters (``lam/2 sum w^2``); 0 without one."""
+        reg = self.net.regularization
+        if reg is None:
+            return 0.0
+        return sum(reg.value(self._params[p]) for p in self._names if reg.covers(p))
 
     def gradients(self, X: Any, Y: Any) -> dict[str, Array]:
-        """Gradients of :meth:`loss` with respect to every parameter."""
+        """Gradients of :meth:`loss` (penalty included) with respect to every parameter."""
         x = self._inputs(X)
         grads = self._fns.gradients(x, self._targets(Y, x.shape[0]), *self._args())
-        return dict(zip(self.net.param_names, grads, strict=True))
+        out = dict(zip(self.net.param_names, grads, strict=True))
+        reg = self.net.regularization
+        if reg is not None:  # the compiled gradients are the data cost's: dC/dw = dC_0/dw + lam w
+            for name in out:
+                if reg.covers(name):
+                    out[name] = out[name] + reg.gradient(self._params[name]).astype(self.dtype)
+        return out
 
     def fit(
         self,
@@ -289,8 +243,8 @@ class Model(DataEdge):
             shuffle: visit the rows in a new random order each epoch (else in order).
             seed: seed of the shuffling (numpy's default_rng).
             progress: show a progress bar with the running loss; None: only on a terminal.
-            validation: ``(X_val, Y_val)``, whose mean cost is recorded after each epoch
-                (then each epoch is its own compiled call).
+            validation: ``(X_val, Y_val)``, whose mean cost (with the penalty, as the training
+                loss) is recorded after each epoch (then each epoch is its own compiled call).
 
         Raises:
             DivergenceError: an epoch's loss or weights became NaN or infinite; the weights
@@ -311,6 +265,7 @@ class Model(DataEdge):
         rows = x.shape[0]
         batch = min(int(batch_size), rows)
         rng = np.random.default_rng(seed) if shuffle else None
+        regularized = self.net.regularization is not None
         history = History()
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = progress_bar(int(epochs), show, self.net.name)
@@ -332,7 +287,8 @@ class Model(DataEdge):
                     rng.permuted(orders, axis=1, out=orders)
                 else:
                     orders = IN_ORDER
-                losses = np.empty(k)  # History keeps it: a new one per call
+                # History keeps it: a new one per call (C, then C_0, with a penalty)
+                losses = np.empty((k, 2) if regularized else k)
                 started = time.perf_counter()
                 completed, step = train(
                     x, y, orders, k, batch, *self._args(), *self._state_args(), self.step,
@@ -342,13 +298,14 @@ class Model(DataEdge):
                 completed, self.step = int(completed), int(step)
                 history._extend(losses if completed == k else losses[:completed])
                 if val is not None and completed:
-                    history.val_loss.append(float(fns.loss(val[0], val[1], *self._args())))
+                    val_loss = float(fns.loss(val[0], val[1], *self._args()))
+                    history.val_loss.append(val_loss + self.penalty())
                 if bar is not None and completed:
                     bar.update(completed)
-                    bar.set_postfix(loss=f"{losses[completed - 1]:.4g}")
+                    bar.set_postfix(loss=f"{float(losses[completed - 1].flat[0]):.4g}")
                 if completed < k:
                     epoch = done + completed + 1
-                    mean = float(losses[completed])
+                    mean = float(losses[completed].flat[0])
                     exc = DivergenceError(
                         f"training diverged in epoch {epoch}: the loss became {mean}; the weights from "
                         f"before epoch {epoch} were put back. Try a smaller learning rate.",

@@ -256,6 +256,8 @@ def _layer_values(
     net, s = d.net, d.sym
     zs, acts = numeric.forward(net, params, x)
     subs: dict[sp.Basic, sp.Basic] = {}
+    if s.lam is not None and net.regularization is not None:
+        subs[s.lam] = sp.Float(net.regularization.lam)
     for k in range(net.sizes[0]):
         subs[s.x(k)] = sp.Float(x[0, k])
     for j in range(net.sizes[-1]):

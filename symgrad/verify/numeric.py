@@ -21,6 +21,7 @@ from ..calculus.backprop import D, F, G, S, backprop
 from ..errors import SpecError
 from ..net.network import Network
 from ..net.ops import Activation, a, y, z
+from ..net.regularization import Regularization, symbols
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Params = dict[str, Array]
@@ -108,12 +109,30 @@ def targets(net: Network, Y: Array) -> Array:
     return np.asarray(Y, dtype=np.float64).reshape(-1, n_out)
 
 
-def cost(net: Network, params: Params, X: Array, Y: Array) -> float:
-    """Mean over the batch of the per-example cost C_x."""
+def cost(net: Network, params: Params, X: Array, Y: Array, regularized: bool = True) -> float:
+    """Mean over the batch of the per-example cost C_x, plus the penalty on the weights when
+    the network has one (and ``regularized``)."""
     Y = targets(net, Y)
     aL = forward(net, params, X)[1][-1]
     per_unit = np.broadcast_to(_backprop_fns(net).cost(aL, Y), aL.shape)  # scaled: mse's 1/n_L
-    return float(per_unit.sum(axis=1).mean())
+    data = float(per_unit.sum(axis=1).mean())
+    return data + penalty(net, params) if regularized else data
+
+
+@cache
+def _penalty_fns(reg: Regularization) -> tuple[Callable[..., Array], Callable[..., Array]]:
+    """The penalty of one parameter and its derivative, as NumPy functions of ``(w, lam)``."""
+    w, lam = symbols()
+    return numpy_function((w, lam), reg.penalty()), numpy_function((w, lam), reg.derivative())
+
+
+def penalty(net: Network, params: Params) -> float:
+    """The penalty on the parameters (``lam/2 sum w^2``); 0 without one."""
+    reg = net.regularization
+    if reg is None:
+        return 0.0
+    value, _ = _penalty_fns(reg)
+    return float(sum(np.sum(value(params[p], reg.lam)) for p in net.param_names if reg.covers(p)))
 
 
 def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array], list[Array]]:
@@ -147,6 +166,12 @@ def gradients(net: Network, params: Params, X: Array, Y: Array) -> Params:
         grads[f"W{l}"] = ds[l - 1].T @ acts[l - 1] / B  # BP4
         if layer.bias:
             grads[f"b{l}"] = ds[l - 1].sum(axis=0) / B  # BP3
+    reg = net.regularization
+    if reg is not None:  # the penalty's derivative, beside the paths through z
+        _, derivative = _penalty_fns(reg)
+        for p in net.param_names:
+            if reg.covers(p):
+                grads[p] = grads[p] + derivative(params[p], reg.lam)
     return grads
 
 

@@ -54,7 +54,7 @@ def prove(d: Derivation, partials: list[Partial]) -> list[Verdict]:
                 if isinstance(branch, str):  # no split: every partial stays unproven
                     return [Verdict("unproven", branch) for _ in partials]
                 fmap = d.forward_map(branch.activation)
-                cost = d.cost().xreplace(fmap)
+                cost = d.cost().xreplace(fmap) + d.penalty()
                 constraint = _target_constraint(d)
                 for i, p in enumerate(partials):
                     if out[i] is not None and out[i].status != "ok":  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..net.network import Network
 from ..net.ops import a, y, z
+from ..net.regularization import symbols
 from . import numeric
 
 BATCH = 4
@@ -45,7 +46,14 @@ def gradients(net: Network, params: numeric.Params, X: Any, Y: Any) -> numeric.P
         act, torch.tensor(np.asarray(Y), dtype=torch.float64)
     )
     scale = 1.0 / net.sizes[-1] if net.cost.mean_over_units else 1.0
-    (scale * per_unit.sum(dim=1)).mean().backward()
+    total = (scale * per_unit.sum(dim=1)).mean()
+    reg = net.regularization
+    if reg is not None:  # the penalty's formula, differentiated by autograd
+        penalty = sp.lambdify(symbols(), _floats(reg.penalty()), "torch")
+        for name in net.param_names:
+            if reg.covers(name):
+                total = total + penalty(tp[name], reg.lam).sum()
+    total.backward()
     out: numeric.Params = {}
     for name, tensor in tp.items():
         assert tensor.grad is not None

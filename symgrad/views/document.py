@@ -234,7 +234,20 @@ class DocumentBuilder:
             Formula("y", "y"),
             "; the cost of a batch is the mean over its examples",
         )
-        return Section(Chunk("Cost", "Cost"), 1, (self.eq(C, rhs, rule=rule),))
+        items: list[Paragraph | Equation] = [self.eq(C, rhs, rule=rule)]
+        reg = net.regularization
+        if reg is not None:
+            text, latex = reg.shown
+            over = "weight and bias" if reg.biases else "weight"
+            items.append(
+                self.raw(
+                    ("C", "C"),
+                    (f"C_0 + {text}", f"C_0 + {latex}"),
+                    rule=f"the data cost plus the {reg.what}, summed over every {over}; "
+                    f"lambda = {reg.lam:g}",
+                )
+            )
+        return Section(Chunk("Cost", "Cost"), 1, tuple(items))
 
     def partial(self, p: Partial, expand: bool, position: int = 0) -> Section:
         steps: list[Step] = list(p.steps)
@@ -243,7 +256,7 @@ class DocumentBuilder:
         items: list[Paragraph | Equation] = []
         for step in steps:
             items.append(self.eq(step.lhs, *step.forms, rule=step.rule))
-        title = self.m.both(p.steps[0].lhs)
+        title = self.m.both(p.steps[-1].lhs)  # dC/dw: with a penalty, the chain's is dC_0/dw
         return Section(title, 2, tuple(items), f"Partial {position}" if position else "")
 
     def equations(self, form: str) -> Section:

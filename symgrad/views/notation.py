@@ -57,6 +57,10 @@ class TextNotation(StrPrinter):  # type: ignore[misc]
             return f"d{self._print(num)}/d{self._print(den)}"
         if kind == "fprime":
             return f"{meta.name}'({self._print(meta.of[0])})"
+        if kind == "C" and meta.name:  # the data cost C_0 of a regularised network
+            return meta.name
+        if kind == "cost":
+            return "C"
         head = _ARRAYS.get(kind, kind)
         if layer is not None:
             head = f"{head}^({layer})"
@@ -85,6 +89,9 @@ class TextNotation(StrPrinter):  # type: ignore[misc]
             return f"({self._print(base)})**{self.parenthesize(expr.exp, PRECEDENCE['Pow'])}"
         out: str = super()._print_Pow(expr, rational)
         return out
+
+    def _print_Abs(self, expr: sp.Abs) -> str:
+        return f"|{self._print(expr.args[0])}|"
 
     def _print_Exp1(self, expr: sp.Expr) -> str:
         return "e"

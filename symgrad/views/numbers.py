@@ -90,9 +90,10 @@ class Evaluator:
         self.z = [np.zeros(0)] + [zl[0] for zl in zs]
         self.a = [act[0] for act in acts]
         self.params, self.y = params, y
-        self.cost = numeric.cost(net, params, x[None, :], y[None, :])
+        self.cost = numeric.cost(net, params, x[None, :], y[None, :], regularized=False)
+        self.penalty = numeric.penalty(net, params)  # 0 without a penalty
         self.defs: dict[sp.Symbol, sp.Expr] = {}
-        self.memo: dict[sp.Symbol, float] = {s.C: self.cost}
+        self.memo: dict[sp.Symbol, float] = {s.C: self.cost, s.total: self.cost + self.penalty}
 
     def define(self, steps: Sequence[Step]) -> None:
         for step in steps:
@@ -179,6 +180,10 @@ class Evaluator:
         q = _quantity(meta)
         if q is not None and q[0] != "C":
             return self.quantity(*q)
+        if meta is not None and meta.kind == "lambda":
+            reg = self.d.net.regularization
+            assert reg is not None
+            return reg.lam
         if meta is not None and meta.kind == "fprime":
             assert meta.layer is not None
             return self._value(self.d.fprime(meta.layer, meta.index[0]))
@@ -209,7 +214,9 @@ class Evaluator:
                 return self._value(self.d.dC_da(l, j))
             if kd == "z":
                 return self._value(self.d.dC_dz(l, j))
-            return self._value(self.d.partial(f"{kd.upper()}{l}", *jd).expr)
+            steps = self.d.partial(f"{kd.upper()}{l}", *jd).steps
+            closed = next(step for step in steps if step.kind == "closed")  # dC_0/dw, no penalty
+            return self._value(closed.expr)
         if kn == "z" and kd in "wb":  # z = sum_k w_jk a_k + b_j
             if (ld, jd[0]) != (ln, jn[0]):
                 return 0.0

@@ -308,6 +308,19 @@ def _example_section(ex: Explanation, m: Math, width: int) -> Section:
     items.append(
         _equation(m, s.C, [((d.cost(),),)], [], ex.cost, dg, width, "the cost of this example")
     )
+    reg = d.net.regularization
+    if reg is not None:
+        text, latex = reg.shown
+        penalty = numeric.penalty(d.net, ex.params)
+        sums = f"{number(ex.cost, dg)} + {number(penalty, dg)}"
+        total = number(ex.cost + penalty, dg)
+        rhss = (
+            (Chunk(f"C_0 + {text}", f"C_0 + {latex}"),),
+            (Chunk(sums, sums, numbers=True),),
+            (Chunk(total, total, numbers=True),),
+        )
+        rule = m.prose(f"with the {reg.what}, lambda = {reg.lam:g}")
+        items.append(Equation(m.both(s.total), rhss, rule))
     return Section(
         Chunk("Forward pass at one example", "Forward pass at one example"), 1, tuple(items)
     )
@@ -320,7 +333,7 @@ def _partial_section(
     for sn in pn.steps:
         st = sn.step
         items.append(_equation(m, st.lhs, st.forms, sn.values, sn.value, ex.digits, width, st.rule))
-    head = m.both(pn.steps[0].step.lhs)
+    head = m.both(pn.steps[-1].step.lhs)  # dC/dw (the chain's is dC_0/dw with a penalty)
     value = number(pn.value, ex.digits)
     title = Chunk(f"{head.text} = {value}", f"{head.latex} = {value}")
     return Section(title, 2, tuple(items), f"Partial {position}")
