@@ -66,12 +66,13 @@ class NumpyRunner(Runner):
         for _ in range(w.epochs):
             for s, e in batches:
                 x, y = case.X[s:e], case.Y[s:e]
-                acts = [x]
+                acts, fs = [x], [x]  # a^(l), and f(z^(l)) (a^(l) less the skip's input)
                 for l in range(1, L + 1):
                     z = acts[-1] @ p[f"W{l}"].T
                     if w.bias:
                         z += p[f"b{l}"]
-                    acts.append(activate(w.acts[l - 1], z))
+                    fs.append(activate(w.acts[l - 1], z))
+                    acts.append(acts[-1] + fs[-1] if l in w.residual else fs[-1])
                 a = acts[-1]
                 # BP1: delta^L = dC/da * f'(z); softmax with cross-entropy gives a - y
                 if w.cost == "cross_entropy":
@@ -82,11 +83,16 @@ class NumpyRunner(Runner):
                         dcda /= a.shape[1]
                     delta = dcda * _fprime_from_a(w.acts[-1], a)
                 delta /= e - s  # mean over the batch
+                dC_da = None  # dC/da^(l), which the skip around a residual layer l brings down
                 for l in range(L, 0, -1):
                     W = p[f"W{l}"]
-                    prev = (
-                        (delta @ W) * _fprime_from_a(w.acts[l - 2], acts[l - 1]) if l > 1 else None
-                    )
+                    prev = None
+                    if l > 1:
+                        back = delta @ W
+                        if l in w.residual:
+                            back += dC_da
+                        dC_da = back
+                        prev = back * _fprime_from_a(w.acts[l - 2], fs[l - 1])
                     if w.l2:  # BP4 with the L2 penalty's lam W
                         W -= lr * (delta.T @ acts[l - 1] + l2 * W)
                     else:
@@ -138,9 +144,10 @@ class TorchRunner(Runner):
             act = w.acts[l - 1]
             if l == L and w.cost == "cross_entropy":
                 return F.cross_entropy(z, y)  # softmax + CE on the logits
-            a = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}.get(
+            f = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}.get(
                 act, lambda t: t
             )(z)
+            a = a + f if l in w.residual else f  # a skip connection
         if w.cost == "mse":
             return F.mse_loss(a, y)
         return ((a - y) ** 2).sum(dim=1).mean()  # quadratic
@@ -201,11 +208,12 @@ class JaxRunner(Runner):
                 act = w.acts[l - 1]
                 if l == L and w.cost == "cross_entropy":
                     return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(z, axis=1), axis=1))
-                a = {
+                f = {
                     "sigmoid": jax.nn.sigmoid,
                     "tanh": jnp.tanh,
                     "relu": jax.nn.relu,
                 }.get(act, lambda t: t)(z)
+                a = a + f if l in w.residual else f  # a skip connection
             per = jnp.sum((a - y) ** 2, axis=1)
             if w.cost == "mse":
                 per = per / a.shape[1]

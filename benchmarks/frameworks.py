@@ -38,7 +38,7 @@ class SymgradRunner(Runner):
         w = self.w
         self.name = "symgrad-aot" if aot else "symgrad" if shape == "auto" else f"symgrad-{shape}"
         layers = [
-            sg.Dense(w.sizes[l - 1], w.sizes[l], w.acts[l - 1], bias=w.bias)
+            sg.Dense(w.sizes[l - 1], w.sizes[l], w.acts[l - 1], w.bias, l in w.residual)
             for l in range(1, len(w.sizes))
         ]
         # a network of its own name for the extension, so that the jitted runners never find it

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from torch_case import data, linears
 
 import symgrad as sg
 from symgrad.cli import main
@@ -34,17 +35,6 @@ def with_penalty(net: sg.Network, reg: sg.L2 | sg.L1 | None) -> sg.Network:
     return dataclasses.replace(net, regularization=reg)
 
 
-def torch_layers(net: sg.Network, params: dict[str, np.ndarray]) -> list:
-    layers = []
-    for l, layer in enumerate(net.layers, start=1):
-        lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=torch.float64)
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(params[f"W{l}"]))
-            lin.bias.copy_(torch.from_numpy(params[f"b{l}"]))
-        layers.append(lin)
-    return layers
-
-
 def torch_losses(net: sg.Network, layers: list, X, Y):
     """(the data cost, the regularised cost) as a PyTorch user writes them: the penalty by hand,
     over the weights (and the biases when it covers them)."""
@@ -67,14 +57,6 @@ def torch_losses(net: sg.Network, layers: list, X, Y):
     return data, data + penalty
 
 
-def data(net: sg.Network, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(0.0, 1.0, (rows, net.sizes[0]))
-    if net.cost.name == "cross_entropy":
-        return X, np.eye(net.sizes[-1])[rng.integers(0, net.sizes[-1], rows)]
-    return X, rng.normal(0.0, 1.0, (rows, net.sizes[-1]))
-
-
 # ------------------------------------------------------------------------------------------------
 # The declaration
 # ------------------------------------------------------------------------------------------------
@@ -84,7 +66,7 @@ def data(net: sg.Network, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]
         (lambda: sg.L2(-0.1), "L2 lam must be a finite number >= 0"),
         (lambda: sg.L2(float("nan")), "got nan"),
         (lambda: sg.L1(float("inf")), "L1 lam must be a finite number >= 0"),
-        (lambda: sg.L2("0.1"), "L2 lam must be a number >= 0"),
+        (lambda: sg.L2("0.1"), "L2 lam must be a finite number >= 0"),
         (lambda: sg.L2(0.1, biases="yes"), "biases must be True or False"),
         (lambda: sg.Network.mlp([2, 1], regularization="l2"), "regularization must be sg.L2(lam)"),
     ],
@@ -158,7 +140,7 @@ def test_loss_and_gradients_are_the_regularised_cost_s(kind: str, shape: str) ->
     model = sg.compile(net, shape=shape).init(seed=2)
     model.set_params({**model.params, "b1": np.array([0.3, -0.2, 0.0])})  # a zero bias too
     X, Y = data(net, 7, 1)
-    layers = torch_layers(net, model.params)
+    layers = linears(net, model.params)
     data_loss, loss = torch_losses(net, layers, torch.from_numpy(X), torch.from_numpy(Y))
     loss.backward()
     assert model.loss(X, Y) == pytest.approx(loss.item(), rel=1e-12)
@@ -214,7 +196,7 @@ def test_fit_follows_torch_on_the_regularised_cost(name, opt, kind, shape) -> No
     ours, make_torch_opt = OPTIMIZERS[opt]
     X, Y = data(net, 22, 7)  # batches of 8: 8, 8, 6
     model = sg.compile(net, ours, shape=shape).init(seed=3)
-    layers = torch_layers(net, model.params)
+    layers = linears(net, model.params)
     torch_opt = make_torch_opt([p for lin in layers for p in lin.parameters()])
     follow_torch(model, torch_opt, layers, X, Y, 8, 5)
 
@@ -226,7 +208,7 @@ def test_l2_is_torch_s_weight_decay_on_the_weights(shape: str) -> None:
     net = with_penalty(SMALL if shape == "unrolled" else SOFTMAX, sg.L2(0.2))
     X, Y = data(net, 16, 4)
     model = sg.compile(net, sg.SGD(lr=0.1), shape=shape).init(seed=1)
-    layers = torch_layers(net, model.params)
+    layers = linears(net, model.params)
     opt = torch.optim.SGD(
         [
             {"params": [lin.weight for lin in layers], "weight_decay": 0.2},

@@ -64,6 +64,7 @@ class LayerCalculus:
     fprime: sp.Expr
     fprime_rule: Prose
     delta: sp.Expr
+    residual: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,15 @@ class Backprop:
     def fused(self) -> bool:
         return self.output.kind == FUSED
 
-    def fprime_at(self, l: int, a: sp.Expr, z: sp.Expr) -> sp.Expr:
-        """``f_l'(z)`` at one unit, given its ``a`` and ``z``."""
-        return self.layer(l).fprime.xreplace({A: a, Z: z})
+    def fprime_at(self, l: int, a: sp.Expr, z: sp.Expr, below: sp.Expr | None = None) -> sp.Expr:
+        """``f_l'(z)`` at one unit, given its ``a`` and ``z``. A residual layer's output is
+        ``a = below + f(z)``: its ``f'`` written in the output reads ``f(z) = a - below``, the
+        unit's ``a`` in the layer below (given as ``below``)."""
+        fprime = self.layer(l).fprime
+        if self.net.layers[l - 1].residual and fprime.has(A):
+            assert below is not None, "a residual layer's f' needs a^(l-1) of the unit"
+            a = a - below
+        return fprime.xreplace({A: a, Z: z})
 
     def dC_da_at(self, a: sp.Expr, y: sp.Expr) -> sp.Expr:
         """``dC/da`` of one output unit, given its ``a`` and ``y``, factored (``2*(a - y)``: a
@@ -148,17 +155,25 @@ def cost_scale(net: Network) -> sp.Rational:
 @cache
 def backprop(net: Network) -> Backprop:
     """The backpropagation of ``net`` (built once per network)."""
-    layers = tuple(_layer(l, layer.act) for l, layer in enumerate(net.layers, start=1))
+    layers = tuple(
+        _layer(l, layer.act, layer.residual) for l, layer in enumerate(net.layers, start=1)
+    )
     return Backprop(net, layers, _output(net, layers[-1]))
 
 
-def _layer(l: int, act: Activation) -> LayerCalculus:
+def _layer(l: int, act: Activation, residual: bool) -> LayerCalculus:
     fprime = sp.sympify(act.derivative)
     rule = prose(f"derivative of {act.name}")
-    if fprime.has(A):
+    if fprime.has(A) and residual:  # a = a_prev + f(z)
+        rule = prose(
+            f"derivative of {act.name}, written with its output f(z) = ",
+            Formula("a^(l) - a^(l-1)", r"a^{(l)} - a^{(l-1)}"),
+            " (the layer adds its input)",
+        )
+    elif fprime.has(A):
         rule = prose(f"derivative of {act.name}, written with its output a")
-    # BP2: delta^(l)_j = (sum_i w^(l+1)_ij delta^(l+1)_i) f'(z^(l)_j)
-    return LayerCalculus(l, act, fprime, rule, D * F)
+    # BP2: delta^(l)_j = (sum_i w^(l+1)_ij delta^(l+1)_i [+ dC/da^(l+1)_j]) f'(z^(l)_j)
+    return LayerCalculus(l, act, fprime, rule, D * F, residual)
 
 
 def _output(net: Network, last: LayerCalculus) -> OutputCalculus:

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 Z_LINEAR = Formula("z = sum_k w_jk a_k + b_j", r"z = \sum_{k} w_{jk} a_{k} + b_{j}")
 DZ_DA = Formula("dz/da = w", r"\partial z/\partial a = w")
+SKIP = Formula(
+    "a^(l+1) = a^(l) + f(z^(l+1)): da^(l+1)_j/da^(l)_j = 1",
+    r"a^{(l+1)} = a^{(l)} + f(z^{(l+1)}),\ \partial a^{(l+1)}_{j}/\partial a^{(l)}_{j} = 1",
+)
 
 
 def compose(
@@ -118,7 +122,12 @@ def dC_da_factors(
     factors: list[sp.Expr] = []
     unit = j
     L = d.net.L
-    while l < L and d.net.sizes[l + 1] == 1 and not d.net.layers[l].act.is_softmax:
+    while (
+        l < L
+        and d.net.sizes[l + 1] == 1
+        and not d.net.layers[l].act.is_softmax
+        and not d.net.layers[l].residual  # a skip connection is a second path
+    ):
         if l + 1 == L and d.fused:
             # the output's step is dC/dz = a - y: its factors as that step derived them
             return [*factors, d.sym.w(L, 0, unit), d.dC_dz(L, 0, memo)]
@@ -193,6 +202,23 @@ def paths_step(d: Derivation, l: int, j: int) -> Step:
         local = tuple(
             (s.w(l + 1, i, j), d.fprime(l + 1, i), s.d(s.C, s.a(l + 1, i))) for i in range(n)
         )
+    if d.net.layers[l].residual:  # layer l+1 adds a^(l) to its output: one path more
+        a_next = s.a(l + 1, j)
+        chain += ((s.d(a_next, a_j), s.d(s.C, a_next)),)
+        local += ((sp.Integer(1), s.d(s.C, a_next)),)
+        rule = prose(
+            a_j,
+            " reaches ",
+            s.C,
+            f" through every unit of layer {l + 1}, and along the skip connection straight to ",
+            a_next,
+            ": add up the paths (",
+            DZ_DA,
+            "; the skip's ",
+            SKIP,
+            ")",
+        )
+        return Step("paths", target, (chain, local), rule)
     rule = prose(
         a_j,
         " reaches ",
@@ -211,11 +237,12 @@ def generic_paths_steps(d: Derivation, l: int) -> list[Step]:
     for m in range(l, L):
         j = sp.Symbol("j", integer=True)
         dC = s.generic_partial(s.C, "a", m)
+        skip = " and along the skip connection" if d.net.layers[m].residual else ""
         rule = prose(
             s.indexed("a", m)[j],
             " reaches ",
             s.C,
-            f" through all {d.net.sizes[m + 1]} units of layer {m + 1}: add up the paths",
+            f" through all {d.net.sizes[m + 1]} units of layer {m + 1}{skip}: add up the paths",
         )
         steps.append(Step("paths", dC, (single(d.dC_da(m, j)),), rule))
     steps.append(

@@ -302,7 +302,8 @@ class Derivation:
     # ----------------------------------------------------------------------------------------
     def fprime(self, l: int, j: int) -> sp.Expr:
         """``f_l'(z^(l)_j)`` in forward terms, at unit j of layer l."""
-        return self.bp.fprime_at(l, self.sym.a(l, j), self.sym.z(l, j))
+        below = self.sym.a(l - 1, j) if self.net.layers[l - 1].residual else None
+        return self.bp.fprime_at(l, self.sym.a(l, j), self.sym.z(l, j), below)
 
     def dcost(self, j: int) -> sp.Expr:
         """``dC/da^(L)_j`` from the cost formula, factored so it reads ``2 (a - y)``."""
@@ -320,13 +321,15 @@ class Derivation:
     # Composition
     # ----------------------------------------------------------------------------------------
     def n_terms(self, l: int) -> int:
-        """Number of paths from a unit of layer l to the cost (terms of its explicit dC/dz)."""
-        n = 1
-        for m in range(l + 1, self.net.L + 1):
-            n *= self.net.sizes[m]
-        if self.bp.output.kind == JACOBIAN:
-            n *= self.net.sizes[-1]
-        return n
+        """Number of paths from a unit of layer l to the cost (terms of its explicit dC/dz): one
+        through each unit of every layer above, and one more along each skip connection."""
+        L, sizes = self.net.L, self.net.sizes
+        at_a = sizes[-1] if self.bp.output.kind == JACOBIAN else 1  # dC/dz^(L), then dC/da^(m)
+        at_z = at_a
+        for m in range(L - 1, l - 1, -1):
+            at_a = sizes[m + 1] * at_z + (at_a if self.net.layers[m].residual else 0)
+            at_z = at_a
+        return at_z
 
     def explicit(self, l: int) -> bool:
         return self.n_terms(l) <= EXPLICIT_TERMS
@@ -352,13 +355,14 @@ class Derivation:
         if l == self.net.L:
             return self.dcost(j) if isinstance(j, int) else self._at(l, j, "dcost")
         n_next = self.net.sizes[l + 1]
+        # a residual layer l+1 adds a^(l) to its output: the skip path, da^(l+1)_j/da^(l)_j = 1
+        skip = self.dC_da(l + 1, j, memo) if self.net.layers[l].residual else sp.Integer(0)
         if self.explicit(l) and isinstance(j, int):
-            return sp.Add(
-                *[self.sym.w(l + 1, i, j) * self.dC_dz(l + 1, i, memo) for i in range(n_next)]
-            )
+            paths = [self.sym.w(l + 1, i, j) * self.dC_dz(l + 1, i, memo) for i in range(n_next)]
+            return sp.Add(*paths, skip)
         i = sp.Symbol(f"i_{l + 1}", integer=True)
         w = self.sym.indexed("w", l + 1)
-        return sp.Sum(w[i, j] * self.dC_dz(l + 1, i, memo), (i, 0, n_next - 1))
+        return sp.Sum(w[i, j] * self.dC_dz(l + 1, i, memo), (i, 0, n_next - 1)) + skip
 
     def _fprime(self, l: int, j: int | sp.Expr) -> sp.Expr:
         """``f'`` at unit j of layer l, which may be a symbolic index: then an opaque ``relu'(z)``
@@ -370,7 +374,8 @@ class Derivation:
         act = self.net.layers[l - 1].act
         if act.derivative.has(sp.Piecewise):
             return sp.Function(f"{act.name}'", real=True)(z_j)
-        return self.bp.fprime_at(l, a_j, z_j)
+        below = self.sym.indexed("a", l - 1)[j] if l > 1 else self.sym.indexed("x")[j]
+        return self.bp.fprime_at(l, a_j, z_j, below if act_residual(self.net, l) else None)
 
     def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:
         """``dC/da`` at output unit j, which may be a symbolic index (indexed form)."""
@@ -400,6 +405,11 @@ class Derivation:
         of its branches (the symbolic check splits relu-like nets by the sign of each ``z``).
         """
         return forward_map(self.net, self.sym, branch)
+
+
+def act_residual(net: Network, l: int) -> bool:
+    """Layer ``l`` adds its input to its output (``a = a_prev + f(z)``)."""
+    return net.layers[l - 1].residual
 
 
 def derive(net: Network) -> Derivation:

@@ -47,7 +47,11 @@ def _index_form(d: Derivation) -> Labelled:
     out.append(("BP1", L, sp.Eq(delta[L][j], bp1)))
     for l in range(L - 1, 0, -1):
         back = sp.Sum(W[l + 1][i, j] * delta[l + 1][i], (i, 0, net.sizes[l + 1] - 1))
-        bp2 = bp.delta_hidden_at(l, back, bp.fprime_at(l, A[l][j], Z[l][j]))
+        if net.layers[l].residual:  # the skip connection around layer l+1 brings dC/da^(l+1)
+            back += s.indexed("dCda", l + 1)[j]
+            out.append(("skip", l + 1, _skip_equation(d, l + 1)))
+        below = x[j] if l == 1 else A[l - 1][j]
+        bp2 = bp.delta_hidden_at(l, back, bp.fprime_at(l, A[l][j], Z[l][j], below))
         out.append(("BP2", l, sp.Eq(delta[l][j], bp2)))
     reg = net.regularization
     for l, layer in enumerate(net.layers, start=1):
@@ -63,6 +67,19 @@ def _index_form(d: Derivation) -> Labelled:
             dw += d.penalty_derivative(W[l][j, k])
         out.append(("BP4", l, sp.Eq(s.indexed("dCdw", l)[j, k], dw)))
     return out
+
+
+def _skip_equation(d: Derivation, m: int) -> sp.Eq:
+    """``dC/da^(m)_j = sum_i w^(m+1)_ij delta^(m+1)_i [+ dC/da^(m+1)_j]``: what a skip connection
+    around layer ``m`` brings down to the layer below it (``m`` is hidden: so is every residual
+    layer)."""
+    s, net = d.sym, d.net
+    back = sp.Sum(
+        s.indexed("w", m + 1)[i, j] * s.indexed("delta", m + 1)[i], (i, 0, net.sizes[m + 1] - 1)
+    )
+    if net.layers[m].residual:
+        back += s.indexed("dCda", m + 1)[j]
+    return sp.Eq(s.indexed("dCda", m)[j], back)
 
 
 def _matrix_form(d: Derivation) -> Labelled:
@@ -94,16 +111,16 @@ def _matrix_form(d: Derivation) -> Labelled:
     else:
         bp1 = sp.HadamardProduct(grad, Fp[L])
     out.append(("BP1", L, sp.Eq(delta[L], bp1, evaluate=False)))
+    grad_a = {l: msym(f"grad_a{l}", rf"\nabla_{{a^{{({l})}}}} C", sizes[l]) for l in range(1, L)}
     for l in range(L - 1, 0, -1):
-        out.append(
-            (
-                "BP2",
-                l,
-                sp.Eq(
-                    delta[l], sp.HadamardProduct(W[l + 1].T * delta[l + 1], Fp[l]), evaluate=False
-                ),
-            )
-        )
+        back: sp.MatrixExpr = W[l + 1].T * delta[l + 1]
+        if net.layers[l].residual:  # the skip connection around layer l+1
+            skip = W[l + 2].T * delta[l + 2]
+            if net.layers[l + 1].residual:
+                skip = sp.MatAdd(skip, grad_a[l + 2])
+            out.append(("skip", l + 1, sp.Eq(grad_a[l + 1], skip, evaluate=False)))
+            back = sp.MatAdd(back, grad_a[l + 1])
+        out.append(("BP2", l, sp.Eq(delta[l], sp.HadamardProduct(back, Fp[l]), evaluate=False)))
     reg = net.regularization
 
     def penalty(name: str, l: int, m: sp.MatrixSymbol) -> sp.MatrixExpr:

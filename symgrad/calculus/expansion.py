@@ -33,6 +33,8 @@ def forward_sizes(net: Network, s: Symbols) -> dict[sp.Basic, int]:
             out[s.a(l, j)] = (
                 layer.n_out * (tz + 2) + 3 if layer.act.is_softmax else uses * tz + rest
             )
+            if layer.residual:  # a = a_prev + f(z)
+                out[s.a(l, j)] += 1 + out[s.a(l - 1, j)]
     return out
 
 
@@ -61,7 +63,8 @@ def forward_map(
             acts = []
             for j, zj in enumerate(zs):
                 f = layer.act.expr if branch is None else branch(layer.act.expr, s.z(l, j))
-                acts.append(f.xreplace({Z_SYM: zj}))
+                # a residual layer adds its input: a = a_prev + f(z)
+                acts.append(f.xreplace({Z_SYM: zj}) + (prev[j] if layer.residual else 0))
         for j, aj in enumerate(acts):
             mapping[s.a(l, j)] = aj
         prev = acts

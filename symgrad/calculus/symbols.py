@@ -188,8 +188,9 @@ class Symbols:
             "delta": r"\delta",
             "dCdb": r"\frac{\partial C}{\partial b}",
             "dCdw": r"\frac{\partial C}{\partial w}",
+            "dCda": r"\frac{\partial C}{\partial a}",
         }.get(name, shown) + (
-            "" if l is None or name not in ("delta", "dCdb", "dCdw") else f"^{{({l})}}"
+            "" if l is None or name not in ("delta", "dCdb", "dCdw", "dCda") else f"^{{({l})}}"
         )
         base = sp.IndexedBase(sp.Symbol(label, real=True), real=True)
         self.latex[base.label] = shown

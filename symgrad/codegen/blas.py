@@ -50,7 +50,13 @@ def _forward(layers: list[Data], one: str, zero: str, flat_softmax: bool) -> lis
         add_bias = Statement(f"z{l}[s, j] += b{l}[j]")
         if not layer["softmax"]:
             units: list[Node] = [add_bias] if layer["bias"] else []
-            units += comment(f"a^({l}) = {layer['act']}(z^({l})) = {layer['act_formula']}")
+            if layer["residual"]:
+                units += comment(
+                    f"a^({l}) = a^({l - 1}) + {layer['act']}(z^({l})), "
+                    f"{layer['act']}(z) = {layer['act_formula']} (residual: the input is added)"
+                )
+            else:
+                units += comment(f"a^({l}) = {layer['act']}(z^({l})) = {layer['act_formula']}")
             units.append(Statement(f"a{l}[s, j] = {layer['act_code']}"))
             nodes.append(
                 block("for s in range(x.shape[0]):", block(f"for j in range({n}):", units))
@@ -129,19 +135,34 @@ def _bp2(layers: list[Data], layer: Data) -> list[Node]:
     if l == 1:
         return []
     below = layers[l - 2]
-    nodes: list[Node] = [
-        *comment(below["bp2"]),
-        *comment(f"all rows at once: delta{l - 1} = delta{l} W{l}, then times f'(z^({l - 1}))"),
-        Statement(f"gemm(NO_TRANS, NO_TRANS, ones, delta{l}, W{l}, zeros, delta{l - 1})"),
-    ]
-    if not below["fprime_one"]:
-        unit: list[Node] = [
-            *comment(f"f'(z^({l - 1})) = {below['fprime_formula']} ({below['act']})"),
-            Statement(f"delta{l - 1}[s, j] *= {below['fprime_code']}"),
-        ]
-        nodes.append(
-            block("for s in range(x.shape[0]):", block(f"for j in range({below['n_out']}):", unit))
+    n = below["n_out"]
+    nodes: list[Node] = [*comment(below["bp2"])]
+    if layer["residual"]:  # the skip around layer l brings dC/da^(l), kept in g{l}
+        nodes += comment(
+            f"all rows at once: delta{l - 1} = delta{l} W{l} + g{l} (the skip path, beta = 1), "
+            f"then times f'(z^({l - 1}))"
         )
+        copy = Statement(f"delta{l - 1}[s, j] = g{l}[s, j]")
+        nodes.append(block("for s in range(x.shape[0]):", block(f"for j in range({n}):", copy)))
+        nodes.append(
+            Statement(f"gemm(NO_TRANS, NO_TRANS, ones, delta{l}, W{l}, ones, delta{l - 1})")
+        )
+    else:
+        nodes += comment(
+            f"all rows at once: delta{l - 1} = delta{l} W{l}, then times f'(z^({l - 1}))"
+        )
+        nodes.append(
+            Statement(f"gemm(NO_TRANS, NO_TRANS, ones, delta{l}, W{l}, zeros, delta{l - 1})")
+        )
+    unit: list[Node] = []
+    if below["skip"]:  # dC/da^(l-1), before f': what the skip around layer l-1 brings down
+        unit += comment(below["skip"])
+        unit.append(Statement(f"g{l - 1}[s, j] = delta{l - 1}[s, j]"))
+    if not below["fprime_one"]:
+        unit += comment(f"f'(z^({l - 1})) = {below['fprime_formula']} ({below['act']})")
+        unit.append(Statement(f"delta{l - 1}[s, j] *= {below['fprime_code']}"))
+    if unit:
+        nodes.append(block("for s in range(x.shape[0]):", block(f"for j in range({n}):", unit)))
     return nodes
 
 

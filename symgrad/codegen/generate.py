@@ -88,11 +88,19 @@ def jinja_env(folder: Path | None = None) -> jinja2.Environment:
 # --------------------------------------------------------------------------------------------
 # Template data: every formula printed here, templates only place the strings
 # --------------------------------------------------------------------------------------------
+BELOW = sp.Symbol("below", real=True)
+"""A unit's input from the layer below, in a residual layer's ``a = below + f(z)``."""
+
+
 def _layer_data(net: Network, l: int, bp: dict[tuple[str, int], str]) -> dict[str, Any]:
     layer = net.layers[l - 1]
     act = layer.act
-    at = {Z_SYM: f"z{l}[s, j]", A_SYM: f"a{l}[s, j]"}
+    prev = "x" if l == 1 else f"a{l - 1}"
+    at = {Z_SYM: f"z{l}[s, j]", A_SYM: f"a{l}[s, j]", BELOW: f"{prev}[s, j]"}
     fprime = sp.sympify(act.derivative)
+    value = act.expr
+    if layer.residual:  # a = below + f(z): f' in the output reads f(z) = a - below
+        fprime, value = fprime.xreplace({A_SYM: A_SYM - BELOW}), value + BELOW
     return {
         "l": l,
         "n_in": layer.n_in,
@@ -100,8 +108,9 @@ def _layer_data(net: Network, l: int, bp: dict[tuple[str, int], str]) -> dict[st
         "bias": layer.bias,
         "act": act.name,
         "softmax": act.is_softmax,
-        "prev": "x" if l == 1 else f"a{l - 1}",
-        "act_code": None if act.is_softmax else numba_code(act.expr, at),
+        "residual": layer.residual,
+        "prev": prev,
+        "act_code": None if act.is_softmax else numba_code(value, at),
         "act_formula": text(act.expr),
         "fprime_code": numba_code(fprime, at),
         "fprime_formula": text(fprime),
@@ -109,6 +118,7 @@ def _layer_data(net: Network, l: int, bp: dict[tuple[str, int], str]) -> dict[st
         "fprime_factor": as_factor(numba_code(fprime, at)),
         # BP2 gives this layer's delta (below the last), BP3 and BP4 its parameters' gradients
         "bp2": bp.get(("BP2", l)),
+        "skip": bp.get(("skip", l)),  # dC/da^(l), brought down by the skip around layer l
         "bp3": bp.get(("BP3", l)),
         "bp4": bp[("BP4", l)],
     }
@@ -161,6 +171,7 @@ def _regularization_data(net: Network, opt: Optimizer) -> dict[str, Any] | None:
         "grad_code": numba_code(g + derivative, {g: "g[i]", w_sym: "w[i]", lam_sym: "decay"}),
         "penalty_code": numba_code(penalty, {w_sym: "w[i]"}),
         "penalty_formula": text(reg.penalty()),
+        "penalty_unit": text(penalty),
         "unpack": f"lam = hyper[{len(opt.settings())}]",
         "decay": {p: "lam" if reg.covers(p) else number("0.0") for p in net.param_names},
         "biases": reg.biases,
@@ -169,7 +180,9 @@ def _regularization_data(net: Network, opt: Optimizer) -> dict[str, Any] | None:
     }
 
 
-def _optimizer_data(opt: Optimizer, params: list[str], net: Network) -> dict[str, Any]:
+def _optimizer_data(
+    opt: Optimizer, params: list[str], net: Network, dtype: str = "float64"
+) -> dict[str, Any]:
     """The optimiser's rules as code. Hyperparameters are locals read from the run-time array
     ``hyper`` (:func:`~symgrad.codegen.printer.unpack_lines`), never constants: nothing here
     depends on their values, which are in :func:`_values_data`. With a penalty on the weights,
@@ -189,8 +202,10 @@ def _optimizer_data(opt: Optimizer, params: list[str], net: Network) -> dict[str
         for rule in opt.rules()
     ]
     k = opt.plain_step()
-    if reg is not None and reg["name"] != "l2":
-        k = None  # the GEMM's beta takes L2's decay, 1 - lr lam; no other penalty's
+    if reg is not None and (reg["name"] != "l2" or dtype != "float64"):
+        # the GEMM's beta takes L2's decay, 1 - lr lam, and no other penalty's; in float64
+        # only: float32 rounds 1 - lr lam to a multiple of 2**-24, and lr lam = 5e-6 to 0.6%
+        k = None
     return {
         "name": opt.name,
         "kind": type(opt).__name__,
@@ -229,7 +244,7 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
     bp = bp_comments(net)
     layers = [_layer_data(net, l, bp) for l in range(1, net.L + 1)]
     output = _output_data(net, bp)
-    optim = _optimizer_data(opt, params, net)
+    optim = _optimizer_data(opt, params, net, dtype)
     reg = net.regularization
     return {
         "net": net,

@@ -101,13 +101,18 @@ def _forward_lines(net: Network, first_z: bool = True) -> list[Line]:
         below = "x_k" if l == 1 else f"a{l - 1}_k"
         bias = f" + b{l}_j" if layer.bias else ""
         shown = "softmax(z)_j" if act.is_softmax else text(act.expr)
+        if layer.residual:
+            shown = f"{below[:-2]}_j + {shown}"
         lines += comment(
             f"layer {l}: z{l}_j = sum_k w{l}_j_k*{below}{bias}, a{l}_j = {act.name}(z{l}_j) = {shown}"
         )
         for j in range(layer.n_out):
             if first_z or l > 1:
                 lines.append(_z_line(net, l, j, prev))
-            if not act.is_softmax:
+            if not act.is_softmax and layer.residual:  # a = a_prev + f(z)
+                value = act.expr + BELOW
+                lines.append(assign(f"a{l}_{j}", value, names={Z_SYM: f"z{l}_{j}", BELOW: prev[j]}))
+            elif not act.is_softmax:
                 lines.append(assign(f"a{l}_{j}", act.expr, names={Z_SYM: f"z{l}_{j}"}))
         if act.is_softmax:
             zs = [f"z{l}_{j}" for j in range(layer.n_out)]
@@ -122,6 +127,10 @@ def _forward_lines(net: Network, first_z: bool = True) -> list[Line]:
             lines += [code(a, "/=", "sum_exp", ["sum_exp"]) for a in outs]
         prev = [f"a{l}_{j}" for j in range(layer.n_out)]
     return lines
+
+
+BELOW = sp.Symbol("below", real=True)
+"""The unit's input from the layer below, in a residual layer's ``a = below + f(z)``."""
 
 
 def _z_line(
@@ -222,19 +231,32 @@ def _backward_lines(d: Derivation, op: str = "+=") -> list[Line]:
         if shared:
             lines += comment("shared terms (common subexpressions)")
             lines += [assign(str(sym), expr) for sym, expr in shared]
+        skip = net.layers[l].residual  # layer l+1 adds a^(l) to its output
+        if skip:
+            lines += comment(bp[("skip", l + 1)])
         for k, fprime in enumerate(reduced):
+            paths_shown = f"sum_i dz{l + 1}_i/da{l}_{k} * dC/dz{l + 1}_i"
+            sum_shown = f"sum_i w{l + 1}_i_{k}*delta{l + 1}_i"
+            if skip:
+                paths_shown = f"({paths_shown} + dC/da{l + 1}_{k})"
+                sum_shown = f"({sum_shown} + g{l + 1}_{k})"
             lines += comment(
-                f"delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * sum_i dz{l + 1}_i/da{l}_{k}"
-                f" * dC/dz{l + 1}_i\n"
-                f"  = ({text(d.fprime(l, k))}) * sum_i w{l + 1}_i_{k}*delta{l + 1}_i"
+                f"delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * {paths_shown}\n"
+                f"  = ({text(d.fprime(l, k))}) * {sum_shown}"
             )
             ws = [f"w{l + 1}_{i}_{k}" for i in range(n_next)]
             deltas = [f"delta{l + 1}_{i}" for i in range(n_next)]
             paths = " + ".join(f"{w}*{dl}" for w, dl in zip(ws, deltas, strict=True))
             reads = [*ws, *deltas, *(str(s) for s in fprime.free_symbols)]
+            if skip:  # the skip path: dC/da^(l+1)_k, kept as g{l+1}_k
+                paths += f" + g{l + 1}_{k}"
+                reads.append(f"g{l + 1}_{k}")
+            if l > 1 and net.layers[l - 1].residual:  # dC/da^(l)_k, for the skip around layer l
+                lines.append(code(f"g{l}_{k}", "=", paths, reads))
+                paths, reads = f"g{l}_{k}", [f"g{l}_{k}", *(str(s) for s in fprime.free_symbols)]
             if fprime == 1:
                 rhs = paths
-            elif n_next == 1:
+            elif n_next == 1 or " + " not in paths:
                 # (f' * w) * delta: delta comes last of all, and then only one product waits on
                 # it (with a batch of one, the next example waits on this)
                 rhs = f"{as_factor(numba_code(fprime))}*{paths}"

@@ -16,7 +16,7 @@ from ..net.network import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
 from ..net.ops import ACTIVATIONS, COSTS, Activation, Cost
 from ..net.regularization import REGULARIZERS, Regularization
 
-LAYER_FIELDS = ("n_in", "n_out", "activation", "bias")
+LAYER_FIELDS = ("n_in", "n_out", "activation", "bias", "residual")
 
 
 class NetworkReader:
@@ -84,7 +84,7 @@ class NetworkReader:
             )
         cost = self.cost(table.get("cost", "quadratic"), costs)
         if "layers" in table:
-            for key in ("sizes", "hidden", "output", "activations", "bias"):
+            for key in ("sizes", "hidden", "output", "activations", "bias", "residual"):
                 if key in table:
                     raise self.fail(
                         sec,
@@ -200,10 +200,49 @@ class NetworkReader:
             raise self.fail(
                 sec, "bias", f"must be true, false or one per layer ({n_layers}); got {_show(bias)}"
             )
+        residual = self.residual_layers(table.get("residual", []), sizes)
         return [
-            Dense(n_in, n_out, act, b)
-            for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], resolved, biases, strict=True)
+            self.residual_layer(i, n_in, n_out, act, b, i in residual)
+            for i, (n_in, n_out, act, b) in enumerate(
+                zip(sizes[:-1], sizes[1:], resolved, biases, strict=True), start=1
+            )
         ]
+
+    def residual_layers(self, value: Any, sizes: list[int]) -> set[int]:
+        """``residual = [2, 3]``: the layers (numbered from 1) with a skip connection."""
+        n_layers = len(sizes) - 1
+        if not isinstance(value, list) or not all(
+            type(l) is int and 1 <= l <= n_layers for l in value
+        ):
+            raise self.fail(
+                "network",
+                "residual",
+                f"must list layer numbers from 1 to {n_layers}, e.g. [2]; got {_show(value)}",
+            )
+        for l in value:
+            if sizes[l - 1] != sizes[l]:
+                raise self.fail(
+                    "network",
+                    "residual",
+                    f"layer {l} has {sizes[l - 1]} inputs and {sizes[l]} units, so it cannot add "
+                    f"its input to its output; give it {sizes[l - 1]} units, or leave {l} out",
+                )
+            if l == n_layers:
+                raise self.fail(
+                    "network",
+                    "residual",
+                    f"layer {l} is the output layer; residual layers are hidden ones",
+                )
+        return set(value)
+
+    def residual_layer(
+        self, i: int, n_in: int, n_out: int, act: Activation, bias: bool, residual: bool
+    ) -> Dense:
+        """Layer ``i`` of ``sizes``; what a skip connection cannot take names the layer."""
+        try:
+            return Dense(n_in, n_out, act, bias, residual)
+        except SpecError as exc:  # a softmax layer made residual
+            raise self.fail("network", "residual", f"layer {i}: {exc}") from None
 
     def layer_tables(self, tables: Any, acts: dict[str, Any]) -> list[Dense]:
         sec = "network"
@@ -238,6 +277,11 @@ class NetworkReader:
             bias = t.get("bias", True)
             if not isinstance(bias, bool):
                 raise self.fail(sec, f"{key}.bias", f"must be true or false, got {_show(bias)}")
+            residual = t.get("residual", False)
+            if not isinstance(residual, bool):
+                raise self.fail(
+                    sec, f"{key}.residual", f"must be true or false, got {_show(residual)}"
+                )
             act = self.activation(sec, f"{key}.activation", t.get("activation", "sigmoid"), acts)
             if layers and t["n_in"] != layers[-1].n_out:
                 raise self.fail(
@@ -246,7 +290,10 @@ class NetworkReader:
                     f"layer {i} takes {t['n_in']} inputs but layer {i - 1} gives {layers[-1].n_out}; "
                     f"make them equal",
                 )
-            layers.append(Dense(t["n_in"], t["n_out"], act, bias))
+            try:
+                layers.append(Dense(t["n_in"], t["n_out"], act, bias, residual))
+            except SpecError as exc:
+                raise self.fail(sec, f"{key}.residual", str(exc)) from None
         return layers
 
     def activation(self, section: str, key: str, value: Any, acts: dict[str, Any]) -> Activation:

@@ -11,6 +11,7 @@ parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code
     output = "sigmoid"
     cost = "quadratic"
     regularization = { l2 = 0.01 }  # optional: or { l1 = 0.001 }; biases = true includes them
+    residual = [2]              # optional: layers with a skip connection, a = a_prev + f(z)
 
     [activations]               # user formulas in z, usable by name above
     swish = "z*sigmoid(z)"
@@ -63,6 +64,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "cost",
         "bias",
         "regularization",
+        "residual",
     ),
     "activations": (),
     "costs": (),

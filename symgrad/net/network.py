@@ -53,12 +53,17 @@ MAX_PARAMETERS = 500_000_000  # 4 GB of float64 weights; more would not fit besi
 
 @dataclass(frozen=True)
 class Dense:
-    """A fully connected layer: ``z = W a_prev + b``, ``a = f(z)``; ``W`` has shape ``(n_out, n_in)``."""
+    """A fully connected layer: ``z = W a_prev + b``, ``a = f(z)``; ``W`` has shape ``(n_out, n_in)``.
+
+    With ``residual=True``, ``a = a_prev + f(z)``: a skip connection around the layer, whose
+    widths must then match (``n_in == n_out``), on a hidden layer.
+    """
 
     n_in: int
     n_out: int
     activation: str | Activation = "sigmoid"
     bias: bool = True
+    residual: bool = False
 
     def __post_init__(self) -> None:
         for what in ("n_in", "n_out"):
@@ -67,7 +72,17 @@ class Dense:
                 raise SpecError(f"Dense {what} must be a positive whole number, got {value!r}")
         if not isinstance(self.bias, bool):
             raise SpecError(f"Dense bias must be True or False, got {self.bias!r}")
+        if not isinstance(self.residual, bool):
+            raise SpecError(f"Dense residual must be True or False, got {_short(self.residual)}")
         object.__setattr__(self, "activation", get_activation(self.activation))
+        if self.residual and self.n_in != self.n_out:
+            raise SpecError(
+                f"a residual layer adds its input to its output, so it needs as many inputs as "
+                f"units: this one has {self.n_in} inputs and {self.n_out} units; make them equal "
+                "or leave out residual=True"
+            )
+        if self.residual and self.act.is_softmax:
+            raise SpecError("a softmax layer cannot be residual: its outputs must sum to 1")
 
     @property
     def act(self) -> Activation:
@@ -111,6 +126,11 @@ class Network:
                     f"layer {i + 1} expects {cur.n_in} inputs, layer {i} gives {prev.n_out}: "
                     f"make them equal"
                 )
+        if layers[-1].residual:
+            raise SpecError(
+                f"layer {len(layers)} is the output layer: residual=True is for hidden layers, "
+                "whose a = a_prev + f(z) feeds the next layer"
+            )
         for i, layer in enumerate(layers[:-1], start=1):
             if layer.act.is_softmax:
                 raise SpecError(
@@ -160,8 +180,10 @@ class Network:
         bias: bool = True,
         name: str = "network",
         regularization: Regularization | None = None,
+        residual: Sequence[int] = (),
     ) -> Network:
-        """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``."""
+        """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``; ``residual`` lists
+        the layers (numbered from 1) with a skip connection, ``a = a_prev + f(z)``."""
         if isinstance(sizes, str) or not isinstance(sizes, Sequence):
             raise SpecError(f"sizes must be a list of layer sizes such as [2, 3, 1], got {sizes!r}")
         sizes = list(sizes)
@@ -169,8 +191,17 @@ class Network:
             raise SpecError(
                 f"sizes must list at least the input and output sizes, e.g. [2, 3, 1]; got {sizes}"
             )
+        n_layers = len(sizes) - 1
+        if (
+            isinstance(residual, str)
+            or not isinstance(residual, Sequence)
+            or not all(type(l) is int and 1 <= l <= n_layers for l in residual)
+        ):
+            raise SpecError(
+                f"residual must list layer numbers from 1 to {n_layers}, got {_short(residual)}"
+            )
         layers = [
-            Dense(n_in, n_out, output if i == len(sizes) - 2 else hidden, bias)
+            Dense(n_in, n_out, output if i == n_layers - 1 else hidden, bias, i + 1 in residual)
             for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
         ]
         return cls(layers, cost, name=name, regularization=regularization)
@@ -226,7 +257,10 @@ class Network:
 
     def describe_layers(self) -> str:
         """The layers in one line: ``2 -> 3 sigmoid -> 1 sigmoid``."""
-        parts = [str(self.sizes[0])] + [f"{layer.n_out} {layer.act.name}" for layer in self.layers]
+        parts = [str(self.sizes[0])] + [
+            f"{layer.n_out} {layer.act.name}" + (" (residual)" if layer.residual else "")
+            for layer in self.layers
+        ]
         return " -> ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,7 +270,9 @@ class Network:
             if layer.act.formula is not None:
                 acts[layer.act.name] = layer.act.formula
         costs = {self.cost.name: self.cost.formula} if self.cost.formula is not None else {}
-        extra = {}
+        extra: dict[str, Any] = {}
+        if any(layer.residual for layer in self.layers):
+            extra["residual"] = [layer.residual for layer in self.layers]
         if self.regularization is not None:
             extra["regularization"] = self.regularization.to_dict()
         return {
@@ -266,6 +302,7 @@ class Network:
             "user_activations",
             "user_costs",
             "regularization",
+            "residual",
         }
         unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
@@ -293,6 +330,16 @@ class Network:
             raise SpecError(
                 f"network declaration: bias must hold true or false, got {_short(bias)}"
             )
+        residual = data.get("residual", [False] * n_layers)
+        if (
+            not isinstance(residual, list)
+            or len(residual) != n_layers
+            or not all(type(r) is bool for r in residual)
+        ):
+            raise SpecError(
+                f"network declaration: residual must list {n_layers} true/false values, "
+                f"got {_short(residual)}"
+            )
         for i, act in enumerate(acts):
             _check_identifier(act, f"network declaration: activations[{i}]", "e.g. 'tanh'")
         _check_identifier(cost, "network declaration: cost", "e.g. 'mse'")
@@ -307,8 +354,10 @@ class Network:
             for n, f in _formulas(data.get("user_costs", {}), "user_costs").items()
         }
         layers = [
-            Dense(n_in, n_out, get_activation(act, user=user_acts), b)
-            for n_in, n_out, act, b in zip(sizes[:-1], sizes[1:], acts, bias, strict=True)
+            Dense(n_in, n_out, get_activation(act, user=user_acts), b, r)
+            for n_in, n_out, act, b, r in zip(
+                sizes[:-1], sizes[1:], acts, bias, residual, strict=True
+            )
         ]
         reg = regularization_from_dict(
             data.get("regularization"), "network declaration: regularization"

@@ -89,11 +89,11 @@ class Optimizer:
         owner = type(self).__name__
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            number = _number(value)
+            number = finite_real(value)
             check = f.metadata.get("check")
             if check is not None and (number is None or value_problem(check, number)):
                 wanted = CHECKS[check][1]
-                raise SpecError(f"{owner} {f.name} must be {wanted}, got {_shown(value)}")
+                raise SpecError(f"{owner} {f.name} must be {wanted}, got {shown(value)}")
             if number is not None and type(value) not in (int, float):  # NumPy's: Python's
                 object.__setattr__(self, f.name, type(value).item(value))  # type: ignore[attr-defined]
 
@@ -283,20 +283,20 @@ def optimizer_from_dict(data: Any) -> Optimizer:
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, str) or name not in OPTIMIZERS:
         known = ", ".join(OPTIMIZERS)
-        raise SpecError(f"optimizer must be a mapping with name one of {known}, got {_shown(data)}")
+        raise SpecError(f"optimizer must be a mapping with name one of {known}, got {shown(data)}")
     assert isinstance(data, dict)
     cls = OPTIMIZERS[name]
     names = set(cls.defaults())
     extra = [key for key in data if key not in names and key != "name"]
     if extra:
         raise SpecError(
-            f"optimizer {name!r} has no setting {_shown(min(extra, key=str))}; "
+            f"optimizer {name!r} has no setting {shown(min(extra, key=str))}; "
             f"it takes {sorted(names)}"
         )
     return cls(**{k: val for k, val in data.items() if k != "name"})
 
 
-def _number(value: object) -> float | None:
+def finite_real(value: object) -> float | None:
     """``value`` as a finite float when it is a real number (Python's or NumPy's, not a bool),
     else None: 10**400 overflows a float, so it is no number an optimiser can use either."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):  # NumPy's are Real too
@@ -308,7 +308,7 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     try:
         text = repr(value)
     except ValueError:  # an int of more digits than Python converts to text
@@ -327,8 +327,10 @@ __all__ = [
     "RMSprop",
     "Rule",
     "element_symbols",
+    "finite_real",
     "hyper",
     "optimizer_from_dict",
     "register",
+    "shown",
     "value_problem",
 ]

@@ -15,13 +15,12 @@ Nielsen writes the L2 penalty as ``lmbda/(2n) sum w^2`` over ``n`` training exam
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import SpecError
+from .optim import finite_real, shown
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -49,20 +48,14 @@ class Regularization:
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        lam = self.lam
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
-            raise SpecError(f"{owner} lam must be a number >= 0, got {_shown(lam)}")
-        try:
-            value = float(lam)
-        except OverflowError:
-            value = math.inf
-        if not math.isfinite(value) or value < 0:
+        value = finite_real(self.lam)
+        if value is None or value < 0:
             raise SpecError(
                 f"{owner} lam must be a finite number >= 0 (0 turns the penalty off), "
-                f"got {_shown(lam)}"
+                f"got {shown(self.lam)}"
             )
         if not isinstance(self.biases, bool):
-            raise SpecError(f"{owner} biases must be True or False, got {_shown(self.biases)}")
+            raise SpecError(f"{owner} biases must be True or False, got {shown(self.biases)}")
         object.__setattr__(self, "lam", value)
 
     def covers(self, param: str) -> bool:
@@ -166,7 +159,7 @@ def regularization_from_dict(data: Any, where: str = "regularization") -> Regula
     if not isinstance(name, str) or name not in REGULARIZERS:
         raise SpecError(
             f"{where} must be a mapping with name one of {', '.join(REGULARIZERS)}, "
-            f"got {_shown(data)}"
+            f"got {shown(data)}"
         )
     assert isinstance(data, dict)
     extra = sorted(str(k) for k in data if k not in ("name", "lam", "biases"))
@@ -175,14 +168,6 @@ def regularization_from_dict(data: Any, where: str = "regularization") -> Regula
     if "lam" not in data:
         raise SpecError(f"{where} lacks lam, the penalty's strength (a number >= 0)")
     return REGULARIZERS[name](data["lam"], data.get("biases", False))
-
-
-def _shown(value: object) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # an int of more digits than Python converts to text
-        return "a number too large to show"
-    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 __all__ = ["L1", "L2", "REGULARIZERS", "Regularization", "regularization_from_dict", "symbols"]

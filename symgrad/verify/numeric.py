@@ -93,7 +93,8 @@ def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[A
         if layer.bias:
             zl = zl + params[f"b{l}"]
         zs.append(zl)
-        acts.append(_activate(layer.act, zl))
+        a_l = _activate(layer.act, zl)
+        acts.append(acts[-1] + a_l if layer.residual else a_l)  # a = a_prev + f(z)
     return zs, acts
 
 
@@ -150,9 +151,15 @@ def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array
     coupling = (aL * g).sum(axis=1, keepdims=True)
     delta = full(fns.delta_out(aL, Y, g, coupling, fns.fprimes[L - 1](aL, zL)))
     ds = [delta]
+    dC_da = None  # dC/da^(l+1), which a skip connection around layer l+1 brings down
     for l in range(L - 1, 0, -1):
-        fp = np.broadcast_to(fns.fprimes[l - 1](acts[l], zs[l - 1]), acts[l].shape)
+        f_out = acts[l] - acts[l - 1] if net.layers[l - 1].residual else acts[l]  # f(z^(l))
+        fp = np.broadcast_to(fns.fprimes[l - 1](f_out, zs[l - 1]), acts[l].shape)
         back = ds[0] @ params[f"W{l + 1}"]  # sum_i w^(l+1)_ij delta^(l+1)_i
+        if net.layers[l].residual:
+            assert dC_da is not None
+            back = back + dC_da
+        dC_da = back
         ds.insert(0, np.broadcast_to(fns.delta_hidden[l - 1](back, fp), back.shape))  # BP2
     return ds, acts
 

@@ -41,7 +41,8 @@ def gradients(net: Network, params: numeric.Params, X: Any, Y: Any) -> numeric.P
         if layer.act.is_softmax:
             act = torch.softmax(zl, dim=1)
             continue
-        act = sp.lambdify(z, _floats(layer.act.expr), "torch")(zl) + 0 * zl  # 0 * zl: constants
+        f_z = sp.lambdify(z, _floats(layer.act.expr), "torch")(zl) + 0 * zl  # 0 * zl: constants
+        act = act + f_z if layer.residual else f_z  # a skip connection: a = a_prev + f(z)
     per_unit = sp.lambdify((a, y), _floats(net.cost.expr), "torch")(
         act, torch.tensor(np.asarray(Y), dtype=torch.float64)
     )

@@ -177,6 +177,10 @@ class DocumentBuilder:
             else:
                 act_t = f"{layer.act.name}({z_t})"
                 act_l = f"{layer.act.latex}\\left({z_l}\\right)"
+            if layer.residual:  # the skip connection adds the layer's input
+                units += ", residual: its input is added to its output"
+                act_t = f"{prev_t}_{j} + {act_t}"
+                act_l = f"{prev_l}_{{{j}}} + {act_l}"
             items.append(units)
             items.append(self.raw((z_t, z_l), (sum_t, sum_l)))
             items.append(self.raw((a_t, a_l), (act_t, act_l)))

@@ -25,7 +25,7 @@ from ..calculus.symbols import Meta
 if TYPE_CHECKING:
     from ..calculus.derivation import Derivation
 
-_ARRAYS = {"delta": "delta", "dCdw": "dC/dw", "dCdb": "dC/db"}
+_ARRAYS = {"delta": "delta", "dCdw": "dC/dw", "dCdb": "dC/db", "dCda": "dC/da"}
 """The plain spelling of the index forms' arrays that are not a layer's quantity."""
 
 

@@ -223,6 +223,8 @@ class Evaluator:
             return 1.0 if kd == "b" else self.quantity("a", ln - 1, jd[1:])
         if kn == "z" and kd == "a" and ld == ln - 1:  # dz^(l)_j / da^(l-1)_k = w^(l)_jk
             return self.quantity("w", ln, (jn[0], jd[0]))
+        if kn == "a" and kd == "a" and ld == ln - 1:  # a skip: a^(l) = a^(l-1) + f(z^(l))
+            return 1.0 if self.d.net.layers[ln - 1].residual and jn == jd else 0.0
         if kn == "a" and kd == "z" and ld == ln:
             i, j = jn[0], jd[0]
             if self.d.net.layers[ln - 1].act.is_softmax:  # da_i/dz_j = a_i (delta_ij - a_j)

@@ -301,6 +301,9 @@ def _example_section(ex: Explanation, m: Math, width: int) -> Section:
                 )
             else:
                 f = Chunk(f"{act.name}({zt})", f"{act.latex}\\left({zl}\\right)")
+            if layer.residual:  # a = a_prev + f(z)
+                below = m.both(s.a(l - 1, j))
+                f = Chunk(f"{below.text} + {f.text}", f"{below.latex} + {f.latex}")
             a_val = number(float(ex.a[l][j]), dg)
             items.append(
                 Equation(m.both(s.a(l, j)), ((f,), (Chunk(a_val, a_val, numbers=True),)), "")
