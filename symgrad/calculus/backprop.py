@@ -105,10 +105,22 @@ class Backprop:
     def fused(self) -> bool:
         return self.output.kind == FUSED
 
-    def fprime_at(self, l: int, a: sp.Expr, z: sp.Expr, below: sp.Expr | None = None) -> sp.Expr:
-        """``f_l'(z)`` at one unit, given its ``a`` and ``z``. A residual layer's output is
-        ``a = below + f(z)``: its ``f'`` written in the output reads ``f(z) = a - below``, the
-        unit's ``a`` in the layer below (given as ``below``)."""
+    def fprime_at(
+        self,
+        l: int,
+        a: sp.Expr,
+        z: sp.Expr,
+        below: sp.Expr | None = None,
+        mask: tuple[sp.Expr, sp.Expr] | None = None,
+    ) -> sp.Expr:
+        """``f_l'(z)`` at one unit, given its ``a`` and ``z``: ``da/dz`` of the unit. A residual
+        layer's output is ``a = below + f(z)``: its ``f'`` written in the output reads
+        ``f(z) = a - below``, the unit's ``a`` in the layer below (given as ``below``). With
+        ``mask = (m, p)``, the unit of a dropout layer while training, ``a = m f(z)/(1 - p)``:
+        ``da/dz = m f'(z)/(1 - p)``, ``f'`` written in ``z`` (a dropped unit's ``a`` is 0)."""
+        if mask is not None and self.net.layers[l - 1].dropout:
+            m, p = mask
+            return m * self.layer(l).act.derivative_z.xreplace({Z: z}) / (1 - p)
         fprime = self.layer(l).fprime
         if self.net.layers[l - 1].residual and fprime.has(A):
             assert below is not None, "a residual layer's f' needs a^(l-1) of the unit"
@@ -156,15 +168,24 @@ def cost_scale(net: Network) -> sp.Rational:
 def backprop(net: Network) -> Backprop:
     """The backpropagation of ``net`` (built once per network)."""
     layers = tuple(
-        _layer(l, layer.act, layer.residual) for l, layer in enumerate(net.layers, start=1)
+        _layer(l, layer.act, layer.residual, layer.dropout > 0)
+        for l, layer in enumerate(net.layers, start=1)
     )
     return Backprop(net, layers, _output(net, layers[-1]))
 
 
-def _layer(l: int, act: Activation, residual: bool) -> LayerCalculus:
+def _layer(l: int, act: Activation, residual: bool, dropout: bool) -> LayerCalculus:
     fprime = sp.sympify(act.derivative)
     rule = prose(f"derivative of {act.name}")
-    if fprime.has(A) and residual:  # a = a_prev + f(z)
+    if dropout:  # a = m f(z) / (1 - p)
+        rule = prose(
+            f"derivative of {act.name} under dropout: ",
+            Formula("a = m f(z)/(1 - p)", r"a = m\,f(z)/(1 - p)"),
+            ", so ",
+            Formula("da/dz = m f'(z)/(1 - p)", r"\partial a/\partial z = m\,f'(z)/(1 - p)"),
+            ", with the unit's mask m (1 kept, 0 dropped)",
+        )
+    elif fprime.has(A) and residual:  # a = a_prev + f(z)
         rule = prose(
             f"derivative of {act.name}, written with its output f(z) = ",
             Formula("a^(l) - a^(l-1)", r"a^{(l)} - a^{(l-1)}"),

@@ -72,11 +72,14 @@ def compose(
         closed_rest = d.dC_dz(l, j, memo)
         closed = product(dz_dp, closed_rest)
     else:
+        shown = s.fprime(l, j)
+        if d.net.layers[l - 1].dropout:  # m f'(z) / (1 - p)
+            shown = s.mask(l, j) * shown / (1 - s.drop(l))
         steps.append(
             Step(
                 "local",
                 s.d(a_j, z_j),
-                (single(s.fprime(l, j)), single(d.fprime(l, j))),
+                (single(shown), single(d.fprime(l, j))),
                 d.bp.layer(l).fprime_rule,
             )
         )

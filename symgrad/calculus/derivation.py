@@ -302,8 +302,10 @@ class Derivation:
     # ----------------------------------------------------------------------------------------
     def fprime(self, l: int, j: int) -> sp.Expr:
         """``f_l'(z^(l)_j)`` in forward terms, at unit j of layer l."""
-        below = self.sym.a(l - 1, j) if self.net.layers[l - 1].residual else None
-        return self.bp.fprime_at(l, self.sym.a(l, j), self.sym.z(l, j), below)
+        s, layer = self.sym, self.net.layers[l - 1]
+        below = s.a(l - 1, j) if layer.residual else None
+        mask = (s.mask(l, j), s.drop(l)) if layer.dropout else None
+        return self.bp.fprime_at(l, s.a(l, j), s.z(l, j), below, mask)
 
     def dcost(self, j: int) -> sp.Expr:
         """``dC/da^(L)_j`` from the cost formula, factored so it reads ``2 (a - y)``."""
@@ -371,11 +373,14 @@ class Derivation:
         if isinstance(j, int):
             return self.fprime(l, j)
         a_j, z_j = self.sym.indexed("a", l)[j], self.sym.indexed("z", l)[j]
-        act = self.net.layers[l - 1].act
+        layer = self.net.layers[l - 1]
+        act = layer.act
+        mask = (self.sym.indexed("m", l)[j], self.sym.drop(l)) if layer.dropout else None
         if act.derivative.has(sp.Piecewise):
-            return sp.Function(f"{act.name}'", real=True)(z_j)
+            opaque = sp.Function(f"{act.name}'", real=True)(z_j)
+            return opaque if mask is None else mask[0] * opaque / (1 - mask[1])
         below = self.sym.indexed("a", l - 1)[j] if l > 1 else self.sym.indexed("x")[j]
-        return self.bp.fprime_at(l, a_j, z_j, below if act_residual(self.net, l) else None)
+        return self.bp.fprime_at(l, a_j, z_j, below if layer.residual else None, mask)
 
     def _at(self, l: int, j: int | sp.Expr, what: str) -> sp.Expr:
         """``dC/da`` at output unit j, which may be a symbolic index (indexed form)."""
@@ -405,11 +410,6 @@ class Derivation:
         of its branches (the symbolic check splits relu-like nets by the sign of each ``z``).
         """
         return forward_map(self.net, self.sym, branch)
-
-
-def act_residual(net: Network, l: int) -> bool:
-    """Layer ``l`` adds its input to its output (``a = a_prev + f(z)``)."""
-    return net.layers[l - 1].residual
 
 
 def derive(net: Network) -> Derivation:

@@ -51,7 +51,8 @@ def _index_form(d: Derivation) -> Labelled:
             back += s.indexed("dCda", l + 1)[j]
             out.append(("skip", l + 1, _skip_equation(d, l + 1)))
         below = x[j] if l == 1 else A[l - 1][j]
-        bp2 = bp.delta_hidden_at(l, back, bp.fprime_at(l, A[l][j], Z[l][j], below))
+        mask = (s.indexed("m", l)[j], s.drop(l)) if net.layers[l - 1].dropout else None
+        bp2 = bp.delta_hidden_at(l, back, bp.fprime_at(l, A[l][j], Z[l][j], below, mask))
         out.append(("BP2", l, sp.Eq(delta[l][j], bp2)))
     reg = net.regularization
     for l, layer in enumerate(net.layers, start=1):
@@ -95,10 +96,14 @@ def _matrix_form(d: Derivation) -> Labelled:
     A = {l: msym(f"a{l}", f"a^{{({l})}}", sizes[l]) for l in range(1, L + 1)}
     A[0] = msym("x", "x", sizes[0])
     W = {l: msym(f"W{l}", f"W^{{({l})}}", sizes[l], sizes[l - 1]) for l in range(1, L + 1)}
-    Fp = {
+    Fp: dict[int, sp.MatrixExpr] = {
         l: msym(f"fprime{l}", f"{net.layers[l - 1].act.latex}'(z^{{({l})}})", sizes[l])
         for l in range(1, L + 1)
     }
+    for l, layer in enumerate(net.layers, start=1):
+        if layer.dropout:  # da/dz = m f'(z) / (1 - p), the mask m^(l) of the units
+            mask = msym(f"m{l}", f"m^{{({l})}}", sizes[l])
+            Fp[l] = sp.HadamardProduct(mask, Fp[l]) / (1 - d.sym.drop(l))
     y = msym("y", "y", sizes[-1])
     grad = msym("grad_a_C", r"\nabla_{a} C", sizes[-1])
     out: Labelled = []

@@ -33,6 +33,8 @@ def forward_sizes(net: Network, s: Symbols) -> dict[sp.Basic, int]:
             out[s.a(l, j)] = (
                 layer.n_out * (tz + 2) + 3 if layer.act.is_softmax else uses * tz + rest
             )
+            if layer.dropout:  # a = m f(z) / (1 - p)
+                out[s.a(l, j)] += 6
             if layer.residual:  # a = a_prev + f(z)
                 out[s.a(l, j)] += 1 + out[s.a(l - 1, j)]
     return out
@@ -63,8 +65,11 @@ def forward_map(
             acts = []
             for j, zj in enumerate(zs):
                 f = layer.act.expr if branch is None else branch(layer.act.expr, s.z(l, j))
+                value = f.xreplace({Z_SYM: zj})
+                if layer.dropout:  # while training, a = m f(z) / (1 - p)
+                    value = s.mask(l, j) * value / (1 - s.drop(l))
                 # a residual layer adds its input: a = a_prev + f(z)
-                acts.append(f.xreplace({Z_SYM: zj}) + (prev[j] if layer.residual else 0))
+                acts.append(value + (prev[j] if layer.residual else 0))
         for j, aj in enumerate(acts):
             mapping[s.a(l, j)] = aj
         prev = acts

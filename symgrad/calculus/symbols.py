@@ -120,6 +120,15 @@ class Symbols:
         self._unit(self.net.L, j)
         return self._make(f"y_{j}", f"y_{{{subscript(j)}}}", Meta("y", None, (j,)))
 
+    def mask(self, l: int, j: int) -> sp.Symbol:
+        """``m^(l)_j``: the dropout mask of unit j of layer l (1 kept, 0 dropped)."""
+        self._unit(l, j)
+        return self._make(f"m{l}_{j}", f"m^{{({l})}}_{{{subscript(j)}}}", Meta("m", l, (j,)))
+
+    def drop(self, l: int) -> sp.Symbol:
+        """``p^(l)``: the dropout probability of layer l."""
+        return self._make(f"p{l}", f"p^{{({l})}}", Meta("p", l))
+
     def fprime(self, l: int, j: int) -> sp.Symbol:
         """Display symbol ``f'(z^(l)_j)``, e.g. ``\\sigma'(z^{(2)}_{0})``."""
         act = self.net.layers[l - 1].act

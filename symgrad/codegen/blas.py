@@ -22,20 +22,49 @@ def blas_data(layers: list[Data], out: Data, opt: Data, one: str, zero: str) -> 
     takes its exp in one flat loop), ``cost``, ``backward`` and, when the optimiser's whole step
     is ``w <- w - k g`` (plain SGD), ``backward_sgd``, which takes the step in the GEMMs."""
     sgd = opt["gemm_step"] is not None
+    dropout = any(layer["dropout"] for layer in layers)
     return {
         "forward": _text(_forward(layers, one, zero, flat_softmax=False)),
-        "forward_flat": _text(_forward(layers, one, zero, flat_softmax=True)),
         "cost": _text(_cost(layers, out)),
         "backward": _text(_backward(layers, out, opt, zero, sgd_step=False)),
-        "backward_sgd": _text(_backward(layers, out, opt, zero, sgd_step=True)) if sgd else None,
+        # while training (train_epochs; dropout_gradients): dropout's masks in force
+        "forward_flat": _text(_forward(layers, one, zero, flat_softmax=True, train=True)),
+        "forward_train": _text(_forward(layers, one, zero, False, True)) if dropout else None,
+        "backward_train": _text(_backward(layers, out, opt, zero, False, True))
+        if dropout
+        else None,
+        "backward_sgd": _text(_backward(layers, out, opt, zero, sgd_step=True, train=True))
+        if sgd
+        else None,
+        "draw_masks": _text(_draw_masks(layers, zero)) if dropout else None,
     }
+
+
+def _draw_masks(layers: list[Data], zero: str) -> list[Node]:
+    """Each unit of a dropout layer kept with probability 1 - p: mask{l} is 1/(1 - p) or 0."""
+    nodes: list[Node] = []
+    for layer in layers:
+        if layer["dropout"]:
+            l, n = layer["l"], layer["n_out"]
+            nodes += comment(
+                f"dropout's mask of layer {l}: each unit kept with probability 1 - {layer['drop_p']}, "
+                f"then scaled by 1/(1 - p)"
+            )
+            draw = Statement(
+                f"mask{l}[s, j] = {layer['inv_keep']} if np.random.random() >= {layer['drop_p']} "
+                f"else {zero}"
+            )
+            nodes.append(block("for s in range(x.shape[0]):", block(f"for j in range({n}):", draw)))
+    return nodes
 
 
 def _text(nodes: list[Node]) -> str:
     return "\n".join(render(nodes))
 
 
-def _forward(layers: list[Data], one: str, zero: str, flat_softmax: bool) -> list[Node]:
+def _forward(
+    layers: list[Data], one: str, zero: str, flat_softmax: bool, train: bool = False
+) -> list[Node]:
     """z^(l) = a^(l-1) W^(l)^T for all rows by one GEMM, then the bias and the activation in one
     loop; a softmax layer shifted by its row's largest z. With ``flat_softmax`` the softmax
     layer's ``a`` is a view of the flat work array ``a{l}_flat_work``, and its exp one flat loop."""
@@ -57,7 +86,14 @@ def _forward(layers: list[Data], one: str, zero: str, flat_softmax: bool) -> lis
                 )
             else:
                 units += comment(f"a^({l}) = {layer['act']}(z^({l})) = {layer['act_formula']}")
-            units.append(Statement(f"a{l}[s, j] = {layer['act_code']}"))
+            if train and layer["dropout"]:  # f(z) kept for f', the unit dropped or scaled
+                below = f"{prev}[s, j] + " if layer["residual"] else ""
+                skip = f"a^({l - 1}) + " if layer["residual"] else ""
+                units += comment(f"dropout while training: a^({l}) = {skip}m f(z) / (1 - p)")
+                units.append(Statement(f"f{l}[s, j] = {layer['f_code']}"))
+                units.append(Statement(f"a{l}[s, j] = {below}f{l}[s, j] * mask{l}[s, j]"))
+            else:
+                units.append(Statement(f"a{l}[s, j] = {layer['act_code']}"))
             nodes.append(
                 block("for s in range(x.shape[0]):", block(f"for j in range({n}):", units))
             )
@@ -129,7 +165,7 @@ def _cost(layers: list[Data], out: Data) -> list[Node]:
     return [block("for s in range(y.shape[0]):", row)]
 
 
-def _bp2(layers: list[Data], layer: Data) -> list[Node]:
+def _bp2(layers: list[Data], layer: Data, train: bool = False) -> list[Node]:
     """delta^(l-1) from delta^(l) and W^(l) (before W^(l)'s step); nothing below layer 1."""
     l = layer["l"]
     if l == 1:
@@ -158,7 +194,14 @@ def _bp2(layers: list[Data], layer: Data) -> list[Node]:
     if below["skip"]:  # dC/da^(l-1), before f': what the skip around layer l-1 brings down
         unit += comment(below["skip"])
         unit.append(Statement(f"g{l - 1}[s, j] = delta{l - 1}[s, j]"))
-    if not below["fprime_one"]:
+    if train and below["dropout"]:  # da/dz = m f'(z) / (1 - p), f' written in f(z)
+        unit += comment(
+            f"dropout: da/dz = m f'(z)/(1 - p), f'(z) = {below['fprime_f_formula']} "
+            f"({below['act']}) with a = f(z), kept in f{l - 1}"
+        )
+        factor = "" if below["fprime_one"] else f"{below['fprime_f_code']} * "
+        unit.append(Statement(f"delta{l - 1}[s, j] *= {factor}mask{l - 1}[s, j]"))
+    elif not below["fprime_one"]:
         unit += comment(f"f'(z^({l - 1})) = {below['fprime_formula']} ({below['act']})")
         unit.append(Statement(f"delta{l - 1}[s, j] *= {below['fprime_code']}"))
     if unit:
@@ -177,7 +220,9 @@ def _bias_sum(l: int, n: int) -> list[Node]:
     ]
 
 
-def _backward(layers: list[Data], out: Data, opt: Data, zero: str, sgd_step: bool) -> list[Node]:
+def _backward(
+    layers: list[Data], out: Data, opt: Data, zero: str, sgd_step: bool, train: bool = False
+) -> list[Node]:
     """BP1 at the output (fused, through the softmax's Jacobian, or element-wise; the batch
     mean's 1/B taken once, here), then BP4, BP3 and BP2 layer by layer from the last. With
     ``sgd_step`` each layer's step is taken in its weight-gradient GEMM (beta = 1), and W^(l)
@@ -229,7 +274,7 @@ def _backward(layers: list[Data], out: Data, opt: Data, zero: str, sgd_step: boo
     for layer in reversed(layers):
         l, prev, n_out = layer["l"], layer["prev"], layer["n_out"]
         if sgd_step:
-            nodes += _bp2(layers, layer)
+            nodes += _bp2(layers, layer, train)
             nodes += comment(layer["bp4"])
             if reg is None:
                 nodes += comment(
@@ -269,7 +314,7 @@ def _backward(layers: list[Data], out: Data, opt: Data, zero: str, sgd_step: boo
             nodes += comment(layer["bp3"])
             nodes += comment("summed over the batch")
             nodes += _bias_sum(l, n_out)
-        nodes += _bp2(layers, layer)
+        nodes += _bp2(layers, layer, train)
     return nodes
 
 

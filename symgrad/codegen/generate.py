@@ -16,7 +16,6 @@ shape by sizes (the measurements behind it are in benchmarks/FINDINGS.md).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,7 +33,6 @@ from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
 from ..net.ops import z as Z_SYM
 from ..net.optim import Optimizer, element_symbols
-from ..net.regularization import symbols as regularization_symbols
 from .blas import blas_data
 from .cache import (
     atomic_write_text,
@@ -43,6 +41,7 @@ from .cache import (
 )
 from .comments import bp_comments, rule_text, text
 from .mathlib import exp_data, tanh_data
+from .penalty import canonical, penalty_data
 from .printer import (
     as_factor,
     hyper_locals,
@@ -116,6 +115,15 @@ def _layer_data(net: Network, l: int, bp: dict[tuple[str, int], str]) -> dict[st
         "fprime_formula": text(fprime),
         "fprime_one": fprime == 1,
         "fprime_factor": as_factor(numba_code(fprime, at)),
+        # dropout while training: f{l} holds f(z) (a unit's a may be 0), mask{l} m/(1 - p)
+        "dropout": layer.dropout,
+        "drop_p": number(repr(layer.dropout)),
+        "inv_keep": number(repr(1.0 / (1.0 - layer.dropout))),
+        "f_code": None if act.is_softmax else numba_code(act.expr, at),
+        "fprime_f_code": as_factor(
+            numba_code(sp.sympify(act.derivative), {**at, A_SYM: f"f{l}[s, j]"})
+        ),
+        "fprime_f_formula": text(sp.sympify(act.derivative)),
         # BP2 gives this layer's delta (below the last), BP3 and BP4 its parameters' gradients
         "bp2": bp.get(("BP2", l)),
         "skip": bp.get(("skip", l)),  # dC/da^(l), brought down by the skip around layer l
@@ -153,33 +161,6 @@ def _output_data(net: Network, bp: dict[tuple[str, int], str]) -> dict[str, Any]
     }
 
 
-def _regularization_data(net: Network, opt: Optimizer) -> dict[str, Any] | None:
-    """The penalty on the weights as code, or None. Its derivative joins the gradient in the
-    optimiser's step (``gi = g[i] + decay*w[i]``, one multiply-add per entry), and the step
-    sums the penalty of the weights it reads (what the loss of a batch adds): ``backward`` and
-    ``gradients`` stay those of the data cost C_0. ``decay`` is ``lam`` (the run-time value
-    after the optimiser's in ``hyper``) for the arrays it covers, else 0."""
-    reg = net.regularization
-    if reg is None:
-        return None
-    w_sym, lam_sym = regularization_symbols()
-    derivative, penalty = reg.derivative(), sp.cancel(reg.penalty() / lam_sym)
-    return {
-        "what": reg.what,
-        "name": reg.name,
-        "formula": f"g + {text(derivative)}",
-        "grad_code": numba_code(g + derivative, {g: "g[i]", w_sym: "w[i]", lam_sym: "decay"}),
-        "penalty_code": numba_code(penalty, {w_sym: "w[i]"}),
-        "penalty_formula": text(reg.penalty()),
-        "penalty_unit": text(penalty),
-        "unpack": f"lam = hyper[{len(opt.settings())}]",
-        "decay": {p: "lam" if reg.covers(p) else number("0.0") for p in net.param_names},
-        "biases": reg.biases,
-        "derivative": derivative,
-        "penalty": penalty,
-    }
-
-
 def _optimizer_data(
     opt: Optimizer, params: list[str], net: Network, dtype: str = "float64"
 ) -> dict[str, Any]:
@@ -187,7 +168,7 @@ def _optimizer_data(
     ``hyper`` (:func:`~symgrad.codegen.printer.unpack_lines`), never constants: nothing here
     depends on their values, which are in :func:`_values_data`. With a penalty on the weights,
     the rules read ``gi``, the gradient with the penalty's derivative (:func:`_regularization_data`)."""
-    reg = _regularization_data(net, opt)
+    reg = penalty_data(net, opt)
     names: dict[sp.Symbol, str] = hyper_locals(opt)
     names.update({w: "w[i]", g: "gi" if reg else "g[i]", m: "m[i]", v: "v[i]", t: "t"})
     scalars = opt.scalars()
@@ -274,15 +255,8 @@ def _module_data(net: Network, opt: Optimizer, dtype: str, shape: str) -> dict[s
         "one": number("1.0"),  # in the module's dtype (see printer.numbers_for)
         "zero": number("0.0"),
         "deltas": [f"delta{l}" for l in range(1, net.L + 1)],
+        "has_dropout": any(layer.dropout for layer in net.layers),
     }
-
-
-def _canonical(net: Network) -> Network:
-    """``net`` with its penalty's ``lam`` 0: what the cache's copy of its module declares."""
-    reg = net.regularization
-    if reg is None or reg.lam == 0:
-        return net
-    return dataclasses.replace(net, regularization=dataclasses.replace(reg, lam=0.0))
 
 
 def _helpers(printed: set[str], data: dict[str, Any]) -> list[str]:
@@ -404,11 +378,11 @@ def generate(
             source = template.render(**data)
         # the cache keeps one module per optimiser kind, whatever the values: its own (same
         # code, the kind's default values in HYPER, lam 0) is what the cache file holds
-        defaults, canonical = type(optimizer)(), _canonical(net)
+        defaults, cached_net = type(optimizer)(), canonical(net)
         cached = (
             source
-            if defaults == optimizer and canonical == net
-            else template.render(**{**data, "values": _values_data(defaults, canonical)})
+            if defaults == optimizer and cached_net == net
+            else template.render(**{**data, "values": _values_data(defaults, cached_net)})
         )
     except jinja2.TemplateError as exc:
         raise CodegenError(f"rendering the module template failed: {exc}") from exc

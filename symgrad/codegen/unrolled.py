@@ -45,6 +45,10 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
     ]
     forward, cost, backward = _forward_lines(net), _cost_lines(net), _backward_lines(d)
     names = [name for _, name, _ in params]
+    dropout = any(layer.dropout for layer in net.layers)
+    # while training, dropout's masks are drawn (train_epochs) or given (dropout_gradients)
+    drawn, given = _forward_lines(net, masks="draw"), _forward_lines(net, masks="given")
+    trained = _backward_lines(d, train=True)
     return {
         "load_params": [f"{name} = {entry}" for _, name, entry in params],
         "store_params": [f"{entry} = {name}" for _, name, entry in params],
@@ -53,7 +57,9 @@ def unrolled_data(net: Network, opt: Optimizer) -> dict[str, Any]:
         "predict": _live(inputs + forward + outputs),
         "loss": _live(inputs + targets + forward + cost),
         "backward": _live(inputs + targets + forward + backward),
-        "train": _live(inputs + targets + forward + cost + backward),
+        "train": _live(inputs + targets + (drawn if dropout else forward) + cost + trained),
+        "dropout_gradients": _live(inputs + targets + given + trained) if dropout else None,
+        "masks": [f"M{l}" for l, layer in enumerate(net.layers, 1) if layer.dropout],
         "zero_grads": [f"{grad_name(name)} = {number('0.0')}" for _, name, _ in params],
         "mean_grads": [f"{grad_name(name)} *= inv_b" for _, name, _ in params],
         "store_grads": [f"d{entry} = {grad_name(name)}" for _, name, entry in params],
@@ -92,8 +98,10 @@ def _scalar_params(net: Network) -> list[tuple[str, str, str]]:
 # --------------------------------------------------------------------------------------------
 # Forward and cost
 # --------------------------------------------------------------------------------------------
-def _forward_lines(net: Network, first_z: bool = True) -> list[Line]:
-    """One example's forward pass; without ``first_z`` it starts from ``z1_j`` already set."""
+def _forward_lines(net: Network, first_z: bool = True, masks: str | None = None) -> list[Line]:
+    """One example's forward pass; without ``first_z`` it starts from ``z1_j`` already set. With
+    ``masks``, dropout as in training: each mask ``"draw"``n, or ``"given"`` in ``M{l}[r, j]``
+    (``m / (1 - p)``)."""
     lines: list[Line] = []
     prev = [f"x_{k}" for k in range(net.sizes[0])]
     for l, layer in enumerate(net.layers, start=1):
@@ -109,7 +117,23 @@ def _forward_lines(net: Network, first_z: bool = True) -> list[Line]:
         for j in range(layer.n_out):
             if first_z or l > 1:
                 lines.append(_z_line(net, l, j, prev))
-            if not act.is_softmax and layer.residual:  # a = a_prev + f(z)
+            if not act.is_softmax and masks and layer.dropout:  # a = [a_prev +] m f(z)/(1 - p)
+                if j == 0:
+                    lines += comment(
+                        f"dropout: a{l}_j = {'a_prev + ' * layer.residual}m*f(z)/(1 - p)"
+                    )
+                f, m = f"f{l}_{j}", f"mask{l}_{j}"
+                lines.append(assign(f, act.expr, names={Z_SYM: f"z{l}_{j}"}))
+                if masks == "draw":
+                    keep, p = number(repr(1.0 / (1.0 - layer.dropout))), number(repr(layer.dropout))
+                    draw = f"{keep} if np.random.random() >= {p} else {number('0.0')}"
+                    lines.append(code(m, "=", draw, ["np"]))
+                else:
+                    lines.append(code(m, "=", f"M{l}[r, {j}]", [f"M{l}", "r"]))
+                below = f"{prev[j]} + " if layer.residual else ""
+                reads = [f, m, *([prev[j]] if layer.residual else [])]
+                lines.append(code(f"a{l}_{j}", "=", f"{below}{f}*{m}", reads))
+            elif not act.is_softmax and layer.residual:  # a = a_prev + f(z)
                 value = act.expr + BELOW
                 lines.append(assign(f"a{l}_{j}", value, names={Z_SYM: f"z{l}_{j}", BELOW: prev[j]}))
             elif not act.is_softmax:
@@ -189,10 +213,24 @@ def _cost_lines(net: Network) -> list[Line]:
 # --------------------------------------------------------------------------------------------
 # Backward: BP1/BP2 per unit, CSE for shared terms, BP3/BP4 accumulated
 # --------------------------------------------------------------------------------------------
-def _backward_lines(d: Derivation, op: str = "+=") -> list[Line]:
+def _fprime(d: Derivation, l: int, k: int, train: bool) -> sp.Expr:
+    """``da/dz`` of unit k of layer l in code's names: with dropout while training
+    ``mask*f'``, f' written in ``f{l}_k`` (the unit's f(z)); without, ``f'`` alone."""
+    layer, s = d.net.layers[l - 1], d.sym
+    if not layer.dropout:
+        return d.fprime(l, k)
+    if train:
+        f, m = sp.Symbol(f"f{l}_{k}", real=True), sp.Symbol(f"mask{l}_{k}", real=True)
+        return m * d.bp.layer(l).fprime.xreplace({A_SYM: f, Z_SYM: s.z(l, k)})
+    below = s.a(l - 1, k) if layer.residual else None
+    return d.bp.fprime_at(l, s.a(l, k), s.z(l, k), below)  # no unit dropped
+
+
+def _backward_lines(d: Derivation, op: str = "+=", train: bool = False) -> list[Line]:
     """BP1/BP2 per unit, then BP3/BP4 added to the gradient sums (``op`` "+=") or, for a
     batch of one, assigned to them (``op`` "="). Each step is headed by the network's equation
-    (:func:`~symgrad.codegen.comments.bp_comments`), then its value at every unit."""
+    (:func:`~symgrad.codegen.comments.bp_comments`), then its value at every unit. ``train``:
+    dropout's masks in force (``mask{l}_k``)."""
     net, L = d.net, d.net.L
     bp = bp_comments(net)
     temps = sp.numbered_symbols("_tmp", real=True)
@@ -226,7 +264,8 @@ def _backward_lines(d: Derivation, op: str = "+=") -> list[Line]:
     for l in range(L - 1, 0, -1):
         n_next = net.sizes[l + 1]
         lines += comment(bp[("BP2", l)])
-        fprimes = [stabilise(d.fprime(l, k)) for k in range(net.sizes[l])]
+        shown = [_fprime(d, l, k, train) for k in range(net.sizes[l])]
+        fprimes = [stabilise(fprime) for fprime in shown]
         shared, reduced = sp.cse(fprimes, symbols=temps, order="none")
         if shared:
             lines += comment("shared terms (common subexpressions)")
@@ -242,7 +281,7 @@ def _backward_lines(d: Derivation, op: str = "+=") -> list[Line]:
                 sum_shown = f"({sum_shown} + g{l + 1}_{k})"
             lines += comment(
                 f"delta{l}_{k} = dC/dz{l}_{k} = da{l}_{k}/dz{l}_{k} * {paths_shown}\n"
-                f"  = ({text(d.fprime(l, k))}) * {sum_shown}"
+                f"  = ({text(shown[k])}) * {sum_shown}"
             )
             ws = [f"w{l + 1}_{i}_{k}" for i in range(n_next)]
             deltas = [f"delta{l + 1}_{i}" for i in range(n_next)]
@@ -333,6 +372,8 @@ def _one_lines(
     """
     k = opt.plain_step()
     if k is None or net.regularization is not None:  # a penalty's step is not w - k g
+        return None
+    if any(layer.dropout for layer in net.layers):  # the next example's z1 is not its own
         return None
     n_in, units = net.sizes[0], range(net.sizes[1])
     x = [f"x_{i}" for i in range(n_in)]

@@ -7,7 +7,6 @@ file, the section and the field in every error (``FILE: [network] hidden: unknow
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +14,9 @@ from ..errors import SpecError
 from ..net.network import MAX_LAYERS, MAX_PARAMETERS, Dense, Network
 from ..net.ops import ACTIVATIONS, COSTS, Activation, Cost
 from ..net.regularization import REGULARIZERS, Regularization
+from .spec_words import example_formula, key_text, kind_name, show, suggest
 
-LAYER_FIELDS = ("n_in", "n_out", "activation", "bias", "residual")
+LAYER_FIELDS = ("n_in", "n_out", "activation", "bias", "residual", "dropout")
 
 
 class NetworkReader:
@@ -36,7 +36,7 @@ class NetworkReader:
         builtin: Mapping[str, object] = ACTIVATIONS if section == "activations" else COSTS
         out: dict[str, Any] = {}
         for name, formula in table.items():
-            key = _key(name)
+            key = key_text(name)
             if not name.isidentifier() or name.startswith("_") or not name.isascii():
                 raise self.fail(
                     section, key, "a name must be a plain identifier such as 'swish'; rename it"
@@ -49,7 +49,8 @@ class NetworkReader:
                 raise self.fail(
                     section,
                     key,
-                    f"must be a formula string such as {_example(section == 'costs')}, not a {_kind(formula)}",
+                    f"must be a formula string such as {example_formula(section == 'costs')}, "
+                    f"not a {kind_name(formula)}",
                 )
             out[name] = self.formula(section, key, name, formula, cost=section == "costs")
         return out
@@ -69,7 +70,7 @@ class NetworkReader:
                 section,
                 key,
                 f"{formula!r} cannot be differentiated and evaluated as a real function of "
-                f"{variables}; write a smooth real formula such as {_example(cost)}",
+                f"{variables}; write a smooth real formula such as {example_formula(cost)}",
             ) from None
 
     # ---------------------------------------------------------------------------------------------
@@ -80,11 +81,11 @@ class NetworkReader:
         name = table.get("name", self.default_name)
         if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
             raise self.fail(
-                sec, "name", f"{_show(name)} is not a plain identifier; use e.g. 'xor_net'"
+                sec, "name", f"{show(name)} is not a plain identifier; use e.g. 'xor_net'"
             )
         cost = self.cost(table.get("cost", "quadratic"), costs)
         if "layers" in table:
-            for key in ("sizes", "hidden", "output", "activations", "bias", "residual"):
+            for key in ("sizes", "hidden", "output", "activations", "bias", "residual", "dropout"):
                 if key in table:
                     raise self.fail(
                         sec,
@@ -136,7 +137,7 @@ class NetworkReader:
             raise self.fail(
                 sec,
                 key,
-                f"unknown field {_show(extra[0])}{_suggest(extra[0], [*REGULARIZERS, 'biases'])}; "
+                f"unknown field {show(extra[0])}{suggest(extra[0], [*REGULARIZERS, 'biases'])}; "
                 f"give one of {', '.join(REGULARIZERS)} and optionally biases, as in {example}",
             )
         try:
@@ -155,7 +156,7 @@ class NetworkReader:
             raise self.fail(
                 sec,
                 "sizes",
-                f"must list at least the input and output sizes, e.g. [2, 3, 1]; got {_show(sizes)}",
+                f"must list at least the input and output sizes, e.g. [2, 3, 1]; got {show(sizes)}",
             )
         if len(sizes) > MAX_LAYERS + 1:
             raise self.fail(sec, "sizes", f"{len(sizes) - 1} layers; the limit is {MAX_LAYERS}")
@@ -164,7 +165,7 @@ class NetworkReader:
                 raise self.fail(
                     sec,
                     f"sizes[{i}]",
-                    f"{_show(n)} is not a layer size; sizes are whole numbers >= 1",
+                    f"{show(n)} is not a layer size; sizes are whole numbers >= 1",
                 )
         n_layers = len(sizes) - 1
         if "activations" in table:
@@ -178,7 +179,7 @@ class NetworkReader:
                 raise self.fail(
                     sec,
                     "activations",
-                    f"must list one activation per layer ({n_layers} for sizes {sizes}); got {_show(names)}",
+                    f"must list one activation per layer ({n_layers} for sizes {sizes}); got {show(names)}",
                 )
             resolved = [
                 self.activation(sec, f"activations[{i}]", v, acts) for i, v in enumerate(names)
@@ -198,15 +199,39 @@ class NetworkReader:
             biases = list(bias)
         else:
             raise self.fail(
-                sec, "bias", f"must be true, false or one per layer ({n_layers}); got {_show(bias)}"
+                sec, "bias", f"must be true, false or one per layer ({n_layers}); got {show(bias)}"
             )
         residual = self.residual_layers(table.get("residual", []), sizes)
+        rates = self.dropout_rates(table.get("dropout", [0.0] * n_layers), n_layers)
         return [
-            self.residual_layer(i, n_in, n_out, act, b, i in residual)
-            for i, (n_in, n_out, act, b) in enumerate(
-                zip(sizes[:-1], sizes[1:], resolved, biases, strict=True), start=1
+            self.residual_layer(i, n_in, n_out, act, b, i in residual, p)
+            for i, (n_in, n_out, act, b, p) in enumerate(
+                zip(sizes[:-1], sizes[1:], resolved, biases, rates, strict=True), start=1
             )
         ]
+
+    def dropout_rates(self, value: Any, n_layers: int) -> list[float]:
+        """``dropout = [0.0, 0.2, 0.0]``: each layer's dropout probability, the output's 0."""
+        if (
+            not isinstance(value, list)
+            or len(value) != n_layers
+            or not all(type(p) in (int, float) and 0 <= p < 1 for p in value)
+        ):
+            raise self.fail(
+                "network",
+                "dropout",
+                f"must list one probability in [0, 1) per layer ({n_layers}), e.g. "
+                f"{[0.0] + [0.2] * (n_layers - 2) + [0.0] if n_layers > 1 else [0.0]}; "
+                f"got {show(value)}",
+            )
+        if value[-1]:
+            raise self.fail(
+                "network",
+                "dropout",
+                f"layer {n_layers} is the output layer: dropout is for hidden layers; make its "
+                "entry 0",
+            )
+        return [float(p) for p in value]
 
     def residual_layers(self, value: Any, sizes: list[int]) -> set[int]:
         """``residual = [2, 3]``: the layers (numbered from 1) with a skip connection."""
@@ -217,7 +242,7 @@ class NetworkReader:
             raise self.fail(
                 "network",
                 "residual",
-                f"must list layer numbers from 1 to {n_layers}, e.g. [2]; got {_show(value)}",
+                f"must list layer numbers from 1 to {n_layers}, e.g. [2]; got {show(value)}",
             )
         for l in value:
             if sizes[l - 1] != sizes[l]:
@@ -236,13 +261,22 @@ class NetworkReader:
         return set(value)
 
     def residual_layer(
-        self, i: int, n_in: int, n_out: int, act: Activation, bias: bool, residual: bool
+        self,
+        i: int,
+        n_in: int,
+        n_out: int,
+        act: Activation,
+        bias: bool,
+        residual: bool,
+        dropout: float,
     ) -> Dense:
-        """Layer ``i`` of ``sizes``; what a skip connection cannot take names the layer."""
+        """Layer ``i`` of ``sizes``; what a skip connection or dropout cannot take names the
+        layer."""
         try:
-            return Dense(n_in, n_out, act, bias, residual)
-        except SpecError as exc:  # a softmax layer made residual
-            raise self.fail("network", "residual", f"layer {i}: {exc}") from None
+            return Dense(n_in, n_out, act, bias, residual, dropout)
+        except SpecError as exc:  # a softmax layer made residual, or with dropout
+            key = "residual" if residual else "dropout"
+            raise self.fail("network", key, f"layer {i}: {exc}") from None
 
     def layer_tables(self, tables: Any, acts: dict[str, Any]) -> list[Dense]:
         sec = "network"
@@ -263,8 +297,8 @@ class NetworkReader:
                 if k not in LAYER_FIELDS:
                     raise self.fail(
                         sec,
-                        f"{key}.{_key(k)}",
-                        f"unknown field{_suggest(k, LAYER_FIELDS)}; a layer has {', '.join(LAYER_FIELDS)}",
+                        f"{key}.{key_text(k)}",
+                        f"unknown field{suggest(k, LAYER_FIELDS)}; a layer has {', '.join(LAYER_FIELDS)}",
                     )
             for k in ("n_in", "n_out"):
                 n = t.get(k)
@@ -272,15 +306,20 @@ class NetworkReader:
                     raise self.fail(
                         sec,
                         f"{key}.{k}",
-                        f"{_show(n)} is not a layer size; write a whole number >= 1",
+                        f"{show(n)} is not a layer size; write a whole number >= 1",
                     )
             bias = t.get("bias", True)
             if not isinstance(bias, bool):
-                raise self.fail(sec, f"{key}.bias", f"must be true or false, got {_show(bias)}")
+                raise self.fail(sec, f"{key}.bias", f"must be true or false, got {show(bias)}")
             residual = t.get("residual", False)
             if not isinstance(residual, bool):
                 raise self.fail(
-                    sec, f"{key}.residual", f"must be true or false, got {_show(residual)}"
+                    sec, f"{key}.residual", f"must be true or false, got {show(residual)}"
+                )
+            rate = t.get("dropout", 0.0)
+            if type(rate) not in (int, float) or not 0 <= rate < 1:
+                raise self.fail(
+                    sec, f"{key}.dropout", f"must be a probability in [0, 1), got {show(rate)}"
                 )
             act = self.activation(sec, f"{key}.activation", t.get("activation", "sigmoid"), acts)
             if layers and t["n_in"] != layers[-1].n_out:
@@ -291,15 +330,18 @@ class NetworkReader:
                     f"make them equal",
                 )
             try:
-                layers.append(Dense(t["n_in"], t["n_out"], act, bias, residual))
+                layers.append(Dense(t["n_in"], t["n_out"], act, bias, residual, float(rate)))
             except SpecError as exc:
-                raise self.fail(sec, f"{key}.residual", str(exc)) from None
+                field = "residual" if residual else "dropout"
+                raise self.fail(sec, f"{key}.{field}", str(exc)) from None
         return layers
 
     def activation(self, section: str, key: str, value: Any, acts: dict[str, Any]) -> Activation:
         if not isinstance(value, str):
             raise self.fail(
-                section, key, f"must be an activation name or a formula in z, not a {_kind(value)}"
+                section,
+                key,
+                f"must be an activation name or a formula in z, not a {kind_name(value)}",
             )
         if value in acts:
             return acts[value]  # type: ignore[no-any-return]
@@ -310,7 +352,7 @@ class NetworkReader:
             raise self.fail(
                 section,
                 key,
-                f"unknown activation {value!r}{_suggest(value, [*ACTIVATIONS, *acts])}; use one of {known}, "
+                f"unknown activation {value!r}{suggest(value, [*ACTIVATIONS, *acts])}; use one of {known}, "
                 "or define it in [activations] as a formula in z",
             )
         # An inline formula such as "z*sigmoid(z)", named after the field that holds it.
@@ -324,7 +366,7 @@ class NetworkReader:
             raise self.fail(
                 "network",
                 "cost",
-                f"must be a cost name or a formula in a and y, not a {_kind(value)}",
+                f"must be a cost name or a formula in a and y, not a {kind_name(value)}",
             )
         if value in costs:
             return costs[value]  # type: ignore[no-any-return]
@@ -334,54 +376,12 @@ class NetworkReader:
             raise self.fail(
                 "network",
                 "cost",
-                f"unknown cost {value!r}{_suggest(value, [*COSTS, *costs])}; use one of "
+                f"unknown cost {value!r}{suggest(value, [*COSTS, *costs])}; use one of "
                 f"{', '.join(sorted(COSTS))}, or define it in [costs] as a formula in a and y",
             )
         result = self.formula("network", "cost", "custom_cost", value, cost=True)
         assert isinstance(result, Cost)
         return result
-
-
-def _show(value: Any) -> str:
-    """A value for a message: short, and with no control characters."""
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return text if text.isprintable() else ascii(value)[:60]
-
-
-def _key(key: Any) -> str:
-    """A TOML key for a message: bare when it reads plainly, else quoted."""
-    if (
-        isinstance(key, str)
-        and key
-        and len(key) <= 40
-        and key.replace("_", "a").replace("-", "a").isalnum()
-    ):
-        return key
-    return _show(key)
-
-
-def _kind(value: Any) -> str:
-    return {
-        bool: "boolean",
-        int: "number",
-        float: "number",
-        str: "string",
-        list: "list",
-        dict: "table",
-    }.get(type(value), type(value).__name__)
-
-
-def _example(cost: bool) -> str:
-    return "'log(cosh(a - y))'" if cost else "'z*sigmoid(z)'"
-
-
-def _suggest(word: Any, choices: Any) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 __all__ = ["LAYER_FIELDS", "NetworkReader"]

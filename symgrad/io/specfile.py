@@ -12,6 +12,7 @@ parser (:mod:`symgrad.net.formula`); nothing in a spec is ever evaluated as code
     cost = "quadratic"
     regularization = { l2 = 0.01 }  # optional: or { l1 = 0.001 }; biases = true includes them
     residual = [2]              # optional: layers with a skip connection, a = a_prev + f(z)
+    dropout = [0.2, 0.2, 0.0]   # optional: each layer's dropout probability while training
 
     [activations]               # user formulas in z, usable by name above
     swish = "z*sigmoid(z)"
@@ -48,7 +49,8 @@ from ..errors import SpecError
 from ..files import read_input
 from ..net.network import Network
 from ..net.optim import OPTIMIZERS, Optimizer, value_problem
-from .spec_network import NetworkReader, _key, _kind, _show, _suggest
+from .spec_network import NetworkReader
+from .spec_words import key_text, kind_name, show, suggest
 
 MAX_SPEC_BYTES = 1_000_000
 MAX_EPOCHS = 10_000_000
@@ -65,6 +67,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "bias",
         "regularization",
         "residual",
+        "dropout",
     ),
     "activations": (),
     "costs": (),
@@ -186,13 +189,13 @@ class _Reader(NetworkReader):
         for name, body in doc.items():
             if name not in SECTIONS:
                 raise SpecError(
-                    f"{self.source}: unknown section [{_key(name)}]{_suggest(name, SECTIONS)}; "
+                    f"{self.source}: unknown section [{key_text(name)}]{suggest(name, SECTIONS)}; "
                     f"the sections are {', '.join(f'[{s}]' for s in SECTIONS)}"
                 )
             if not isinstance(body, dict):
                 raise SpecError(
-                    f"{self.source}: {_key(name)} must be a table [{name}], not a "
-                    f"{_kind(body)}; write it as a [{name}] section"
+                    f"{self.source}: {key_text(name)} must be a table [{name}], not a "
+                    f"{kind_name(body)}; write it as a [{name}] section"
                 )
             known = SECTIONS[name]
             if known:
@@ -200,8 +203,8 @@ class _Reader(NetworkReader):
                     if key not in known:
                         raise self.fail(
                             name,
-                            _key(key),
-                            f"unknown field{_suggest(key, known)}; the fields of [{name}] are "
+                            key_text(key),
+                            f"unknown field{suggest(key, known)}; the fields of [{name}] are "
                             + ", ".join(known),
                         )
         if "network" not in doc:
@@ -225,7 +228,7 @@ class _Reader(NetworkReader):
         name = table.get("name", "sgd")
         if not isinstance(name, str) or name.lower() not in OPTIMIZERS:
             raise self.fail(
-                sec, "name", f"unknown optimizer {_show(name)}; use one of {', '.join(OPTIMIZERS)}"
+                sec, "name", f"unknown optimizer {show(name)}; use one of {', '.join(OPTIMIZERS)}"
             )
         name = name.lower()
         cls = OPTIMIZERS[name]
@@ -239,14 +242,20 @@ class _Reader(NetworkReader):
                 raise self.fail(
                     sec,
                     key,
-                    f"{name} has no setting {key!r}; its settings are {', '.join(defaults)}",
+                    f"{name} has no setting {key!r}; its settings are {', '.join(defaults)}"
+                    + (
+                        '; for weight decay use name = "adamw", or [network] regularization '
+                        "= { l2 = ... }"
+                        if key == "weight_decay"
+                        else ""
+                    ),
                 )
             if (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
                 or not math.isfinite(value)
             ):
-                raise self.fail(sec, key, f"must be a number, got {_show(value)}")
+                raise self.fail(sec, key, f"must be a number, got {show(value)}")
             value = float(value)
             problem = value_problem(checks[key], value)
             if problem is not None:
@@ -266,19 +275,19 @@ class _Reader(NetworkReader):
                 v = table[key]
                 if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                     raise self.fail(
-                        sec, key, f"must be a whole number from {lo} to {hi:,}, got {_show(v)}"
+                        sec, key, f"must be a whole number from {lo} to {hi:,}, got {show(v)}"
                     )
                 kw[key] = v
         if "dtype" in table:
             if table["dtype"] not in DTYPES:
                 raise self.fail(
-                    sec, "dtype", f"must be {' or '.join(DTYPES)}, got {_show(table['dtype'])}"
+                    sec, "dtype", f"must be {' or '.join(DTYPES)}, got {show(table['dtype'])}"
                 )
             kw["dtype"] = table["dtype"]
         if "shuffle" in table:
             if not isinstance(table["shuffle"], bool):
                 raise self.fail(
-                    sec, "shuffle", f"must be true or false, got {_show(table['shuffle'])}"
+                    sec, "shuffle", f"must be true or false, got {show(table['shuffle'])}"
                 )
             kw["shuffle"] = table["shuffle"]
         if "data" in table:

@@ -13,40 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SpecError
+from .names import check_identifier, digits, short
 from .ops import ACTIVATIONS, COSTS, Activation, Cost, get_activation, get_cost
+from .optim import finite_real
 from .regularization import Regularization, regularization_from_dict
-
-
-def _digits(text: str) -> bool:
-    """ASCII digits only: ``"²".isdigit()`` is True, and ``int("²")`` fails."""
-    return text.isascii() and text.isdigit()
-
-
-MAX_NAME = 64
-
-
-def _check_identifier(name: object, what: str, example: str) -> None:
-    """A name that may reach generated code: a plain ASCII identifier, or a SpecError.
-
-    The network's name stands in the generated module's comments and docstring; a name with a
-    newline in it would be code there. Names are identifiers or refused, never escaped.
-    """
-    if (
-        not isinstance(name, str)
-        or not name.isascii()
-        or not name.isidentifier()
-        or len(name) > MAX_NAME
-    ):
-        raise SpecError(
-            f"{what} must be a plain identifier of at most {MAX_NAME} letters, digits and "
-            f"underscores, {example}; got {_short(name)}"
-        )
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
 
 MAX_PARAMETERS = 500_000_000  # 4 GB of float64 weights; more would not fit beside the data
 
@@ -56,7 +26,9 @@ class Dense:
     """A fully connected layer: ``z = W a_prev + b``, ``a = f(z)``; ``W`` has shape ``(n_out, n_in)``.
 
     With ``residual=True``, ``a = a_prev + f(z)``: a skip connection around the layer, whose
-    widths must then match (``n_in == n_out``), on a hidden layer.
+    widths must then match (``n_in == n_out``), on a hidden layer. With ``dropout=p`` (a hidden
+    layer, ``0 <= p < 1``), training drops each unit with probability ``p``: inverted dropout,
+    ``a = m f(z) / (1 - p)`` with a Bernoulli mask ``m`` (``a_prev +`` that, when residual).
     """
 
     n_in: int
@@ -64,6 +36,7 @@ class Dense:
     activation: str | Activation = "sigmoid"
     bias: bool = True
     residual: bool = False
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for what in ("n_in", "n_out"):
@@ -73,7 +46,7 @@ class Dense:
         if not isinstance(self.bias, bool):
             raise SpecError(f"Dense bias must be True or False, got {self.bias!r}")
         if not isinstance(self.residual, bool):
-            raise SpecError(f"Dense residual must be True or False, got {_short(self.residual)}")
+            raise SpecError(f"Dense residual must be True or False, got {short(self.residual)}")
         object.__setattr__(self, "activation", get_activation(self.activation))
         if self.residual and self.n_in != self.n_out:
             raise SpecError(
@@ -83,6 +56,14 @@ class Dense:
             )
         if self.residual and self.act.is_softmax:
             raise SpecError("a softmax layer cannot be residual: its outputs must sum to 1")
+        p = finite_real(self.dropout)
+        if p is None or not 0 <= p < 1:
+            raise SpecError(
+                f"Dense dropout must be a probability in [0, 1) (0: none), got {short(self.dropout)}"
+            )
+        object.__setattr__(self, "dropout", p)
+        if p and self.act.is_softmax:
+            raise SpecError("a softmax layer cannot have dropout: its outputs must sum to 1")
 
     @property
     def act(self) -> Activation:
@@ -126,6 +107,11 @@ class Network:
                     f"layer {i + 1} expects {cur.n_in} inputs, layer {i} gives {prev.n_out}: "
                     f"make them equal"
                 )
+        if layers[-1].dropout:
+            raise SpecError(
+                f"layer {len(layers)} is the output layer: dropout is for hidden layers, whose "
+                "units the next layer learns to do without"
+            )
         if layers[-1].residual:
             raise SpecError(
                 f"layer {len(layers)} is the output layer: residual=True is for hidden layers, "
@@ -158,11 +144,11 @@ class Network:
                 f"the network has {n_params:,} parameters ({n_params * 8 / 1e9:.1f} GB in float64); "
                 f"the limit is {MAX_PARAMETERS:,}: use fewer or narrower layers"
             )
-        _check_identifier(name, "network name", "e.g. 'xor_net'")
+        check_identifier(name, "network name", "e.g. 'xor_net'")
         if regularization is not None and not isinstance(regularization, Regularization):
             raise SpecError(
                 "regularization must be sg.L2(lam) or sg.L1(lam) (or None), "
-                f"got {_short(regularization)}"
+                f"got {short(regularization)}"
             )
         object.__setattr__(self, "regularization", regularization)
         object.__setattr__(self, "layers", layers)
@@ -181,9 +167,11 @@ class Network:
         name: str = "network",
         regularization: Regularization | None = None,
         residual: Sequence[int] = (),
+        dropout: float | Sequence[float] = 0.0,
     ) -> Network:
         """A multilayer perceptron with layer sizes ``[n_0, n_1, ..., n_L]``; ``residual`` lists
-        the layers (numbered from 1) with a skip connection, ``a = a_prev + f(z)``."""
+        the layers (numbered from 1) with a skip connection, ``a = a_prev + f(z)``; ``dropout``
+        is each layer's dropout probability, or one for every hidden layer."""
         if isinstance(sizes, str) or not isinstance(sizes, Sequence):
             raise SpecError(f"sizes must be a list of layer sizes such as [2, 3, 1], got {sizes!r}")
         sizes = list(sizes)
@@ -198,12 +186,24 @@ class Network:
             or not all(type(l) is int and 1 <= l <= n_layers for l in residual)
         ):
             raise SpecError(
-                f"residual must list layer numbers from 1 to {n_layers}, got {_short(residual)}"
+                f"residual must list layer numbers from 1 to {n_layers}, got {short(residual)}"
             )
+        if isinstance(dropout, Sequence) and not isinstance(dropout, str):
+            if len(dropout) != n_layers:
+                raise SpecError(
+                    f"dropout must give one probability per layer ({n_layers}), or one number "
+                    f"for every hidden layer; got {short(dropout)}"
+                )
+            rates = list(dropout)
+        else:
+            rates = [dropout] * (n_layers - 1) + [0.0]
         layers = [
-            Dense(n_in, n_out, output if i == n_layers - 1 else hidden, bias, i + 1 in residual)
+            Dense(
+                n_in, n_out, output if i == n_layers - 1 else hidden, bias, i + 1 in residual,
+                rates[i],
+            )
             for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes))
-        ]
+        ]  # fmt: skip
         return cls(layers, cost, name=name, regularization=regularization)
 
     @property
@@ -240,7 +240,7 @@ class Network:
 
     def layer_of(self, name: str) -> int:
         """The layer number of parameter ``name`` (``"W2"`` -> 2); SpecError if there is none."""
-        if isinstance(name, str) and len(name) > 1 and name[0] in "Wb" and _digits(name[1:]):
+        if isinstance(name, str) and len(name) > 1 and name[0] in "Wb" and digits(name[1:]):
             l = int(name[1:])
             if 1 <= l <= self.L and (name[0] == "W" or self.layers[l - 1].bias):
                 return l
@@ -258,7 +258,9 @@ class Network:
     def describe_layers(self) -> str:
         """The layers in one line: ``2 -> 3 sigmoid -> 1 sigmoid``."""
         parts = [str(self.sizes[0])] + [
-            f"{layer.n_out} {layer.act.name}" + (" (residual)" if layer.residual else "")
+            f"{layer.n_out} {layer.act.name}"
+            + (" (residual)" if layer.residual else "")
+            + (f" (dropout {layer.dropout:g})" if layer.dropout else "")
             for layer in self.layers
         ]
         return " -> ".join(parts)
@@ -273,6 +275,8 @@ class Network:
         extra: dict[str, Any] = {}
         if any(layer.residual for layer in self.layers):
             extra["residual"] = [layer.residual for layer in self.layers]
+        if any(layer.dropout for layer in self.layers):
+            extra["dropout"] = [layer.dropout for layer in self.layers]
         if self.regularization is not None:
             extra["regularization"] = self.regularization.to_dict()
         return {
@@ -303,10 +307,11 @@ class Network:
             "user_costs",
             "regularization",
             "residual",
+            "dropout",
         }
         unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
-            raise SpecError(f"network declaration has unknown field {_short(unknown[0])}")
+            raise SpecError(f"network declaration has unknown field {short(unknown[0])}")
         for key in ("sizes", "activations", "cost"):
             if key not in data:
                 raise SpecError(f"network declaration lacks {key!r}")
@@ -318,7 +323,7 @@ class Network:
         ):
             raise SpecError(
                 f"network declaration: sizes must be 2 to {MAX_LAYERS + 1} whole numbers >= 1, "
-                f"got {_short(sizes)}"
+                f"got {short(sizes)}"
             )
         n_layers = len(sizes) - 1
         bias = data.get("bias", [True] * n_layers)
@@ -327,9 +332,7 @@ class Network:
         if not isinstance(bias, list) or len(bias) != n_layers:
             raise SpecError(f"network declaration: bias must list {n_layers} true/false values")
         if not all(type(b) is bool for b in bias):
-            raise SpecError(
-                f"network declaration: bias must hold true or false, got {_short(bias)}"
-            )
+            raise SpecError(f"network declaration: bias must hold true or false, got {short(bias)}")
         residual = data.get("residual", [False] * n_layers)
         if (
             not isinstance(residual, list)
@@ -338,13 +341,13 @@ class Network:
         ):
             raise SpecError(
                 f"network declaration: residual must list {n_layers} true/false values, "
-                f"got {_short(residual)}"
+                f"got {short(residual)}"
             )
         for i, act in enumerate(acts):
-            _check_identifier(act, f"network declaration: activations[{i}]", "e.g. 'tanh'")
-        _check_identifier(cost, "network declaration: cost", "e.g. 'mse'")
+            check_identifier(act, f"network declaration: activations[{i}]", "e.g. 'tanh'")
+        check_identifier(cost, "network declaration: cost", "e.g. 'mse'")
         name = data.get("name", "network")
-        _check_identifier(name, "network declaration: name", "e.g. 'xor_net'")
+        check_identifier(name, "network declaration: name", "e.g. 'xor_net'")
         user_acts = {
             n: Activation.from_formula(n, f)
             for n, f in _formulas(data.get("user_activations", {}), "user_activations").items()
@@ -353,10 +356,16 @@ class Network:
             n: Cost.from_formula(n, f)
             for n, f in _formulas(data.get("user_costs", {}), "user_costs").items()
         }
+        dropout = data.get("dropout", [0.0] * n_layers)
+        if not isinstance(dropout, list) or len(dropout) != n_layers:
+            raise SpecError(
+                f"network declaration: dropout must list {n_layers} probabilities, "
+                f"got {short(dropout)}"
+            )
         layers = [
-            Dense(n_in, n_out, get_activation(act, user=user_acts), b, r)
-            for n_in, n_out, act, b, r in zip(
-                sizes[:-1], sizes[1:], acts, bias, residual, strict=True
+            Dense(n_in, n_out, get_activation(act, user=user_acts), b, r, p)
+            for n_in, n_out, act, b, r, p in zip(
+                sizes[:-1], sizes[1:], acts, bias, residual, dropout, strict=True
             )
         ]
         reg = regularization_from_dict(
@@ -376,7 +385,7 @@ def _formulas(table: Any, key: str) -> dict[str, str]:
             f"network declaration: {key} must map at most {MAX_FORMULAS} names to formulas"
         )
     for name, formula in table.items():
-        _check_identifier(name, f"network declaration: {key} name", "e.g. 'swish'")
+        check_identifier(name, f"network declaration: {key} name", "e.g. 'swish'")
         if not isinstance(formula, str):
             raise SpecError(f"network declaration: {key}[{name!r}] must be a formula string")
     return table

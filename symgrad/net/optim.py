@@ -14,6 +14,7 @@ hyperparameters here and never builds a formula.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable
@@ -162,8 +163,29 @@ T = TypeVar("T", bound=type[Optimizer])
 
 
 def register(cls: T) -> T:
-    """Class decorator: put an optimiser in :data:`OPTIMIZERS` under its ``name``."""
+    """Class decorator: put an optimiser in :data:`OPTIMIZERS` under its ``name``, its
+    constructor refusing a field it does not have with a SpecError (not Python's TypeError)."""
     OPTIMIZERS[cls.name] = cls
+    init = cls.__init__
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+
+    @functools.wraps(init)
+    def checked(self: Optimizer, *args: Any, **kwargs: Any) -> None:
+        unknown = sorted(k for k in kwargs if k not in names)
+        if unknown or len(args) > len(names):
+            what = repr(unknown[0]) if unknown else f"for {len(args)} values"
+            hint = (
+                "; for weight decay use sg.AdamW(weight_decay=...), or put sg.L2(lam) on the "
+                "network (torch.optim.SGD's weight_decay)"
+                if "weight_decay" in unknown
+                else ""
+            )
+            raise SpecError(
+                f"{cls.__name__} has no setting {what}; it takes {', '.join(names)}{hint}"
+            )
+        init(self, *args, **kwargs)
+
+    cls.__init__ = checked  # type: ignore[method-assign,assignment]
     return cls
 
 

@@ -179,6 +179,8 @@ def _arguments(net: Network, optimizer: Optimizer, dtype: str) -> dict[str, tupl
     train = (matrix, matrix, orders, count, count, *params, *state, count, hyper)
     # the losses of each epoch: with a penalty, two columns (C, then the data cost C_0)
     train += (types.Array(types.float64, 2 if net.regularization is not None else 1, "C"),)
+    if any(layer.dropout for layer in net.layers):  # dropout's masks: a seed per epoch
+        train += (types.Array(types.int64, 1, "C"),)
     return {
         "train_epochs": train,
         "train_epochs_one": train,

@@ -210,16 +210,48 @@ class Model(DataEdge):
             return 0.0
         return sum(reg.value(self._params[p]) for p in self._names if reg.covers(p))
 
-    def gradients(self, X: Any, Y: Any) -> dict[str, Array]:
-        """Gradients of :meth:`loss` (penalty included) with respect to every parameter."""
+    def gradients(self, X: Any, Y: Any, masks: dict[int, Any] | None = None) -> dict[str, Array]:
+        """Gradients of :meth:`loss` (penalty included) with respect to every parameter.
+
+        Without ``masks`` no unit is dropped (as in ``predict`` and ``loss``); ``masks`` gives
+        dropout's masks of a training step, ``{l: (n_samples, n_l) array of 1 (kept) and 0}``
+        for every layer with dropout, and the gradients are those of that step."""
         x = self._inputs(X)
-        grads = self._fns.gradients(x, self._targets(Y, x.shape[0]), *self._args())
+        y = self._targets(Y, x.shape[0])
+        if masks is None:
+            grads = self._fns.gradients(x, y, *self._args())
+        else:
+            scaled = self._masks(masks, x.shape[0])
+            grads = self.module.dropout_gradients(x, y, *self._args(), *scaled)
         out = dict(zip(self.net.param_names, grads, strict=True))
         reg = self.net.regularization
         if reg is not None:  # the compiled gradients are the data cost's: dC/dw = dC_0/dw + lam w
             for name in out:
                 if reg.covers(name):
                     out[name] = out[name] + reg.gradient(self._params[name]).astype(self.dtype)
+        return out
+
+    def _masks(self, masks: Any, rows: int) -> list[Array]:
+        """Dropout's masks checked, as the compiled code takes them: ``m / (1 - p)``."""
+        layers = [l for l, layer in enumerate(self.net.layers, 1) if layer.dropout]
+        if not layers:
+            raise SpecError("masks are for a network with dropout; this one has none")
+        if not isinstance(masks, dict) or sorted(masks) != layers:
+            raise SpecError(
+                f"masks must map each layer with dropout ({', '.join(map(str, layers))}) to an "
+                f"array of 1 (kept) and 0 (dropped), got {type(masks).__name__}"
+            )
+        out = []
+        for l in layers:
+            m = validate.array(masks[l], f"masks[{l}]")
+            shape = (rows, self.net.sizes[l])
+            if m.shape != shape or not np.isin(m, (0, 1)).all():
+                raise SpecError(
+                    f"masks[{l}] must be an array of shape {shape} holding only 1 (kept) and 0 "
+                    f"(dropped), got shape {m.shape}"
+                )
+            scale = 1.0 / (1.0 - self.net.layers[l - 1].dropout)
+            out.append(np.ascontiguousarray(m * scale, dtype=self.dtype))
         return out
 
     def fit(
@@ -241,7 +273,7 @@ class Model(DataEdge):
             epochs: passes over the data.
             batch_size: examples per step; the last batch of an epoch may be shorter.
             shuffle: visit the rows in a new random order each epoch (else in order).
-            seed: seed of the shuffling (numpy's default_rng).
+            seed: seed of the shuffling (numpy's default_rng) and of dropout's masks.
             progress: show a progress bar with the running loss; None: only on a terminal.
             validation: ``(X_val, Y_val)``, whose mean cost (with the penalty, as the training
                 loss) is recorded after each epoch (then each epoch is its own compiled call).
@@ -266,6 +298,9 @@ class Model(DataEdge):
         batch = min(int(batch_size), rows)
         rng = np.random.default_rng(seed) if shuffle else None
         regularized = self.net.regularization is not None
+        # dropout's masks: one seed per epoch, drawn in order whatever the calls' sizes
+        mask_rng = np.random.default_rng([seed, 1])
+        dropout = any(layer.dropout for layer in self.net.layers)
         history = History()
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = progress_bar(int(epochs), show, self.net.name)
@@ -290,9 +325,10 @@ class Model(DataEdge):
                 # History keeps it: a new one per call (C, then C_0, with a penalty)
                 losses = np.empty((k, 2) if regularized else k)
                 started = time.perf_counter()
+                seeds = (mask_rng.integers(0, 2**31 - 1, k),) if dropout else ()
                 completed, step = train(
                     x, y, orders, k, batch, *self._args(), *self._state_args(), self.step,
-                    self._hyper, losses,
+                    self._hyper, losses, *seeds,
                 )  # fmt: skip
                 elapsed = time.perf_counter() - started
                 completed, self.step = int(completed), int(step)

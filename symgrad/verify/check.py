@@ -175,16 +175,19 @@ def check_derivation(
         vals = numeric.init_params(net, int(rng.integers(1 << 30)))
         x = rng.normal(0.0, 1.0, (1, net.sizes[0]))
         y = numeric.random_targets(net, 1, rng)
-        fd = numeric.finite_differences(net, vals, x, y, which=[(n, tuple(i)) for n, i in entries])
+        masks = numeric.random_masks(net, 1, rng)  # training's dropout, the same for every judge
+        fd = numeric.finite_differences(
+            net, vals, x, y, which=[(n, tuple(i)) for n, i in entries], masks=masks
+        )
         explicit = all(d.explicit(net.layer_of(n)) for n, _ in entries)
         if explicit:
-            subs = _layer_values(d, vals, x, y)
+            subs = _layer_values(d, vals, x, y, masks)
             for name, index in entries:
                 got = float(d.partial(name, *index).expr.xreplace(subs))
                 results.append(
                     _numeric_result(name, index, "numeric", got, fd[name][index], tolerance)
                 )
-        bp = numeric.gradients(net, vals, x, y)
+        bp = numeric.gradients(net, vals, x, y, masks)
         for name, index in entries:
             results.append(
                 _numeric_result(
@@ -250,12 +253,17 @@ def _numeric_result(
 
 
 def _layer_values(
-    d: Derivation, params: numeric.Params, x: np.ndarray, y: np.ndarray
+    d: Derivation, params: numeric.Params, x: np.ndarray, y: np.ndarray, masks: numeric.Masks
 ) -> dict[sp.Basic, sp.Basic]:
-    """Float values of every layer quantity and parameter of one example, for ``xreplace``."""
+    """Float values of every layer quantity and parameter of one example (dropout's masks and
+    probabilities too), for ``xreplace``."""
     net, s = d.net, d.sym
-    zs, acts = numeric.forward(net, params, x)
+    zs, acts = numeric.forward(net, params, x, masks)
     subs: dict[sp.Basic, sp.Basic] = {}
+    for l, mask in masks.items():
+        subs[s.drop(l)] = sp.Float(net.layers[l - 1].dropout)
+        for j in range(mask.shape[1]):
+            subs[s.mask(l, j)] = sp.Float(mask[0, j])
     if s.lam is not None and net.regularization is not None:
         subs[s.lam] = sp.Float(net.regularization.lam)
     for k in range(net.sizes[0]):

@@ -84,8 +84,17 @@ def init_params(net: Network, seed: int = 0, scale: float = 0.5) -> Params:
     return {name: rng.normal(0.0, scale, net.param_shape(name)) for name in net.param_names}
 
 
-def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[Array]]:
-    """``(zs, acts)``: ``zs[l-1]`` is z^(l) of shape (B, n_l); ``acts[0]`` is X, ``acts[l]`` is a^(l)."""
+Masks = dict[int, Array]
+"""Dropout masks by layer: ``{l: (B, n_l) array of 1 (kept) and 0 (dropped)}``."""
+
+
+def forward(
+    net: Network, params: Params, X: Array, masks: Masks | None = None
+) -> tuple[list[Array], list[Array]]:
+    """``(zs, acts)``: ``zs[l-1]`` is z^(l) of shape (B, n_l); ``acts[0]`` is X, ``acts[l]`` is a^(l).
+
+    With ``masks``, the layers with dropout drop units as in training, ``a = m f(z)/(1 - p)``;
+    without, none does (as ``predict``)."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     acts, zs = [X], []
     for l, layer in enumerate(net.layers, start=1):
@@ -94,6 +103,8 @@ def forward(net: Network, params: Params, X: Array) -> tuple[list[Array], list[A
             zl = zl + params[f"b{l}"]
         zs.append(zl)
         a_l = _activate(layer.act, zl)
+        if masks is not None and layer.dropout:
+            a_l = masks[l] * a_l / (1.0 - layer.dropout)
         acts.append(acts[-1] + a_l if layer.residual else a_l)  # a = a_prev + f(z)
     return zs, acts
 
@@ -110,11 +121,18 @@ def targets(net: Network, Y: Array) -> Array:
     return np.asarray(Y, dtype=np.float64).reshape(-1, n_out)
 
 
-def cost(net: Network, params: Params, X: Array, Y: Array, regularized: bool = True) -> float:
+def cost(
+    net: Network,
+    params: Params,
+    X: Array,
+    Y: Array,
+    regularized: bool = True,
+    masks: Masks | None = None,
+) -> float:
     """Mean over the batch of the per-example cost C_x, plus the penalty on the weights when
-    the network has one (and ``regularized``)."""
+    the network has one (and ``regularized``); with dropout ``masks``, as in training."""
     Y = targets(net, Y)
-    aL = forward(net, params, X)[1][-1]
+    aL = forward(net, params, X, masks)[1][-1]
     per_unit = np.broadcast_to(_backprop_fns(net).cost(aL, Y), aL.shape)  # scaled: mse's 1/n_L
     data = float(per_unit.sum(axis=1).mean())
     return data + penalty(net, params) if regularized else data
@@ -136,10 +154,12 @@ def penalty(net: Network, params: Params) -> float:
     return float(sum(np.sum(value(params[p], reg.lam)) for p in net.param_names if reg.covers(p)))
 
 
-def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array], list[Array]]:
+def deltas(
+    net: Network, params: Params, X: Array, Y: Array, masks: Masks | None = None
+) -> tuple[list[Array], list[Array]]:
     """``(deltas, acts)``: delta^(l) = dC_x/dz^(l) per example (BP1, BP2), and the activations."""
     Y = targets(net, Y)
-    zs, acts = forward(net, params, X)
+    zs, acts = forward(net, params, X, masks)
     fns = _backprop_fns(net)
     aL, zL, L = acts[-1], zs[-1], net.L
 
@@ -153,8 +173,13 @@ def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array
     ds = [delta]
     dC_da = None  # dC/da^(l+1), which a skip connection around layer l+1 brings down
     for l in range(L - 1, 0, -1):
-        f_out = acts[l] - acts[l - 1] if net.layers[l - 1].residual else acts[l]  # f(z^(l))
+        layer = net.layers[l - 1]
+        f_out = acts[l]
+        if layer.residual or (masks is not None and layer.dropout):  # f(z^(l)) itself
+            f_out = _activate(layer.act, zs[l - 1])
         fp = np.broadcast_to(fns.fprimes[l - 1](f_out, zs[l - 1]), acts[l].shape)
+        if masks is not None and layer.dropout:  # da/dz = m f'(z) / (1 - p)
+            fp = masks[l] * fp / (1.0 - layer.dropout)
         back = ds[0] @ params[f"W{l + 1}"]  # sum_i w^(l+1)_ij delta^(l+1)_i
         if net.layers[l].residual:
             assert dC_da is not None
@@ -164,9 +189,12 @@ def deltas(net: Network, params: Params, X: Array, Y: Array) -> tuple[list[Array
     return ds, acts
 
 
-def gradients(net: Network, params: Params, X: Array, Y: Array) -> Params:
-    """Gradients of the mean batch cost by backpropagation (BP1-BP4)."""
-    ds, acts = deltas(net, params, X, Y)
+def gradients(
+    net: Network, params: Params, X: Array, Y: Array, masks: Masks | None = None
+) -> Params:
+    """Gradients of the mean batch cost by backpropagation (BP1-BP4); with dropout ``masks``,
+    as in training."""
+    ds, acts = deltas(net, params, X, Y, masks)
     B = acts[0].shape[0]
     grads: Params = {}
     for l, layer in enumerate(net.layers, start=1):
@@ -189,6 +217,7 @@ def finite_differences(
     Y: Array,
     eps: float = 1e-6,
     which: list[tuple[str, tuple[int, ...]]] | None = None,
+    masks: Masks | None = None,
 ) -> Params:
     """Central differences of the mean cost, for every parameter entry or those in ``which``."""
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
@@ -201,12 +230,21 @@ def finite_differences(
     for name, idx in entries:
         old = work[name][idx]
         work[name][idx] = old + eps
-        up = cost(net, work, X, Y)
+        up = cost(net, work, X, Y, masks=masks)
         work[name][idx] = old - eps
-        down = cost(net, work, X, Y)
+        down = cost(net, work, X, Y, masks=masks)
         work[name][idx] = old
         grads[name][idx] = (up - down) / (2 * eps)
     return grads
+
+
+def random_masks(net: Network, batch: int, rng: np.random.Generator) -> Masks:
+    """Dropout masks of the layers with dropout, each unit kept with probability ``1 - p``."""
+    return {
+        l: (rng.random((batch, layer.n_out)) >= layer.dropout).astype(np.float64)
+        for l, layer in enumerate(net.layers, start=1)
+        if layer.dropout
+    }
 
 
 def random_targets(net: Network, batch: int, rng: np.random.Generator) -> Array:

@@ -30,8 +30,11 @@ def available() -> bool:
     return True
 
 
-def gradients(net: Network, params: numeric.Params, X: Any, Y: Any) -> numeric.Params:
-    """The gradient of the mean cost by PyTorch's autograd (float64)."""
+def gradients(
+    net: Network, params: numeric.Params, X: Any, Y: Any, masks: numeric.Masks | None = None
+) -> numeric.Params:
+    """The gradient of the mean cost by PyTorch's autograd (float64); with dropout ``masks``,
+    as in training."""
     import torch
 
     tp = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
@@ -42,6 +45,8 @@ def gradients(net: Network, params: numeric.Params, X: Any, Y: Any) -> numeric.P
             act = torch.softmax(zl, dim=1)
             continue
         f_z = sp.lambdify(z, _floats(layer.act.expr), "torch")(zl) + 0 * zl  # 0 * zl: constants
+        if masks is not None and layer.dropout:  # inverted dropout, as torch.nn.Dropout
+            f_z = f_z * torch.from_numpy(masks[l]) / (1.0 - layer.dropout)
         act = act + f_z if layer.residual else f_z  # a skip connection: a = a_prev + f(z)
     per_unit = sp.lambdify((a, y), _floats(net.cost.expr), "torch")(
         act, torch.tensor(np.asarray(Y), dtype=torch.float64)
@@ -68,7 +73,8 @@ def judge(net: Network, seed: int) -> tuple[numeric.Params, numeric.Params]:
     params = numeric.init_params(net, seed)
     X = rng.normal(0.0, 1.0, (BATCH, net.sizes[0]))
     Y = numeric.random_targets(net, BATCH, rng)
-    return gradients(net, params, X, Y), numeric.gradients(net, params, X, Y)
+    masks = numeric.random_masks(net, BATCH, rng)
+    return gradients(net, params, X, Y, masks), numeric.gradients(net, params, X, Y, masks)
 
 
 def _floats(expr: sp.Expr) -> sp.Expr:

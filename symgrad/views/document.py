@@ -177,6 +177,10 @@ class DocumentBuilder:
             else:
                 act_t = f"{layer.act.name}({z_t})"
                 act_l = f"{layer.act.latex}\\left({z_l}\\right)"
+            if layer.dropout:  # while training
+                units += f", dropout p^({l}) = {layer.dropout:g}: m^({l})_{j} is 1 (kept) or 0"
+                act_t = f"m^({l})_{j} {act_t} / (1 - p^({l}))"
+                act_l = f"m^{{({l})}}_{{{j}}}\\,{act_l} / (1 - p^{{({l})}})"
             if layer.residual:  # the skip connection adds the layer's input
                 units += ", residual: its input is added to its output"
                 act_t = f"{prev_t}_{j} + {act_t}"

@@ -86,11 +86,17 @@ class Evaluator:
     def __init__(self, d: Derivation, x: Array, y: Array, params: dict[str, Array]) -> None:
         self.d = d
         net, s = d.net, d.sym
-        zs, acts = numeric.forward(net, params, x[None, :])
+        # dropout as in training with every unit kept (m = 1): the derivation's a = m f(z)/(1 - p)
+        self.masks = {
+            l: np.ones((1, layer.n_out)) for l, layer in enumerate(net.layers, 1) if layer.dropout
+        }
+        zs, acts = numeric.forward(net, params, x[None, :], self.masks)
         self.z = [np.zeros(0)] + [zl[0] for zl in zs]
         self.a = [act[0] for act in acts]
         self.params, self.y = params, y
-        self.cost = numeric.cost(net, params, x[None, :], y[None, :], regularized=False)
+        self.cost = numeric.cost(
+            net, params, x[None, :], y[None, :], regularized=False, masks=self.masks
+        )
         self.penalty = numeric.penalty(net, params)  # 0 without a penalty
         self.defs: dict[sp.Symbol, sp.Expr] = {}
         self.memo: dict[sp.Symbol, float] = {s.C: self.cost, s.total: self.cost + self.penalty}
@@ -180,6 +186,11 @@ class Evaluator:
         q = _quantity(meta)
         if q is not None and q[0] != "C":
             return self.quantity(*q)
+        if meta is not None and meta.kind == "m":  # a dropout mask: every unit kept
+            return 1.0
+        if meta is not None and meta.kind == "p":
+            assert meta.layer is not None
+            return self.d.net.layers[meta.layer - 1].dropout
         if meta is not None and meta.kind == "lambda":
             reg = self.d.net.regularization
             assert reg is not None

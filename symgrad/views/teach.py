@@ -301,6 +301,12 @@ def _example_section(ex: Explanation, m: Math, width: int) -> Section:
                 )
             else:
                 f = Chunk(f"{act.name}({zt})", f"{act.latex}\\left({zl}\\right)")
+            if layer.dropout:  # while training, a = m f(z) / (1 - p); here every unit kept
+                mask, p = m.both(s.mask(l, j)), m.both(s.drop(l))
+                f = Chunk(
+                    f"{mask.text}*{f.text}/(1 - {p.text})",
+                    f"{mask.latex}\\,{f.latex}/(1 - {p.latex})",
+                )
             if layer.residual:  # a = a_prev + f(z)
                 below = m.both(s.a(l - 1, j))
                 f = Chunk(f"{below.text} + {f.text}", f"{below.latex} + {f.latex}")
