@@ -36,6 +36,8 @@ S = sp.Symbol("s", real=True)
 """Placeholder: ``sum_i a_i dC/da_i`` over the output layer (the softmax's coupling)."""
 D = sp.Symbol("d", real=True)
 """Placeholder: ``sum_i w^(l+1)_ij delta^(l+1)_i``, what BP2 brings down from the layer above."""
+BELOW = sp.Symbol("below", real=True)
+"""Placeholder: the unit's input from the layer below, in a residual layer's ``a = below + f(z)``."""
 F = sp.Symbol("f'", real=True)
 """Placeholder: the unit's ``f'(z)`` (the layer's :attr:`LayerCalculus.fprime` there)."""
 
@@ -64,7 +66,6 @@ class LayerCalculus:
     fprime: sp.Expr
     fprime_rule: Prose
     delta: sp.Expr
-    residual: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def _layer(l: int, act: Activation, residual: bool, dropout: bool) -> LayerCalcu
     elif fprime.has(A):
         rule = prose(f"derivative of {act.name}, written with its output a")
     # BP2: delta^(l)_j = (sum_i w^(l+1)_ij delta^(l+1)_i [+ dC/da^(l+1)_j]) f'(z^(l)_j)
-    return LayerCalculus(l, act, fprime, rule, D * F, residual)
+    return LayerCalculus(l, act, fprime, rule, D * F)
 
 
 def _output(net: Network, last: LayerCalculus) -> OutputCalculus:
@@ -228,6 +229,7 @@ def _output(net: Network, last: LayerCalculus) -> OutputCalculus:
 
 
 __all__ = [
+    "BELOW",
     "ELEMENTWISE",
     "FUSED",
     "JACOBIAN",

@@ -22,6 +22,7 @@ from ..errors import DerivationError, SpecError
 from ..net.network import Network
 from ..net.ops import a as A_SYM
 from ..net.ops import y as Y_SYM
+from ..net.regularization import symbols as regularization_symbols
 from .backprop import JACOBIAN, backprop
 from .chain import compose
 from .expansion import forward_map, forward_sizes
@@ -149,21 +150,19 @@ class Derivation:
     def penalty_of(self, param: sp.Symbol) -> sp.Expr:
         """The penalty's share of one parameter (``lambda*w**2/2``); 0 without a penalty."""
         reg = self.net.regularization
-        if reg is None:
-            return sp.Integer(0)
-        from ..net.regularization import symbols
-
-        w, lam = symbols()
-        return reg.penalty().xreplace({w: param, lam: self.sym.lam})
+        return sp.Integer(0) if reg is None else self._at_param(reg.penalty(), param)
 
     def penalty_derivative(self, param: sp.Symbol) -> sp.Expr:
         """``d penalty / d param`` (``lambda*w``), whether or not the penalty covers it."""
         reg = self.net.regularization
         assert reg is not None
-        from ..net.regularization import symbols
+        return self._at_param(reg.derivative(), param)
 
-        w, lam = symbols()
-        return reg.derivative().xreplace({w: param, lam: self.sym.lam})
+    def _at_param(self, formula: sp.Expr, param: sp.Basic) -> sp.Expr:
+        """A penalty's formula in ``w`` and ``lambda`` (:func:`~symgrad.net.regularization.symbols`)
+        written for ``param`` and this derivation's ``lambda``."""
+        w, lam = regularization_symbols()
+        return formula.xreplace({w: param, lam: self.sym.lam})
 
     def penalty(self) -> sp.Expr:
         """The whole penalty ``lambda/2 sum w^2`` over the parameters it covers (small nets)."""

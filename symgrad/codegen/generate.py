@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import sympy as sp
 
-from ..calculus.backprop import ELEMENTWISE, FUSED, JACOBIAN, cost_scale, output_kind
+from ..calculus.backprop import (
+    BELOW,
+    ELEMENTWISE,
+    FUSED,
+    JACOBIAN,
+    backprop,
+    cost_scale,
+    output_kind,
+)
 from ..errors import CodegenError
 from ..net.network import Network
 from ..net.ops import a as A_SYM
@@ -87,19 +95,17 @@ def jinja_env(folder: Path | None = None) -> jinja2.Environment:
 # --------------------------------------------------------------------------------------------
 # Template data: every formula printed here, templates only place the strings
 # --------------------------------------------------------------------------------------------
-BELOW = sp.Symbol("below", real=True)
-"""A unit's input from the layer below, in a residual layer's ``a = below + f(z)``."""
-
-
 def _layer_data(net: Network, l: int, bp: dict[tuple[str, int], str]) -> dict[str, Any]:
     layer = net.layers[l - 1]
     act = layer.act
     prev = "x" if l == 1 else f"a{l - 1}"
     at = {Z_SYM: f"z{l}[s, j]", A_SYM: f"a{l}[s, j]", BELOW: f"{prev}[s, j]"}
-    fprime = sp.sympify(act.derivative)
-    value = act.expr
-    if layer.residual:  # a = below + f(z): f' in the output reads f(z) = a - below
-        fprime, value = fprime.xreplace({A_SYM: A_SYM - BELOW}), value + BELOW
+    # f' in forward terms, as the backprop representation writes it (a residual layer's reads
+    # f(z) = a - below); with no unit dropped: dropout's own lines are below
+    rep = backprop(net)
+    bp_layer = rep.layer(l)
+    fprime = rep.fprime_at(l, A_SYM, Z_SYM, BELOW if layer.residual else None)
+    value = act.expr + BELOW if layer.residual else act.expr  # a = below + f(z)
     return {
         "l": l,
         "n_in": layer.n_in,
@@ -120,10 +126,8 @@ def _layer_data(net: Network, l: int, bp: dict[tuple[str, int], str]) -> dict[st
         "drop_p": number(repr(layer.dropout)),
         "inv_keep": number(repr(1.0 / (1.0 - layer.dropout))),
         "f_code": None if act.is_softmax else numba_code(act.expr, at),
-        "fprime_f_code": as_factor(
-            numba_code(sp.sympify(act.derivative), {**at, A_SYM: f"f{l}[s, j]"})
-        ),
-        "fprime_f_formula": text(sp.sympify(act.derivative)),
+        "fprime_f_code": as_factor(numba_code(bp_layer.fprime, {**at, A_SYM: f"f{l}[s, j]"})),
+        "fprime_f_formula": text(bp_layer.fprime),
         # BP2 gives this layer's delta (below the last), BP3 and BP4 its parameters' gradients
         "bp2": bp.get(("BP2", l)),
         "skip": bp.get(("skip", l)),  # dC/da^(l), brought down by the skip around layer l
@@ -167,7 +171,7 @@ def _optimizer_data(
     """The optimiser's rules as code. Hyperparameters are locals read from the run-time array
     ``hyper`` (:func:`~symgrad.codegen.printer.unpack_lines`), never constants: nothing here
     depends on their values, which are in :func:`_values_data`. With a penalty on the weights,
-    the rules read ``gi``, the gradient with the penalty's derivative (:func:`_regularization_data`)."""
+    the rules read ``gi``, the gradient with the penalty's derivative (:func:`.penalty.penalty_data`)."""
     reg = penalty_data(net, opt)
     names: dict[sp.Symbol, str] = hyper_locals(opt)
     names.update({w: "w[i]", g: "gi" if reg else "g[i]", m: "m[i]", v: "v[i]", t: "t"})

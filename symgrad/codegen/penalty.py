@@ -13,12 +13,27 @@ from typing import Any
 import sympy as sp
 
 from ..net.network import Network
-from ..net.optim import Optimizer, element_symbols
+from ..net.optim import Optimizer
+from ..net.regularization import Regularization
 from ..net.regularization import symbols as regularization_symbols
 from .comments import text
 from .printer import numba_code, number
 
-g = element_symbols()["g"]
+
+def penalty_unit(reg: Regularization) -> sp.Expr:
+    """The penalty of one parameter ``w`` over ``lam`` (``w**2/2``): what a sum adds up."""
+    return sp.cancel(reg.penalty() / regularization_symbols()[1])
+
+
+def derivative_code(reg: Regularization, w: str, lam: str) -> str:
+    """The penalty's derivative as code, its parameter and strength named ``w`` and ``lam``."""
+    w_sym, lam_sym = regularization_symbols()
+    return numba_code(reg.derivative(), {w_sym: w, lam_sym: lam})
+
+
+def lam_line(opt: Optimizer) -> str:
+    """``lam = hyper[n]``: the penalty's strength, after the optimiser's values in ``hyper``."""
+    return f"lam = hyper[{len(opt.settings())}]"
 
 
 def penalty_data(net: Network, opt: Optimizer) -> dict[str, Any] | None:
@@ -30,21 +45,19 @@ def penalty_data(net: Network, opt: Optimizer) -> dict[str, Any] | None:
     reg = net.regularization
     if reg is None:
         return None
-    w_sym, lam_sym = regularization_symbols()
-    derivative, penalty = reg.derivative(), sp.cancel(reg.penalty() / lam_sym)
+    w_sym = regularization_symbols()[0]
+    unit = penalty_unit(reg)
     return {
         "what": reg.what,
         "name": reg.name,
-        "formula": f"g + {text(derivative)}",
-        "grad_code": numba_code(g + derivative, {g: "g[i]", w_sym: "w[i]", lam_sym: "decay"}),
-        "penalty_code": numba_code(penalty, {w_sym: "w[i]"}),
+        "formula": f"g + {text(reg.derivative())}",
+        "grad_code": f"{derivative_code(reg, 'w[i]', 'decay')} + g[i]",
+        "penalty_code": numba_code(unit, {w_sym: "w[i]"}),
         "penalty_formula": text(reg.penalty()),
-        "penalty_unit": text(penalty),
-        "unpack": f"lam = hyper[{len(opt.settings())}]",
+        "penalty_unit": text(unit),
+        "unpack": lam_line(opt),
         "decay": {p: "lam" if reg.covers(p) else number("0.0") for p in net.param_names},
         "biases": reg.biases,
-        "derivative": derivative,
-        "penalty": penalty,
     }
 
 
@@ -56,4 +69,4 @@ def canonical(net: Network) -> Network:
     return dataclasses.replace(net, regularization=dataclasses.replace(reg, lam=0.0))
 
 
-__all__ = ["canonical", "penalty_data"]
+__all__ = ["canonical", "derivative_code", "lam_line", "penalty_data", "penalty_unit"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import sympy as sp
 
-from ..calculus.backprop import FUSED, JACOBIAN, cost_scale, output_kind
+from ..calculus.backprop import BELOW, FUSED, JACOBIAN, cost_scale, output_kind
 from ..calculus.derivation import Derivation, derive
 from ..net.network import Network
 from ..net.ops import a as A_SYM
@@ -151,10 +151,6 @@ def _forward_lines(net: Network, first_z: bool = True, masks: str | None = None)
             lines += [code(a, "/=", "sum_exp", ["sum_exp"]) for a in outs]
         prev = [f"a{l}_{j}" for j in range(layer.n_out)]
     return lines
-
-
-BELOW = sp.Symbol("below", real=True)
-"""The unit's input from the layer below, in a residual layer's ``a = below + f(z)``."""
 
 
 def _z_line(

@@ -9,12 +9,11 @@ on the weights adds its derivative (``lam*w``) to the gradient of each parameter
 
 from __future__ import annotations
 
-import sympy as sp
-
 from ..net.network import Network
 from ..net.optim import Optimizer, element_symbols
 from ..net.regularization import symbols as regularization_symbols
 from .comments import rule_text, text
+from .penalty import derivative_code, lam_line, penalty_unit
 from .printer import as_factor, hyper_locals, numba_code, unpack_lines
 
 # an optimiser's element-wise quantities: weight, gradient, state, step count
@@ -80,10 +79,8 @@ def step_lines(
 
 def _penalty_term(net: Network, scalar: str) -> str:
     """The penalty's derivative at one scalar parameter, as code: ``lam*w1_0_1``."""
-    reg = net.regularization
-    assert reg is not None
-    w_sym, lam_sym = regularization_symbols()
-    return numba_code(reg.derivative(), {w_sym: scalar, lam_sym: "lam"})
+    assert net.regularization is not None
+    return derivative_code(net.regularization, scalar, "lam")
 
 
 def penalty_lines(net: Network, params: list[tuple[str, str, str]]) -> list[str] | None:
@@ -91,8 +88,8 @@ def penalty_lines(net: Network, params: list[tuple[str, str, str]]) -> list[str]
     reg = net.regularization
     if reg is None:
         return None
-    w_sym, lam_sym = regularization_symbols()
-    unit = sp.cancel(reg.penalty() / lam_sym)
+    w_sym = regularization_symbols()[0]
+    unit = penalty_unit(reg)
     terms = [numba_code(unit, {w_sym: name}) for array, name, _ in params if reg.covers(array)]
     return [
         f"# the {reg.what}, {text(reg.penalty())}, at the weights before the step",
@@ -112,7 +109,7 @@ def unpack(opt: Optimizer, net: Network) -> list[str]:
         else unpack_lines(opt, [r.expr for r in opt.rules()] + [e for _, e in opt.scalars()])
     )
     if net.regularization is not None:
-        lines.append(f"lam = hyper[{len(opt.settings())}]")
+        lines.append(lam_line(opt))
     return lines
 
 

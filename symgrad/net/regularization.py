@@ -5,7 +5,7 @@ A network may carry one :class:`Regularization`: ``C = C_0 + lam/2 sum w^2`` (:c
 mean over a batch is the mean data cost plus the penalty) and the sum runs over every weight,
 and over the biases too with ``biases=True``. Each kind says its penalty and its derivative,
 ``lam w`` or ``lam sign(w)`` (0 at 0, as ``torch.sign``), once, as SymPy formulas in one
-parameter ``w`` and the symbol :data:`LAM`; the derivation, the NumPy judge and the code
+parameter ``w`` and the strength ``lambda`` (:func:`symbols`); the derivation, the NumPy judge and the code
 generator all read them here. ``lam`` itself is a run-time value of the compiled code, like an
 optimiser's learning rate.
 

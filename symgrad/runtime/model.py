@@ -299,8 +299,8 @@ class Model(DataEdge):
         rng = np.random.default_rng(seed) if shuffle else None
         regularized = self.net.regularization is not None
         # dropout's masks: one seed per epoch, drawn in order whatever the calls' sizes
-        mask_rng = np.random.default_rng([seed, 1])
         dropout = any(layer.dropout for layer in self.net.layers)
+        mask_rng = np.random.default_rng([seed, 1]) if dropout else None
         history = History()
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = progress_bar(int(epochs), show, self.net.name)
@@ -325,7 +325,7 @@ class Model(DataEdge):
                 # History keeps it: a new one per call (C, then C_0, with a penalty)
                 losses = np.empty((k, 2) if regularized else k)
                 started = time.perf_counter()
-                seeds = (mask_rng.integers(0, 2**31 - 1, k),) if dropout else ()
+                seeds = (mask_rng.integers(0, 2**31 - 1, k),) if mask_rng is not None else ()
                 completed, step = train(
                     x, y, orders, k, batch, *self._args(), *self._state_args(), self.step,
                     self._hyper, losses, *seeds,
