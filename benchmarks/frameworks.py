@@ -4,6 +4,10 @@
 then per run ``model.set_params(initial)`` and ``model.fit(X, Y, epochs, batch_size,
 shuffle=False, progress=False)``; ``symgrad-<shape>`` forces one emitted shape;
 ``symgrad-aot`` trains with the extension built ahead of time (``sg.compile(..., aot=True)``).
+``symgrad-per-epoch`` is ``symgrad`` on fit's per-epoch path (a callback that does nothing: one
+compiled call per epoch, Python between them), and ``symgrad-validation`` that path as a
+practitioner uses it: validation cost and accuracy on 20% more rows after each epoch, and
+accuracy on the training rows.
 """
 
 from __future__ import annotations
@@ -31,12 +35,25 @@ def symgrad_status() -> str:
 class SymgradRunner(Runner):
     """``sg.compile`` + ``Model.fit``: the generated code through the public API only."""
 
-    def __init__(self, case: Case, shape: str = "auto", aot: bool = False) -> None:
+    def __init__(
+        self, case: Case, shape: str = "auto", aot: bool = False, path: str = "fast"
+    ) -> None:
         super().__init__(case)
         import symgrad as sg
 
         w = self.w
         self.name = "symgrad-aot" if aot else "symgrad" if shape == "auto" else f"symgrad-{shape}"
+        self.controls: dict[str, Any] = {}
+        if path == "per-epoch":  # fit's slow path and nothing else: a callback that does nothing
+            self.name = "symgrad-per-epoch"
+            self.controls = {"callbacks": [lambda epoch, logs: None]}
+        elif path == "validation":  # as a practitioner runs it: held-out rows and accuracy
+            self.name = "symgrad-validation"
+            held = max(1, len(case.X) // 5)
+            self.controls = {
+                "validation": (case.X[:held], case.Y[:held]),
+                "metrics": ["accuracy"],
+            }
         layers = [
             sg.Dense(w.sizes[l - 1], w.sizes[l], w.acts[l - 1], w.bias, l in w.residual)
             for l in range(1, len(w.sizes))
@@ -55,8 +72,9 @@ class SymgradRunner(Runner):
         w, case, model = self.w, self.case, self.model
         model.set_params(case.params)
         model.fit(
-            case.X, case.Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False
-        )
+            case.X, case.Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False,
+            **self.controls,
+        )  # fmt: skip
         return model  # its weights are copied out in final(), untimed, as torch's are
 
     def final(self, result: Any) -> dict[str, np.ndarray]:
@@ -86,6 +104,10 @@ def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[
             out.append(("symgrad", lambda: SymgradRunner(case)))
         elif name == "symgrad-aot" and have["symgrad"]:
             out.append(("symgrad-aot", lambda: SymgradRunner(case, aot=True)))
+        elif name == "symgrad-per-epoch" and have["symgrad"] and w.name == "digits":
+            out.append((name, lambda: SymgradRunner(case, path="per-epoch")))
+        elif name == "symgrad-validation" and have["symgrad"] and w.name == "digits":
+            out.append((name, lambda: SymgradRunner(case, path="validation")))
         elif name == "symgrad-unrolled" and have["symgrad"] and tiny:
             out.append(("symgrad-unrolled", lambda: SymgradRunner(case, "unrolled")))
         elif name == "numpy":
@@ -103,6 +125,8 @@ FRAMEWORKS = [
     "symgrad",
     "symgrad-unrolled",
     "symgrad-aot",
+    "symgrad-per-epoch",
+    "symgrad-validation",
     "numpy",
     "torch",
     "jax",

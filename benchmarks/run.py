@@ -428,6 +428,7 @@ def report(
             ]
         L += [""]
     L += targets_section(recs, extra)
+    L += slow_path_section(recs)
     L += wide_section(recs, extra)
     L += probes_section(extra)
     L += findings_section()
@@ -484,6 +485,39 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
                 f"{cell(jax_t, sym, tg['jax'])} | {cell(torch_t, unr)} | {cell(jax_t, unr)} |"
             ]
     return [*L, ""]
+
+
+def slow_path_section(recs: list[dict[str, Any]]) -> list[str]:
+    """What fit's per-epoch path costs on digits, beside the fast path in the same rounds."""
+    from workloads import WORKLOADS
+
+    epochs = WORKLOADS["digits"].epochs
+    rows = []
+    for dtype in ("float32", "float64"):
+        for fw, what in (
+            ("symgrad-per-epoch", "one compiled call per epoch (a callback that does nothing)"),
+            ("symgrad-validation", "and validation cost and accuracy, training accuracy"),
+        ):
+            r = _record(recs, "digits", dtype, fw)
+            if r.get("vs_symgrad") is not None:
+                extra = (r["vs_symgrad"] - 1) * 100
+                rows.append(f"| {dtype} | {fw} ({what}) | {r['vs_symgrad']:.3f}x | {extra:+.1f}% |")
+    if not rows:
+        return []
+    return [
+        "## The per-epoch path of fit (digits)",
+        "",
+        "Without validation, metrics, a schedule, early stopping or callbacks, `fit` runs many "
+        "epochs per compiled call. With any of them it makes one call per epoch, and Python runs "
+        f"between epochs. Each row is the whole {epochs}-epoch run over `symgrad`'s fast path "
+        "in the same rounds, and that ratio less one is the path's cost per epoch, as a share "
+        "of a fast epoch.",
+        "",
+        "| dtype | path | time over the fast path | cost per epoch |",
+        "|---|---|---:|---:|",
+        *rows,
+        "",
+    ]
 
 
 def wide_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[str]:

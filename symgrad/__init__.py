@@ -29,6 +29,11 @@ _EXPORTS: dict[str, str] = {
     "AdamW": "net.optim",
     "L1": "net.regularization",
     "L2": "net.regularization",
+    "EarlyStopping": "net.stopping",
+    "StepLR": "net.schedules",
+    "ExponentialLR": "net.schedules",
+    "CosineLR": "net.schedules",
+    "ReduceLROnPlateau": "net.schedules",
     "CodegenError": "errors",
     "DerivationError": "errors",
     "DivergenceError": "errors",
@@ -66,12 +71,15 @@ __all__ = [
     "Adam",
     "AdamW",
     "CodegenError",
+    "CosineLR",
     "Cost",
     "Dataset",
     "Dense",
     "Derivation",
     "DerivationError",
     "DivergenceError",
+    "EarlyStopping",
+    "ExponentialLR",
     "GeneratedModule",
     "History",
     "Model",
@@ -79,9 +87,11 @@ __all__ = [
     "Network",
     "Partial",
     "RMSprop",
+    "ReduceLROnPlateau",
     "SpecError",
     "SpecFile",
     "Step",
+    "StepLR",
     "SymgradError",
     "__version__",
     "compile",
@@ -122,6 +132,8 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .net.ops import ACTIVATIONS, COSTS, Activation, Cost
     from .net.optim import SGD, Adam, AdamW, Momentum, RMSprop
     from .net.regularization import L1, L2
+    from .net.schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
+    from .net.stopping import EarlyStopping
     from .runtime.build import compile
     from .runtime.model import History, Model
     from .views.descent import descend, nudge

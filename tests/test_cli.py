@@ -34,7 +34,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-@pytest.mark.parametrize("command", ["demo", "derive", "generate", "train", "check"])
+@pytest.mark.parametrize("command", ["demo", "derive", "generate", "train", "check", "export"])
 def test_every_command_has_help_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -688,6 +688,6 @@ def test_loss_plot_title_is_inside_the_figure() -> None:
     )
     fig = loss_figure({"training cost": [1.0, 0.5]}, f"{net.name}: {net.describe()}")
     fig.canvas.draw()  # the Agg canvas: lays the text out
-    title = fig.axes[0].title.get_window_extent()
+    title = fig._suptitle.get_window_extent()
     box = fig.bbox
     assert box.x0 <= title.x0 and title.x1 <= box.x1 and title.y1 <= box.y1

@@ -17,6 +17,7 @@ import pytest
 import symgrad as sg
 from symgrad.net import optim
 from symgrad.runtime import build as build_module
+from symgrad.runtime import fitting
 from symgrad.runtime import model as model_module
 from symgrad.runtime import weights as weights_module
 from symgrad.verify import numeric
@@ -218,9 +219,7 @@ def test_divergence_raises_and_keeps_finite_weights(
         return done, t
 
     monkeypatch.setattr(model.module, "train_epochs", recorded)
-    monkeypatch.setattr(
-        model_module, "epochs_per_call", lambda seconds, rows: 1000
-    )  # calls of 1, 499
+    monkeypatch.setattr(fitting, "epochs_per_call", lambda seconds, rows: 1000)  # calls of 1, 499
     X = np.linspace(-10, 10, 50).reshape(-1, 1)
     with pytest.raises(sg.DivergenceError, match="diverged in epoch") as info:
         model.fit(X, 3 * X, epochs=500, batch_size=50, shuffle=False)
@@ -273,7 +272,7 @@ def test_many_epochs_per_call_equal_one_epoch_per_call(
         pytest.skip("the blas shape keeps no state outside its arrays")
     X, labels = clf_data(rng, rows=23)
     monkeypatch.setattr(
-        model_module, "epochs_per_call", lambda seconds, rows: 3
+        fitting, "epochs_per_call", lambda seconds, rows: 3
     )  # calls of at most 3 epochs
     model.init(0)
     chunked = model.fit(X, labels, epochs=12, batch_size=5, seed=4)

@@ -1,4 +1,4 @@
-"""The ``symgrad`` command: ``demo``, ``derive``, ``generate``, ``train`` and ``check``.
+"""The ``symgrad`` command: ``demo``, ``derive``, ``generate``, ``train``, ``check`` and ``export``.
 
 Each subcommand (a module of this package with a ``run(args)``) parses its options, calls the
 public API and prints; the work is done by :mod:`symgrad.io`, :func:`symgrad.derive`,

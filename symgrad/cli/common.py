@@ -151,17 +151,23 @@ def size_text(n: int) -> str:
     return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB"
 
 
-def report_fit(model: Any, ds: Any) -> list[str]:
-    """The mean cost (and accuracy) of the trained model on the training and test data."""
-    from ..io.data import accuracy
-
-    lines = [f"train set  cost {model.loss(ds.X, ds.Y):.4g} after training"]
-    if ds.classes:
-        lines[-1] += f", accuracy {accuracy(model.predict(ds.X), ds.Y):.1%}"
+def report_fit(
+    model: Any, ds: Any, X: Any = None, Y: Any = None, held: tuple[Any, Any] | None = None
+) -> list[str]:
+    """The mean cost (and accuracy, for classes) of the trained model on the rows it trained on
+    (``X``, ``Y``; by default all of ``ds``), the held-out validation rows, and the test split."""
+    sets = [("train set", ds.X if X is None else X, ds.Y if Y is None else Y)]
+    if held is not None:
+        sets.append(("validation", *held))
     if ds.X_test is not None:
-        lines.append(f"test set   cost {model.loss(ds.X_test, ds.Y_test):.4g}")
-        if ds.classes:
-            lines[-1] += f", accuracy {accuracy(model.predict(ds.X_test), ds.Y_test):.1%}"
+        sets.append(("test set", ds.X_test, ds.Y_test))
+    lines = []
+    for name, x, y in sets:
+        figures = model.evaluate(x, y, metrics=["accuracy"] if ds.classes else [])
+        line = f"{name:<10} cost {figures['loss']:.4g}"
+        if "accuracy" in figures:
+            line += f", accuracy {figures['accuracy']:.1%}"
+        lines.append(line + (" after training" if name == "train set" else ""))
     return lines
 
 

@@ -199,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train a spec's network on a data file or a built-in data set",
         "symgrad train examples/xor.toml --data xor --epochs 500 --plot loss.png\n"
         "symgrad train examples/digits.toml --data digits --save digits.npz\n"
-        "symgrad train net.toml --data points.csv --targets last:2",
+        "symgrad train net.toml --data points.csv --targets last:2\n"
+        "symgrad train examples/digits.toml --validation-split 0.2 --early-stopping 5 \\\n"
+        "    --schedule cosine:t_max=50 --checkpoint ckpt.npz --checkpoint-every 5",
     )
     p.add_argument("spec", metavar="SPEC", help="TOML spec file")
     p.add_argument(
@@ -222,8 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=_seed, help="seed for the initial weights and the shuffling")
     _optimizer_options(p)
+    _control_options(p)
     p.add_argument(
-        "--plot", metavar="FILE", help="write the loss curve to FILE (.png, .pdf, .svg; matplotlib)"
+        "--plot",
+        metavar="FILE",
+        help="write the loss (and accuracy) curves, training beside validation, to FILE "
+        "(.png, .pdf, .svg; matplotlib)",
     )
     p.add_argument("--save", metavar="FILE", help="write the trained weights to FILE (.npz)")
     p.add_argument(
@@ -269,7 +275,73 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-torch", action="store_true", help="leave out the PyTorch comparison")
     p.set_defaults(run="check")  # symgrad.cli.check.run
+
+    p = _subparser(
+        sub,
+        "export",
+        "write a trained network's forward pass as ONNX, a NumPy module or a C99 header",
+        "symgrad train examples/xor.toml --save xor.npz\n"
+        "symgrad export examples/xor.toml --weights xor.npz -o xor.onnx\n"
+        "symgrad export examples/xor.toml --weights xor.npz -o xor_predict.py\n"
+        "symgrad export examples/xor.toml --weights xor.npz -o xor.h",
+    )
+    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
+    p.add_argument(
+        "--weights", metavar="FILE", required=True,
+        help="weights saved for this spec (symgrad train SPEC --save FILE)",
+    )  # fmt: skip
+    p.add_argument(
+        "-o", "--output", metavar="FILE", required=True,
+        help="the file to write: .onnx (onnx, pip install 'symgrad[export]'), .py (NumPy only) "
+        "or .h (C99)",
+    )  # fmt: skip
+    p.set_defaults(run="export")  # symgrad.cli.export.run
     return parser
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must lie strictly between 0 and 1, e.g. 0.2")
+    return value
+
+
+def _control_options(p: argparse.ArgumentParser) -> None:
+    """``symgrad train``'s options of validation, metrics, early stopping, schedules, checkpoints."""
+    p.add_argument(
+        "--validation-split", type=_fraction, metavar="F",
+        help="hold out this fraction of the training rows (seeded) for validation; its cost "
+        "and accuracy are reported each epoch (default: the spec's)",
+    )  # fmt: skip
+    p.add_argument(
+        "--metrics", metavar="NAMES",
+        help="metrics besides the loss, comma-separated: accuracy (default: the spec's)",
+    )  # fmt: skip
+    p.add_argument(
+        "--early-stopping", type=lambda text: _whole(text, 0), metavar="PATIENCE",
+        help="stop when the validation cost (or --monitor) has not improved for PATIENCE "
+        "epochs, and keep the best epoch's weights",
+    )  # fmt: skip
+    p.add_argument(
+        "--monitor", metavar="KEY",
+        help="what --early-stopping watches: val_loss (default), loss, accuracy, val_accuracy",
+    )  # fmt: skip
+    p.add_argument(
+        "--schedule", metavar="NAME[:K=V,...]",
+        help="learning-rate schedule, stepped each epoch: step:step_size=10,gamma=0.5, "
+        "exponential:gamma=0.95, cosine:t_max=50, plateau:factor=0.1,patience=10",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint", metavar="FILE",
+        help="save the weights to FILE (.npz, atomically) every --checkpoint-every epochs",
+    )  # fmt: skip
+    p.add_argument(
+        "--checkpoint-every", type=_positive_int, metavar="N",
+        help="epochs between checkpoints (default: the spec's, else 1)",
+    )  # fmt: skip
 
 
 def _optimizer_options(p: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 from ..errors import SpecError
 from .common import (
@@ -51,39 +52,126 @@ def run(args: argparse.Namespace) -> int:
             refuse_inputs(target, option, [("the data file", data_input(source))])
     writable_cache_dir()  # where the compiled code goes: checked before the data are read
     train = spec.train
+    controls = train_controls(spec, args, inputs)
     seed = train.seed if args.seed is None else args.seed
     ds = load_data(source, network=net, targets=args.targets or train.targets, seed=seed)
     epochs = args.epochs or train.epochs
     batch_size = args.batch_size or train.batch_size
+    X, Y, held = ds.X, ds.Y, None
+    split = controls.pop("validation_split")
+    if split is not None:  # held out here, so that the report can name its rows
+        from ..runtime.fitting import split_rows
+
+        with about(args.spec):
+            rows, held_rows = split_rows(len(X), split, seed)
+        X, Y, held = X[rows], Y[rows], (X[held_rows], Y[held_rows])
+    if held is not None and ds.classes and "accuracy" not in controls["metrics"]:
+        # validation makes each epoch its own call already: its accuracy costs one pass
+        controls["metrics"] = (*controls["metrics"], "accuracy")
     print(f"network    {net.describe()}")
     print(f"data       {ds.name}: {ds.description or f'{len(ds)} examples'}")
+    if held is not None:
+        print(f"validation {len(held[0])} of the {len(ds)} training rows held out (seed {seed})")
     print(f"training   {epochs} epochs, batch {batch_size}, {optimizer.describe()}, {dtype}")
+    for what in ("schedule", "early_stopping"):
+        if controls[what] is not None:
+            print(f"{'':11}{controls[what].describe()}")
     start = time.perf_counter()
     with about(args.spec):
         model = compile_model(net, optimizer, dtype, aot=args.aot)
         model.init(seed=seed)
         history = model.fit(
-            ds.X, ds.Y, epochs=epochs, batch_size=batch_size, shuffle=train.shuffle, seed=seed,
-            progress=False if args.no_progress else None,
-            validation=(ds.X_test, ds.Y_test) if ds.X_test is not None else None,
+            X, Y, epochs=epochs, batch_size=batch_size, shuffle=train.shuffle, seed=seed,
+            progress=False if args.no_progress else None, validation=held, **controls,
         )  # fmt: skip
     seconds = time.perf_counter() - start
-    for line in report_fit(model, ds):
+    if history.stopped_early:
+        print(f"stopped    after epoch {len(history)}: {history.stop_reason}")
+    for line in report_fit(model, ds, X, Y, held):
         print(line)
     print(
         f"time       {since_start():.1f} s since the command started, {seconds:.1f} s of it to "
         "generate, compile and train"
     )
-    curves = {"training cost (mean over each epoch)": [float(v) for v in history.loss]}
-    if history.val_loss:
-        curves["test cost (after each epoch)"] = [float(v) for v in history.val_loss]
-    picture = (
-        loss_plot(curves, f"{net.name}: {net.describe()}", plot.suffix.lower()) if plot else None
-    )
+    if controls["checkpoint"] is not None:
+        every = controls["checkpoint_every"]
+        print(f"wrote {controls['checkpoint']} (a checkpoint every {every} epochs, and at the end)")
     if save is not None:
         model.save(save)  # atomic: a temporary file renamed over the target
         print(f"wrote {save}")
-    if plot is not None and picture is not None:
+    if plot is not None:
+        picture = loss_plot(history, f"{net.name}: {net.describe()}", plot.suffix.lower())
         write_atomic(plot, picture)
         print(f"wrote {plot}")
     return EXIT_OK
+
+
+def train_controls(spec: Any, args: argparse.Namespace, inputs: list[Any]) -> dict[str, Any]:
+    """``fit``'s validation, metrics, early stopping, schedule and checkpoint: the spec's
+    ``[train]`` settings with the command's options over them, checked before any work."""
+    from ..net.schedules import schedule_from_dict
+    from ..net.stopping import EarlyStopping, check_metrics, check_monitor
+    from ..runtime.fitting import checkpoint_path
+
+    train = spec.train
+    metrics = train.metrics
+    if args.metrics is not None:
+        names = [n.strip() for n in args.metrics.split(",") if n.strip()]
+        with about("--metrics"):
+            metrics = check_metrics(names)
+    stopping = train.early_stopping
+    if args.early_stopping is not None or args.monitor is not None:
+        base = stopping or EarlyStopping()
+        with about("--monitor"):
+            monitor = check_monitor(args.monitor) if args.monitor is not None else base.monitor
+        patience = base.patience if args.early_stopping is None else args.early_stopping
+        stopping = EarlyStopping(patience, base.min_delta, base.restore_best, monitor)
+    schedule = train.schedule
+    if args.schedule is not None:
+        with about("--schedule"):
+            schedule = schedule_from_dict(schedule_option(args.schedule), "--schedule")
+    split = train.validation_split if args.validation_split is None else args.validation_split
+    for rule, what in ((stopping, "early stopping"), (schedule, "the schedule")):
+        monitor = getattr(rule, "monitor", "")
+        if monitor.startswith("val_") and split is None:
+            raise SpecError(
+                f"{args.spec}: {what} watches {monitor}, which needs held-out rows: add [train] "
+                "validation_split = 0.2 or --validation-split 0.2 (the data's test split is "
+                "kept for the final report, not used to stop or schedule)"
+            )
+    checkpoint = args.checkpoint if args.checkpoint is not None else train.checkpoint
+    if checkpoint is not None:
+        option = "--checkpoint" if args.checkpoint is not None else "[train] checkpoint"
+        target = check_output(checkpoint, option, (".npz",), inputs)
+        with about(option):
+            checkpoint_path(target)
+    return {
+        "validation_split": split,
+        "metrics": metrics,
+        "early_stopping": stopping,
+        "schedule": schedule,
+        "checkpoint": checkpoint,
+        "checkpoint_every": args.checkpoint_every or train.checkpoint_every,
+    }
+
+
+def schedule_option(text: str) -> dict[str, Any]:
+    """``--schedule cosine:t_max=50,eta_min=0.001`` as ``{"name": "cosine", "t_max": 50, ...}``."""
+    name, _, rest = text.partition(":")
+    out: dict[str, Any] = {"name": name.strip()}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SpecError(f"--schedule: {item!r} is not KEY=VALUE, e.g. cosine:t_max=50")
+        out[key.strip()] = _value(value.strip())
+    return out
+
+
+def _value(text: str) -> Any:
+    """A setting's value as written: a whole number, a number, or a word (threshold_mode=abs)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text

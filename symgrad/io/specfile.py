@@ -49,6 +49,8 @@ from ..errors import SpecError
 from ..files import read_input
 from ..net.network import Network
 from ..net.optim import OPTIMIZERS, Optimizer, value_problem
+from ..net.schedules import Schedule, schedule_from_dict
+from ..net.stopping import EarlyStopping, check_metrics, early_stopping_from_dict
 from .spec_network import NetworkReader
 from .spec_words import key_text, kind_name, show, suggest
 
@@ -73,7 +75,21 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "costs": (),
     # the optimisers' settings, from their registry
     "optimizer": ("name", *dict.fromkeys(k for cls in OPTIMIZERS.values() for k in cls.defaults())),
-    "train": ("epochs", "batch_size", "dtype", "seed", "shuffle", "data", "targets"),
+    "train": (
+        "epochs",
+        "batch_size",
+        "dtype",
+        "seed",
+        "shuffle",
+        "data",
+        "targets",
+        "validation_split",
+        "metrics",
+        "early_stopping",
+        "schedule",
+        "checkpoint",
+        "checkpoint_every",
+    ),
 }
 DTYPES = ("float64", "float32")
 
@@ -105,6 +121,12 @@ class TrainSettings:
     shuffle: bool = True
     data: str | None = None
     targets: str | None = None
+    validation_split: float | None = None
+    metrics: tuple[str, ...] = ()
+    early_stopping: EarlyStopping | None = None
+    schedule: Schedule | None = None
+    checkpoint: str | None = None
+    checkpoint_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -307,7 +329,46 @@ class _Reader(NetworkReader):
                     sec, "targets", "must be 'last', 'last:N', or a list of columns such as [4, 5]"
                 )
             kw["targets"] = t
+        kw.update(self.controls(table))
         return TrainSettings(**kw)
+
+    def controls(self, table: dict[str, Any]) -> dict[str, Any]:
+        """``[train]``'s validation, metrics, early stopping, schedule and checkpoints."""
+        sec = "train"
+        kw: dict[str, Any] = {}
+        if "validation_split" in table:
+            v = table["validation_split"]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
+                raise self.fail(
+                    sec, "validation_split",
+                    f"must be a fraction strictly between 0 and 1, e.g. 0.2, got {show(v)}",
+                )  # fmt: skip
+            kw["validation_split"] = float(v)
+        for key, read in (
+            ("metrics", check_metrics),
+            ("early_stopping", early_stopping_from_dict),
+            ("schedule", schedule_from_dict),
+        ):
+            if key in table:
+                try:
+                    kw[key] = read(table[key], key)
+                except SpecError as exc:
+                    raise self.fail(sec, None, str(exc)) from None
+        if "checkpoint" in table:
+            c = table["checkpoint"]
+            if not isinstance(c, str) or not c.strip().lower().endswith(".npz"):
+                raise self.fail(
+                    sec, "checkpoint", f"must be the path of a .npz file, got {show(c)}"
+                )
+            kw["checkpoint"] = c
+        if "checkpoint_every" in table:
+            n = table["checkpoint_every"]
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise self.fail(
+                    sec, "checkpoint_every", f"must be a whole number >= 1, got {show(n)}"
+                )
+            kw["checkpoint_every"] = n
+        return kw
 
 
 __all__ = ["OptimizerSettings", "SpecFile", "TrainSettings", "load_spec", "parse_spec"]

@@ -41,7 +41,15 @@ from ..net.network import Network
 from ..net.optim import Optimizer
 
 #: The functions of a generated module that the runtime calls, in an extension when built.
-EXPORTS = ("train_epochs", "train_epochs_one", "_all_finite", "predict", "loss", "gradients")
+EXPORTS = (
+    "train_epochs",
+    "train_epochs_one",
+    "_all_finite",
+    "predict",
+    "loss",
+    "accuracy",
+    "gradients",
+)
 
 
 def extension_path(module_path: Path) -> Path:
@@ -187,6 +195,7 @@ def _arguments(net: Network, optimizer: Optimizer, dtype: str) -> dict[str, tupl
         "_all_finite": (types.Array(number, 1, "C"),),
         "predict": (matrix, *params),
         "loss": (matrix, matrix, *params),
+        "accuracy": (matrix, matrix, *params),
         "gradients": (matrix, matrix, *params),
     }
 

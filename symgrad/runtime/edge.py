@@ -191,6 +191,29 @@ class DataEdge:
             )
         return arr
 
+    def _masks(self, masks: Any, rows: int) -> list[Array]:
+        """Dropout's masks checked, as the compiled code takes them: ``m / (1 - p)``."""
+        layers = [l for l, layer in enumerate(self.net.layers, 1) if layer.dropout]
+        if not layers:
+            raise SpecError("masks are for a network with dropout; this one has none")
+        if not isinstance(masks, dict) or sorted(masks) != layers:
+            raise SpecError(
+                f"masks must map each layer with dropout ({', '.join(map(str, layers))}) to an "
+                f"array of 1 (kept) and 0 (dropped), got {type(masks).__name__}"
+            )
+        out = []
+        for l in layers:
+            m = validate.array(masks[l], f"masks[{l}]")
+            shape = (rows, self.net.sizes[l])
+            if m.shape != shape or not np.isin(m, (0, 1)).all():
+                raise SpecError(
+                    f"masks[{l}] must be an array of shape {shape} holding only 1 (kept) and 0 "
+                    f"(dropped), got shape {m.shape}"
+                )
+            scale = 1.0 / (1.0 - self.net.layers[l - 1].dropout)
+            out.append(np.ascontiguousarray(m * scale, dtype=self.dtype))
+        return out
+
 
 def _check_numeric(arr: Array, what: str) -> None:
     kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex

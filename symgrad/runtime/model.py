@@ -10,8 +10,6 @@ optimiser state and the network's declaration together in one ``.npz`` file.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -20,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from .. import validate
-from ..errors import DivergenceError, SpecError
+from ..errors import SpecError
 from ..net.network import Network
 from ..net.optim import Optimizer
-from .chunks import IN_ORDER, epochs_per_call, progress_bar
+from ..net.schedules import Schedule
+from ..net.stopping import EarlyStopping, check_metrics
 from .edge import DataEdge, hyper_array
 from .history import History
 from .weights import n_params, read_weights, write_weights
@@ -75,6 +74,7 @@ class Model(DataEdge):
         self._params: dict[str, Array] = {}
         self._param_buffers: list[tuple[Array, dict[str, Array]]] = []  # see _spare_params
         self._state: dict[str, Array] = {}
+        self.metrics: tuple[str, ...] = ()  # of the last fit: what evaluate computes
         self.init(0)
 
     # ----------------------------------------------------------------------------------------
@@ -231,29 +231,6 @@ class Model(DataEdge):
                     out[name] = out[name] + reg.gradient(self._params[name]).astype(self.dtype)
         return out
 
-    def _masks(self, masks: Any, rows: int) -> list[Array]:
-        """Dropout's masks checked, as the compiled code takes them: ``m / (1 - p)``."""
-        layers = [l for l, layer in enumerate(self.net.layers, 1) if layer.dropout]
-        if not layers:
-            raise SpecError("masks are for a network with dropout; this one has none")
-        if not isinstance(masks, dict) or sorted(masks) != layers:
-            raise SpecError(
-                f"masks must map each layer with dropout ({', '.join(map(str, layers))}) to an "
-                f"array of 1 (kept) and 0 (dropped), got {type(masks).__name__}"
-            )
-        out = []
-        for l in layers:
-            m = validate.array(masks[l], f"masks[{l}]")
-            shape = (rows, self.net.sizes[l])
-            if m.shape != shape or not np.isin(m, (0, 1)).all():
-                raise SpecError(
-                    f"masks[{l}] must be an array of shape {shape} holding only 1 (kept) and 0 "
-                    f"(dropped), got shape {m.shape}"
-                )
-            scale = 1.0 / (1.0 - self.net.layers[l - 1].dropout)
-            out.append(np.ascontiguousarray(m * scale, dtype=self.dtype))
-        return out
-
     def fit(
         self,
         X: Any,
@@ -264,24 +241,53 @@ class Model(DataEdge):
         seed: int = 0,
         progress: bool | None = None,
         validation: tuple[Any, Any] | None = None,
+        validation_split: float | None = None,
+        metrics: list[str] | tuple[str, ...] | None = None,
+        early_stopping: EarlyStopping | None = None,
+        schedule: Schedule | None = None,
+        checkpoint: str | Path | None = None,
+        checkpoint_every: int = 1,
+        callbacks: list[Callable[[int, dict[str, float]], Any]] | None = None,
     ) -> History:
-        """Train by mini-batch steps of the optimiser; many epochs per compiled call.
+        """Train by mini-batch steps of the optimiser.
+
+        Without validation, metrics, a schedule, early stopping or callbacks, many epochs run in
+        one compiled call; with any of them, one call per epoch (:mod:`symgrad.runtime.fitting`).
 
         Args:
             X: inputs, shape (n_samples, n_in).
             Y: targets, shape (n_samples, n_out), or integer class labels.
-            epochs: passes over the data.
+            epochs: passes over the data (at most: early stopping or a callback may end sooner).
             batch_size: examples per step; the last batch of an epoch may be shorter.
             shuffle: visit the rows in a new random order each epoch (else in order).
-            seed: seed of the shuffling (numpy's default_rng) and of dropout's masks.
+            seed: seed of the shuffling (numpy's default_rng), of dropout's masks and of
+                ``validation_split``'s choice of rows.
             progress: show a progress bar with the running loss; None: only on a terminal.
             validation: ``(X_val, Y_val)``, whose mean cost (with the penalty, as the training
-                loss) is recorded after each epoch (then each epoch is its own compiled call).
+                loss) is recorded after each epoch in ``val_loss``.
+            validation_split: instead of ``validation``, the fraction of the rows of X held out
+                for it (a seeded random choice, taken before any shuffling; not trained on).
+            metrics: ``["accuracy"]``: record the fraction of rows classified right after each
+                epoch (``accuracy``, and ``val_accuracy`` with validation), computed in
+                compiled code; the targets must be classes (labels, one-hot rows, or 0 and 1).
+            early_stopping: :class:`~symgrad.net.stopping.EarlyStopping`: stop when its monitored
+                figure stops improving; ``hist.best_epoch`` and ``hist.stopped_early`` say what
+                happened.
+            schedule: a learning-rate schedule (:mod:`symgrad.net.schedules`), stepped after
+                each epoch as ``torch.optim.lr_scheduler`` is; ``hist.lr`` holds each epoch's
+                rate. The model's optimiser keeps its own ``lr``.
+            checkpoint: a ``.npz`` path: :meth:`save` (atomically) every ``checkpoint_every``
+                epochs and at the end, so that a killed run leaves the last checkpoint whole.
+            checkpoint_every: epochs between checkpoints.
+            callbacks: functions ``fn(epoch, logs)`` called after each epoch (``epoch`` counts
+                from 0; ``logs`` holds that epoch's figures by name); returning False stops.
 
         Raises:
             DivergenceError: an epoch's loss or weights became NaN or infinite; the weights
                 and optimiser state from before that epoch are put back.
         """
+        from . import fitting
+
         x = self._inputs(X)
         y = self._targets(Y, x.shape[0])
         epochs = validate.whole(epochs, "epochs", 0)
@@ -289,73 +295,44 @@ class Model(DataEdge):
         seed = validate.seed(seed)
         shuffle = validate.flag(shuffle, "shuffle")
         val = None
+        if validation is not None and validation_split is not None:
+            raise SpecError("give validation=(X_val, Y_val) or validation_split=, not both")
         if validation is not None:
             if not isinstance(validation, tuple | list) or len(validation) != 2:
                 raise SpecError("validation must be a pair (X_val, Y_val)")
             xv = self._inputs(validation[0], "X_val")
             val = (xv, self._targets(validation[1], xv.shape[0], "Y_val"))
-        rows = x.shape[0]
-        batch = min(int(batch_size), rows)
-        rng = np.random.default_rng(seed) if shuffle else None
-        regularized = self.net.regularization is not None
-        # dropout's masks: one seed per epoch, drawn in order whatever the calls' sizes
-        dropout = any(layer.dropout for layer in self.net.layers)
-        mask_rng = np.random.default_rng([seed, 1]) if dropout else None
-        history = History()
-        show = sys.stderr.isatty() if progress is None else bool(progress)
-        bar = progress_bar(int(epochs), show, self.net.name)
-        done = 0
-        per_row = self._seconds_per_row.get(batch)
-        chunk = 1 if per_row is None else epochs_per_call(per_row * rows, rows)
-        # a module may have a version of train_epochs for batches of one (the unrolled shape)
-        fns = self._fns
-        train = fns.train_epochs
-        if batch == 1:
-            train = getattr(fns, "train_epochs_one", train)
-        try:
-            while done < epochs:
-                # validation is measured between epochs, in Python: one epoch per call then
-                k = 1 if val is not None else min(chunk, int(epochs) - done)
-                # a permutation per epoch: the same numbers as k calls of rng.permutation(rows)
-                if rng is not None:
-                    orders = np.tile(np.arange(rows, dtype=np.int64), (k, 1))
-                    rng.permuted(orders, axis=1, out=orders)
-                else:
-                    orders = IN_ORDER
-                # History keeps it: a new one per call (C, then C_0, with a penalty)
-                losses = np.empty((k, 2) if regularized else k)
-                started = time.perf_counter()
-                seeds = (mask_rng.integers(0, 2**31 - 1, k),) if mask_rng is not None else ()
-                completed, step = train(
-                    x, y, orders, k, batch, *self._args(), *self._state_args(), self.step,
-                    self._hyper, losses, *seeds,
-                )  # fmt: skip
-                elapsed = time.perf_counter() - started
-                completed, self.step = int(completed), int(step)
-                history._extend(losses if completed == k else losses[:completed])
-                if val is not None and completed:
-                    val_loss = float(fns.loss(val[0], val[1], *self._args()))
-                    history.val_loss.append(val_loss + self.penalty())
-                if bar is not None and completed:
-                    bar.update(completed)
-                    bar.set_postfix(loss=f"{float(losses[completed - 1].flat[0]):.4g}")
-                if completed < k:
-                    epoch = done + completed + 1
-                    mean = float(losses[completed].flat[0])
-                    exc = DivergenceError(
-                        f"training diverged in epoch {epoch}: the loss became {mean}; the weights from "
-                        f"before epoch {epoch} were put back. Try a smaller learning rate.",
-                        epoch,
-                    )
-                    exc.history = history  # type: ignore[attr-defined]
-                    raise exc
-                done += k
-                self._seconds_per_row[batch] = elapsed / (k * rows)
-                chunk = epochs_per_call(elapsed / k, rows)
-        finally:
-            if bar is not None:
-                bar.close()
-        return history
+        elif validation_split is not None:
+            train_rows, val_rows = fitting.split_rows(x.shape[0], validation_split, seed)
+            val = (x[val_rows], y[val_rows])
+            x, y = x[train_rows], y[train_rows]
+        controls = fitting.Controls.checked(
+            metrics, early_stopping, schedule, checkpoint, checkpoint_every, callbacks,
+            has_validation=val is not None,
+        )  # fmt: skip
+        if "accuracy" in controls.metrics:
+            fitting.class_targets(y, "Y")
+            if val is not None:
+                fitting.class_targets(val[1], "Y_val")
+        self.metrics = controls.metrics
+        return fitting.run(
+            self, x, y, int(epochs), int(batch_size), shuffle, seed, progress, val, controls
+        )
+
+    def evaluate(self, X: Any, Y: Any, metrics: list[str] | None = None) -> dict[str, float]:
+        """The loss (:meth:`loss`, penalty included) and the metrics on the rows of X and Y:
+        ``{"loss": ..., "accuracy": ...}``. ``metrics``: by default those of the last
+        :meth:`fit` (none before one)."""
+        from . import fitting
+
+        names = self.metrics if metrics is None else check_metrics(metrics)
+        x = self._inputs(X)
+        y = self._targets(Y, x.shape[0])
+        out = {"loss": float(self._fns.loss(x, y, *self._args())) + self.penalty()}
+        if "accuracy" in names:
+            fitting.class_targets(y, "Y")
+            out["accuracy"] = float(self._fns.accuracy(x, y, *self._args()))
+        return out
 
     # ----------------------------------------------------------------------------------------
     # Files
@@ -391,6 +368,18 @@ class Model(DataEdge):
             ) from None
         model._params, model._state, model.step = params, state, saved.step
         return model
+
+    def export(self, path: str | Path) -> Path:
+        """Write the forward pass to ``path``: ``.onnx``, ``.py`` (NumPy) or ``.h`` (C99)."""
+        from ..export import export
+
+        return export(self, path)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` holding this model's weights, in its dtype."""
+        from ..export import to_torch
+
+        return to_torch(self)
 
     def __repr__(self) -> str:
         return (

@@ -541,3 +541,19 @@ def train_epoch(X, Y, order, batch_size, W1, b1, W2, b2, v_W1, v_b1, v_W2, v_b2,
         X, Y, order.reshape(1, order.shape[0]), 1, batch_size, W1, b1, W2, b2, v_W1, v_b1, v_W2, v_b2, t, hyper, losses
     )
     return losses[0] * order.shape[0], t
+
+
+@jit
+def _correct(y, a):
+    """How many rows of the outputs a pick the class that the targets y mark: a and y lie on the same
+    side of 1/2 (a single output: two classes, 0 and 1)."""
+    n = 0
+    for r in range(a.shape[0]):
+        n += (a[r, 0] > 0.5) == (y[r, 0] > 0.5)
+    return n
+
+
+@jit
+def accuracy(x, y, W1, b1, W2, b2):
+    """The fraction of the rows of x whose class the network picks (y: 0 and 1)."""
+    return _correct(y, predict(x, W1, b1, W2, b2)) / x.shape[0]

@@ -577,3 +577,23 @@ def gradients(x, y, W1, b1, W2, b2):
     forward(x, W1, b1, W2, b2, z1, a1, z2, a2)
     backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2, db2)
     return dW1, db1, dW2, db2
+
+
+@jit
+def _correct(y, a):
+    """How many rows of the outputs a pick the class that the targets y mark: the largest
+    output (the first of equals) is where the one-hot row of y holds its 1."""
+    n = 0
+    for r in range(a.shape[0]):
+        best = 0
+        for j in range(1, a.shape[1]):
+            if a[r, j] > a[r, best]:
+                best = j
+        n += y[r, best] > 0.5
+    return n
+
+
+@jit
+def accuracy(x, y, W1, b1, W2, b2):
+    """The fraction of the rows of x whose class the network picks (y: one-hot rows)."""
+    return _correct(y, predict(x, W1, b1, W2, b2)) / x.shape[0]

@@ -507,3 +507,19 @@ def gradients(x, y, W1, b1, W2, b2):
     forward(x, W1, b1, W2, b2, z1, a1, z2, a2)
     backward(x, y, W1, b1, W2, b2, z1, a1, z2, a2, delta1, delta2, dW1, db1, dW2, db2)
     return dW1, db1, dW2, db2
+
+
+@jit
+def _correct(y, a):
+    """How many rows of the outputs a pick the class that the targets y mark: a and y lie on the same
+    side of 1/2 (a single output: two classes, 0 and 1)."""
+    n = 0
+    for r in range(a.shape[0]):
+        n += (a[r, 0] > 0.5) == (y[r, 0] > 0.5)
+    return n
+
+
+@jit
+def accuracy(x, y, W1, b1, W2, b2):
+    """The fraction of the rows of x whose class the network picks (y: 0 and 1)."""
+    return _correct(y, predict(x, W1, b1, W2, b2)) / x.shape[0]
