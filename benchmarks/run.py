@@ -495,13 +495,15 @@ def slow_path_section(recs: list[dict[str, Any]]) -> list[str]:
     rows = []
     for dtype in ("float32", "float64"):
         for fw, what in (
-            ("symgrad-per-epoch", "one compiled call per epoch (a callback that does nothing)"),
-            ("symgrad-validation", "and validation cost and accuracy, training accuracy"),
+            ("symgrad-per-epoch", "one compiled call per epoch: a callback that does nothing"),
+            ("symgrad-validation", "per epoch: validation cost and accuracy, training accuracy"),
         ):
             r = _record(recs, "digits", dtype, fw)
             if r.get("vs_symgrad") is not None:
                 extra = (r["vs_symgrad"] - 1) * 100
-                rows.append(f"| {dtype} | {fw} ({what}) | {r['vs_symgrad']:.3f}x | {extra:+.1f}% |")
+                rows.append(
+                    f"| {dtype} | `{fw}`: {what} | {r['vs_symgrad']:.3f}x | {extra:+.1f}% |"
+                )
     if not rows:
         return []
     return [

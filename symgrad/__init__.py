@@ -46,8 +46,16 @@ _EXPORTS: dict[str, str] = {
     "Derivation": "calculus.derivation",
     "Partial": "calculus.derivation",
     "derive": "calculus.derivation",
+    "LocalDerivation": "calculus.local",
+    "differentiate": "calculus.local",
     "descend": "views.descent",
+    "exercise": "views.exercise",
+    "Exercise": "views.exercise",
+    "Graph": "views.graph",
+    "graph": "views.graph",
     "nudge": "views.descent",
+    "Lesson": "views.lesson",
+    "lesson": "views.lesson",
     "GeneratedModule": "codegen.generate",
     "compile": "runtime.build",
     "generate": "codegen.generate",
@@ -79,9 +87,13 @@ __all__ = [
     "DerivationError",
     "DivergenceError",
     "EarlyStopping",
+    "Exercise",
     "ExponentialLR",
     "GeneratedModule",
+    "Graph",
     "History",
+    "Lesson",
+    "LocalDerivation",
     "Model",
     "Momentum",
     "Network",
@@ -97,7 +109,11 @@ __all__ = [
     "compile",
     "derive",
     "descend",
+    "differentiate",
+    "exercise",
     "generate",
+    "graph",
+    "lesson",
     "load_data",
     "load_spec",
     "nudge",
@@ -123,6 +139,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .calculus.derivation import Derivation, Partial, derive
+    from .calculus.local import LocalDerivation, differentiate
     from .calculus.steps import Step
     from .codegen.generate import GeneratedModule, generate
     from .errors import CodegenError, DerivationError, DivergenceError, SpecError, SymgradError
@@ -137,3 +154,6 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .runtime.build import compile
     from .runtime.model import History, Model
     from .views.descent import descend, nudge
+    from .views.exercise import Exercise, exercise
+    from .views.graph import Graph, graph
+    from .views.lesson import Lesson, lesson

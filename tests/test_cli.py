@@ -34,7 +34,10 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-@pytest.mark.parametrize("command", ["demo", "derive", "generate", "train", "check", "export"])
+@pytest.mark.parametrize(
+    "command",
+    ["demo", "derive", "generate", "train", "check", "export", "exercise", "grade", "lesson"],
+)
 def test_every_command_has_help_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -25,6 +25,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "digits.py": (("digits_loss.png",), ("matplotlib",)),
     "custom_activation.py": ((), ()),
     "regularization.py": ((), ()),
+    "exercise.py": (("sheet.html",), ()),
+    "lesson.py": (("lesson.html",), ()),
     "practitioner.py": (("iris.h", "iris.onnx", "iris.py", "iris_ckpt.npz"), ("onnx",)),
 }
 

@@ -62,7 +62,7 @@ class Outline(HTMLParser):
         if tag in self.VOID:
             return
         self.stack.append(tag)
-        if tag in self.KEEP and not self.in_math:
+        if tag in self.KEEP and not self.in_math and "svg" not in self.stack[:-1]:
             label = (
                 tag
                 + (f"#{a['id']}" if a.get("id") else "")
@@ -109,19 +109,22 @@ def test_page_structure_golden(chain_page: str, golden) -> None:
 
 
 def test_page_holds_diagram_forward_steps_and_bp(chain_page: str, softmax_page: str) -> None:
-    for page in (chain_page, softmax_page):
+    pages = (chain_page, softmax_page)
+    for page in pages:
         sections = re.findall(r"<h2>(.*?)</h2>", page)
         assert sections[:3] == ["The network", "Forward pass", "Cost"]
         assert "The four equations of backpropagation (BP1-BP4)" in sections[-1]
-        assert page.count("<svg") == 1 and "<circle" in page
+        assert page.count("<svg") == 2 and "<circle" in page  # the network, its computation graph
+        assert page.count('<figure class="graph">') == 1
         for label in ("BP1", "BP2", "BP3", "BP4"):
             assert label in page
     # the chain's diagram: x, three activations, three weight lines and one to the cost
-    assert chain_page.count("<circle") == 4 and chain_page.count("<line") == 4
+    chain_diagram, softmax_diagram = (p.split('<figure class="graph">')[0] for p in pages)
+    assert chain_diagram.count("<circle") == 4 and chain_diagram.count("<line") == 4
     assert chain_page.count('class="partial"') == 1 and 'class="numbers"' in chain_page
     assert softmax_page.count('class="partial"') == 3 and softmax_page.count('class="note"') == 1
     assert "more partial derivatives are left out" in softmax_page
-    assert softmax_page.count("<line") == 2 * 3 + 3 * 2 + 2
+    assert softmax_diagram.count("<line") == 2 * 3 + 3 * 2 + 2
 
 
 def test_page_is_standalone(chain_page: str, softmax_page: str) -> None:

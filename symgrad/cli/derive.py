@@ -19,6 +19,10 @@ from .common import (
 
 def run(args: argparse.Namespace) -> int:
     """``symgrad derive SPEC``."""
+    if args.graph:  # the computation graph (symgrad.cli.graph)
+        from .graph import run as run_graph
+
+        return run_graph(args)
     from ..calculus.derivation import derive
 
     output = check_output(
@@ -37,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.sample is not None and not args.explain:
         raise SpecError(f"{args.spec}: --sample is for --explain; add --explain")
+    if args.local_steps and args.explain and fmt != "html":
+        raise SpecError(
+            f"{args.spec}: --local-steps with --explain is shown in HTML only; add --format html, "
+            "or leave out --explain"
+        )
     if args.index is not None and args.param is None:
         raise SpecError(
             f"{args.spec}: --index selects one entry of an array; give --param too, e.g. --param W2"
@@ -49,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         "equations": not args.no_equations,
         "max_partials": args.max_partials,
         "advice": "cli",
+        "local_steps": args.local_steps,
     }
     net = spec.network
     if args.param is not None:
@@ -93,12 +103,30 @@ def run(args: argparse.Namespace) -> int:
 
 def explained(args: argparse.Namespace, d: Any) -> Any:
     """``derive --explain``: the numbers of the ``--sample`` example in every step."""
+    from ..views.teach import explain
+
+    x, y, params = example(args, d.net)
+    with about(f"{args.spec}: --sample"):
+        return explain(
+            d,
+            x,
+            y,
+            params,
+            param=args.param,
+            layer=args.layer,
+            index=args.index,
+            max_partials=args.max_partials,
+            advice="cli",
+        )
+
+
+def example(args: argparse.Namespace, net: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The ``--sample`` example ``(x, y)`` checked against ``net``, and the parameters:
+    ``--weights``, else random from ``--seed``."""
     import numpy as np
 
     from ..verify import numeric
-    from ..views.teach import explain
 
-    net = d.net
     where = f"{args.spec}: --sample"
     parts = args.sample.split(";")
     if len(parts) != 2:
@@ -130,18 +158,7 @@ def explained(args: argparse.Namespace, d: Any) -> Any:
         params = {k: np.asarray(v, dtype=np.float64) for k, v in saved.params.items()}
     else:
         params = numeric.init_params(net, args.seed)
-    with about(where):
-        return explain(
-            d,
-            np.array(x),
-            np.array(y),
-            params,
-            param=args.param,
-            layer=args.layer,
-            index=args.index,
-            max_partials=args.max_partials,
-            advice="cli",
-        )
+    return np.array(x), np.array(y), params
 
 
 def same_network(saved: Any, net: Any, weights: str, spec: str) -> None:

@@ -124,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         "symgrad derive examples/chain.toml\n"
         "symgrad derive examples/xor.toml --param W2 --index 0,1 --expand\n"
         "symgrad derive examples/xor.toml --format latex -o xor.tex\n"
-        "symgrad derive examples/chain.toml --explain --sample '1.5;1' --format html -o chain.html",
+        "symgrad derive examples/chain.toml --explain --sample '1.5;1' --format html -o chain.html\n"
+        "symgrad derive examples/xor.toml --graph --param W1 --sample '0,1;1' -o xor.svg",
     )
     p.add_argument("spec", metavar="SPEC", help="TOML spec file")
     p.add_argument(
@@ -138,9 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="put the numbers of one example (--sample) into every chain-rule factor",
     )
     p.add_argument(
+        "--graph",
+        action="store_true",
+        help="draw the computation graph instead, to -o graph.svg, graph.dot or graph.tex; "
+        "--param highlights its paths to C, --sample puts in the numbers",
+    )
+    p.add_argument(
         "--sample",
         metavar="X;Y",
-        help="with --explain: inputs, then targets (or a class label), e.g. '0.5,1;1'",
+        help="with --explain or --graph: inputs, then targets (or a class label), e.g. '0.5,1;1'",
     )
     p.add_argument(
         "--weights",
@@ -164,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--expand", action="store_true", help="also write each partial in inputs and parameters"
     )
     p.add_argument("--no-equations", action="store_true", help="leave out BP1-BP4")
+    p.add_argument(
+        "--local-steps",
+        action="store_true",
+        help="derive each activation's and the cost's derivative rule by rule, under their definitions",
+    )
     p.add_argument(
         "--max-partials",
         type=_positive_int,
@@ -296,7 +308,46 @@ def build_parser() -> argparse.ArgumentParser:
         "or .h (C99)",
     )  # fmt: skip
     p.set_defaults(run="export")  # symgrad.cli.export.run
+
+    from .lesson import add_command as lesson_command  # its options, beside its run()
+
+    lesson_command(sub)
+    _exercise_commands(sub)
     return parser
+
+
+def _exercise_commands(sub: Any) -> None:
+    """``symgrad exercise`` and ``symgrad grade``."""
+    p = _subparser(
+        sub,
+        "exercise",
+        "write an exercise sheet: one partial derivative worked at an example, with blanks",
+        "symgrad exercise examples/xor.toml --seed 3 --blanks 4 -o sheet.html\n"
+        "symgrad exercise examples/chain.toml --param W2 -o sheet.tex",
+    )
+    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
+    p.add_argument("--seed", type=_seed, default=0, help="the numbers and the blanks (default 0)")
+    p.add_argument(
+        "--blanks", type=_positive_int, default=4, help="values to leave blank (default 4)"
+    )
+    p.add_argument("--param", metavar="NAME", help="the parameter, e.g. W2 (default: drawn)")
+    p.add_argument("--index", type=_index, metavar="I[,J]", help="its entry, e.g. 0,1")
+    p.add_argument(
+        "-o", "--output", metavar="FILE", required=True,
+        help="the sheet: .html (hints and answers folded), .tex (answer key on its own page), "
+        ".md or .txt",
+    )  # fmt: skip
+    p.set_defaults(run="exercise")  # symgrad.cli.exercise.run
+
+    p = _subparser(
+        sub,
+        "grade",
+        "grade a student's answers to an exercise sheet (exit 0: all right, 1: not all)",
+        "symgrad grade sheet.html answers.toml   # answers.toml holds lines such as b1 = 0.25",
+    )
+    p.add_argument("sheet", metavar="SHEET", help="a sheet written by 'symgrad exercise'")
+    p.add_argument("answers", metavar="ANSWERS", help="a TOML file: one line per blank, b1 = 0.25")
+    p.set_defaults(run="grade")  # symgrad.cli.grade.run
 
 
 def _fraction(text: str) -> float:

@@ -65,13 +65,17 @@ _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 }
 
 
-def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula") -> sp.Expr:
+def parse_formula(
+    text: str, variables: Iterable[str], *, what: str = "formula", named: bool = False
+) -> sp.Expr:
     """Parse ``text`` into a SymPy expression in the given variables.
 
     Args:
         text: the formula, e.g. ``"z*sigmoid(z)"``.
         variables: the names the formula may use (``{"z"}`` for an activation, ``{"a", "y"}`` for a cost).
         what: how to name the formula in error messages.
+        named: keep ``sigmoid`` and ``softplus`` as the functions of :mod:`symgrad.net.named`
+            (for a derivation rule by rule) rather than writing out their definitions.
 
     Returns:
         The expression, written in real SymPy symbols of the same names.
@@ -80,7 +84,7 @@ def parse_formula(text: str, variables: Iterable[str], *, what: str = "formula")
 
     names = sorted(variables)
     tree = _syntax_tree(text, names, what)
-    builder = _Builder(text, {name: sp.Symbol(name, real=True) for name in names}, what)
+    builder = _Builder(text, {name: sp.Symbol(name, real=True) for name in names}, what, named)
     expr = _walk(builder, tree)
     if expr.has(sp.I, sp.zoo, sp.nan, sp.oo):
         raise SpecError(
@@ -150,8 +154,9 @@ def _digits(number: sp.Expr) -> float:
 class _Builder:
     """Turns a whitelisted :mod:`ast` tree into SymPy, node by node."""
 
-    def __init__(self, text: str, symbols: dict[str, Any], what: str) -> None:
+    def __init__(self, text: str, symbols: dict[str, Any], what: str, named: bool = False) -> None:
         self.text = text
+        self.named = named
         self.symbols = symbols
         self.what = what
         self.branches = 0  # calls of abs, max and min
@@ -257,6 +262,10 @@ class _Builder:
         args = [self.build(arg, depth + 1) for arg in node.args]
         if fname in ("abs", "max", "min"):
             self.branches += 1
+        if self.named and fname in ("sigmoid", "softplus"):
+            from .named import NAMED
+
+            return NAMED[fname](*args)
         return _sympy_functions()[fname](*args)
 
 

@@ -279,7 +279,8 @@ def run(
             )  # fmt: skip
             now = time.perf_counter()
             completed, model.step = int(completed), int(step)
-            ends = np.linspace(last - started, now - started, completed + 1)[1:]
+            # the epochs of one call share its time evenly
+            ends = (last - started) + (now - last) / k * np.arange(1, completed + 1)
             history._extend(losses[:completed], np.full(completed, lr), ends)
             last = now
             if completed < k:
@@ -348,7 +349,7 @@ def _between_epochs(
             f"(the best was epoch {best.epoch + 1 if best.epoch is not None else '-'}, counting from 1)"
         )
     if controls.callbacks:
-        logs = {key: values[-1] for key, values in history.to_dict().items()}
+        logs = history.last()
         for fn in controls.callbacks:
             if fn(epoch, logs) is False and not stop:
                 stop = f"a callback ({getattr(fn, '__name__', 'callback')}) returned False"

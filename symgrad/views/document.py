@@ -197,6 +197,19 @@ class DocumentBuilder:
             items += self.activation(act)
         return Section(Chunk("Forward pass", "Forward pass"), 1, tuple(items))
 
+    def definitions(self, local_steps: bool = False) -> list[Section]:
+        """The forward pass and the cost, each followed on request (``local_steps``) by its
+        local derivatives derived rule by rule (:mod:`symgrad.views.local`)."""
+        if not local_steps:
+            return [self.forward(), self.cost()]
+        from ..calculus.local import differentiate
+        from .local import local_section
+
+        acts = list({id(layer.act): layer.act for layer in self.d.net.layers}.values())
+        local = [local_section(self.m, differentiate(act), self.width) for act in acts]
+        cost = local_section(self.m, differentiate(self.d.net.cost), self.width)
+        return [self.forward(), *local, self.cost(), cost]
+
     def activation(self, act: Any) -> list[Paragraph | Equation]:
         """``f(z) = ...`` and ``f'(z) = ...`` for one activation."""
         f_t, f_l = f"{act.name}(z)", f"{act.latex}\\left(z\\right)"
@@ -305,6 +318,8 @@ class RenderOptions:
         max_partials: show at most this many partials and say how many were left out.
         advice: how the hint on what was left out is worded: ``"python"`` (``param='W1'``) or
             ``"cli"`` (``--param W1``).
+        local_steps: under the activations' and the cost's definitions, each local derivative
+            derived rule by rule (:func:`symgrad.calculus.local.differentiate`).
     """
 
     param: str | None = None
@@ -314,6 +329,7 @@ class RenderOptions:
     equations: bool | str = True
     max_partials: int = MAX_PARTIALS
     advice: str = "python"
+    local_steps: bool = False
 
     def __post_init__(self) -> None:
         if self.equations not in (True, False, "index", "matrix"):
@@ -342,7 +358,7 @@ def build_document(d: Derivation, width: int, options: RenderOptions) -> Documen
     if o.expand:
         _check_expansion(d, selection.partials, o.advice)
     b = DocumentBuilder(d, width)
-    sections = [b.forward(), b.cost()]
+    sections = b.definitions(o.local_steps)
     count = len(selection.partials)
     intro = f"{selection.total} partial derivative{'s' if selection.total != 1 else ''} selected"
     intro += "" if count == selection.total else f", {count} shown"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpecError
 from ..files import atomic_write
 from .document import DocumentBuilder, RenderOptions, build_document
+from .graph import figure as graph_figure
 from .layout import (
     Equation,
     Paragraph,
@@ -55,6 +56,8 @@ table.eq td.op { text-align: center; width: 1.2rem; }
 table.eq td.cont { padding-left: 2.4rem; }
 table.eq tr.numbers td { color: #a40000; }
 article.partial { border-left: 3px solid #d3d7cf; padding-left: 1rem; margin: 1.2rem 0; }
+details.local { border-left: 3px solid #e9b96e; padding-left: 1rem; margin: 1rem 0; }
+details.local summary { cursor: pointer; font-weight: 600; }
 figure { margin: 1rem 0; text-align: center; }
 figcaption { font-size: .9rem; color: #555; }
 svg text { font-family: "DejaVu Sans", system-ui, sans-serif; }
@@ -88,7 +91,7 @@ def to_html(d: Derivation, explain: Explanation | None = None, **options: Any) -
         if explain.derivation is not d:
             raise SpecError("to_html(d, explain=...) needs an explanation of the same derivation d")
         b = DocumentBuilder(d, HTML_WIDTH)
-        sections = [b.forward(), b.cost(), *explained(explain, HTML_WIDTH)]
+        sections = [*b.definitions(chosen.local_steps), *explained(explain, HTML_WIDTH)]
         if chosen.equations:
             kind = "index" if chosen.equations is True else str(chosen.equations)
             sections.append(b.equations(kind))
@@ -107,6 +110,10 @@ def to_html(d: Derivation, explain: Explanation | None = None, **options: Any) -
             toc.append(f'<li><a href="#{anchor}">{html.escape(sec.title.text)}</a></li>')
             body.append(f'<section id="{anchor}">\n<h2>{html.escape(sec.title.text)}</h2>')
             open_section = True
+        elif sec.folded:  # a local derivative rule by rule, folded
+            lead = f"{html.escape(sec.label)}: " if sec.label else ""
+            summary = f"<summary>{lead}{math(sec.title.latex)}</summary>"
+            body.append(f'<details class="local" id="p{n}">\n{summary}')
         elif sec.title.text == sec.title.latex:  # a note in words, such as what was left out
             body.append(f'<article class="note" id="p{n}">\n<h3>{html.escape(sec.title.text)}</h3>')
         else:
@@ -117,10 +124,10 @@ def to_html(d: Derivation, explain: Explanation | None = None, **options: Any) -
             )
         body += [_item(item, math) for item in sec.items]
         if sec.level != 1:
-            body.append("</article>")
+            body.append("</details>" if sec.folded else "</article>")
     if open_section:
         body.append("</section>")
-    figure = _diagram(d.net, explain)
+    figure = _diagram(d.net, explain) + "\n" + graph_figure(d, explain, chosen.param, chosen.index)
     page = [
         "<!DOCTYPE html>",
         '<html lang="en">',

@@ -327,6 +327,7 @@ class Section:
     level: int  # 1: section, 2: subsection
     items: tuple[Paragraph | Equation, ...]
     label: str = ""  # "Partial 3": how a reader refers to it, shown before the title
+    folded: bool = False  # HTML shows it folded in <details> (a local derivative rule by rule)
 
 
 KEEP_WITH_NEXT = (

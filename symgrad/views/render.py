@@ -40,7 +40,8 @@ def to_text(d: Derivation, *, width: int = TEXT_WIDTH, **options: Any) -> str:
     this array, e.g. ``"W2"``), ``layer`` (only this layer's), ``index`` (with ``param``, one
     entry, e.g. ``(0, 1)``), ``expand`` (also in inputs and parameters only), ``equations``
     (BP1-BP4: ``True``/``"index"``, ``"matrix"`` or ``False``), ``max_partials`` (at most this
-    many, saying how many were left out).
+    many, saying how many were left out), ``local_steps`` (each activation's and the cost's
+    derivative derived rule by rule, under their definitions).
     """
     return render(d, "text", width, **options)
 

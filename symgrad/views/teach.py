@@ -11,7 +11,6 @@ tangent line by tangent line, and reports divergence instead of failing.
 from __future__ import annotations
 
 import math
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,15 +28,9 @@ from .layout import (
     Math,
     Paragraph,
     Section,
-    heading,
-    latex_escape,
-    latex_rows,
-    rule_latex,
-    rule_markdown,
-    rule_text,
-    text_equation,
 )
 from .numbers import Array, Evaluator, check_params, one_example
+from .pages import render_sections
 
 if TYPE_CHECKING:
     from ..calculus.derivation import Derivation, Partial
@@ -368,48 +361,4 @@ def sections(ex: Explanation, width: int = MATH_WIDTH) -> list[Section]:
 def _render(ex: Explanation, fmt: str) -> str:
     width = TEXT_WIDTH if fmt == "text" else MATH_WIDTH
     title = f"Backpropagation with numbers in {ex.derivation.net.describe()}"
-    if fmt == "text":
-        out = [title, "=" * len(title)]
-    elif fmt == "markdown":
-        out = [f"# {title}"]
-    else:
-        out = [f"\\section*{{{latex_escape(title)}}}"]
-    for sec in sections(ex, width):
-        out.append("")
-        out += heading(sec, fmt)
-        rows: list[str] = []  # equations without a rule of their own share one block
-        for item in sec.items:
-            rule = item if not isinstance(item, Equation) else item.rule
-            if fmt == "text":
-                margin = "" if not isinstance(item, Equation) else "  # "
-                if rule:
-                    out += textwrap.wrap(rule_text(rule), width, initial_indent=margin,
-                                         subsequent_indent=margin, break_on_hyphens=False)  # fmt: skip
-                if isinstance(item, Equation):
-                    out += text_equation(item.lhs, item.rhss, width, "  ")
-                continue
-            if rule or not isinstance(item, Equation):
-                out += _block(rows, fmt)
-                rows = []
-                text = rule_markdown(rule) if fmt == "markdown" else rule_latex(rule)
-                out += [
-                    "",
-                    text
-                    if not isinstance(item, Equation)
-                    else f"*{text}*"
-                    if fmt == "markdown"
-                    else text,
-                ]
-            if isinstance(item, Equation):
-                rows += latex_rows(item.lhs, item.rhss, width)
-        out += _block(rows, fmt)
-    return "\n".join(out) + "\n"
-
-
-def _block(rows: list[str], fmt: str) -> list[str]:
-    """Aligned rows as a Markdown ``$$`` block or a LaTeX ``align*`` (nothing for no rows)."""
-    if not rows:
-        return []
-    if fmt == "markdown":
-        return ["", "$$", "\\begin{aligned}", " \\\\\n".join(rows), "\\end{aligned}", "$$"]
-    return ["\\begin{align*}", " \\\\\n".join(rows), "\\end{align*}"]
+    return render_sections(title, sections(ex, width), fmt, width)
