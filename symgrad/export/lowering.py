@@ -13,7 +13,7 @@ function outside the vocabulary with a SpecError naming it. Each target then fol
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import SpecError
@@ -123,10 +123,11 @@ def lower(expr: sp.Expr, name: str) -> Node:
             raise SpecError(f"activation {name!r}: the constant {value} is not a finite number")
         return ("const", number)
 
-    def product(factors: list[sp.Expr]) -> Node:
-        node = visit(factors[0])
-        for factor in factors[1:]:
-            node = ("mul", node, visit(factor))
+    def folded(op: str, args: Sequence[sp.Basic]) -> Node:
+        """An n-ary product, max, min, and or or as nested binary operations, left to right."""
+        node = visit(args[0])
+        for arg in args[1:]:
+            node = (op, node, visit(arg))
         return node
 
     def visit(e: sp.Basic) -> Node:
@@ -155,8 +156,8 @@ def lower(expr: sp.Expr, name: str) -> Node:
                     denom.append(f.base ** (-f.exp))
                 else:
                     numer.append(f)
-            top = product(numer) if numer else ("const", 1.0)
-            return ("div", top, product(denom)) if denom else top
+            top = folded("mul", numer) if numer else ("const", 1.0)
+            return ("div", top, folded("mul", denom)) if denom else top
         if isinstance(e, sp.Pow):
             base, exponent = e.args
             if exponent.is_number and exponent < 0:
@@ -168,11 +169,7 @@ def lower(expr: sp.Expr, name: str) -> Node:
                 return ("mul", b, b)
             return ("pow", visit(base), visit(exponent))
         if isinstance(e, sp.Max | sp.Min):
-            op = "max" if isinstance(e, sp.Max) else "min"
-            node = visit(e.args[0])
-            for arg in e.args[1:]:
-                node = (op, node, visit(arg))
-            return node
+            return folded("max" if isinstance(e, sp.Max) else "min", e.args)
         if isinstance(e, sp.Piecewise):
             node = ("const", math.nan)  # no branch holds: NaN, as the generated code
             for value, cond in reversed(e.args):
@@ -185,11 +182,7 @@ def lower(expr: sp.Expr, name: str) -> Node:
         if isinstance(e, sp.Ne):
             return ("not", ("eq", visit(e.lhs), visit(e.rhs)))
         if isinstance(e, sp.And | sp.Or):
-            op = "and" if isinstance(e, sp.And) else "or"
-            node = visit(e.args[0])
-            for arg in e.args[1:]:
-                node = (op, node, visit(arg))
-            return node
+            return folded("and" if isinstance(e, sp.And) else "or", e.args)
         if isinstance(e, sp.Not):
             return ("not", visit(e.args[0]))
         fn = functions.get(type(e))

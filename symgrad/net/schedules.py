@@ -53,6 +53,8 @@ class Schedule:
     """Common interface of the registered schedules (:data:`SCHEDULES`)."""
 
     name: ClassVar[str]
+    example: ClassVar[str] = ""
+    """The schedule in a spec, e.g. ``{ name = 'cosine', t_max = 50 }`` (for messages)."""
     uses_metric: ClassVar[bool] = False
     """True when each step needs the monitored value (ReduceLROnPlateau)."""
 
@@ -99,6 +101,7 @@ class StepLR(Schedule):
     step_size: int
     gamma: float = 0.1
     name: ClassVar[str] = "step"
+    example: ClassVar[str] = "{ name = 'step', step_size = 10, gamma = 0.5 }"
 
     def __post_init__(self) -> None:
         _set(
@@ -117,6 +120,7 @@ class ExponentialLR(Schedule):
 
     gamma: float
     name: ClassVar[str] = "exponential"
+    example: ClassVar[str] = "{ name = 'exponential', gamma = 0.95 }"
 
     def __post_init__(self) -> None:
         _set(self, gamma=_number(self.gamma, "ExponentialLR", "gamma", positive=True))
@@ -133,6 +137,7 @@ class CosineLR(Schedule):
     t_max: int
     eta_min: float = 0.0
     name: ClassVar[str] = "cosine"
+    example: ClassVar[str] = "{ name = 'cosine', t_max = 50 }"
 
     def __post_init__(self) -> None:
         _set(
@@ -242,12 +247,7 @@ def schedule_from_dict(data: Any, where: str = "schedule") -> Schedule:
             )
     required = [f.name for f in fields(cls) if f.name not in settings and f.default is MISSING]  # type: ignore[arg-type]
     if required:
-        raise SpecError(
-            f"{where}: {cls.__name__} needs {', '.join(required)}, e.g. "
-            + ("{ name = 'step', step_size = 10, gamma = 0.5 }" if name == "step" else "")
-            + ("{ name = 'exponential', gamma = 0.95 }" if name == "exponential" else "")
-            + ("{ name = 'cosine', t_max = 50 }" if name == "cosine" else "")
-        )
+        raise SpecError(f"{where}: {cls.__name__} needs {', '.join(required)}, e.g. {cls.example}")
     try:
         return cls(**settings)
     except SpecError as exc:

@@ -105,13 +105,8 @@ class History:
 
     def last(self) -> dict[str, float]:
         """The last epoch's figures by name (what a callback gets as ``logs``)."""
-        self._flush()
-        lists = {
-            "loss": self._loss, "val_loss": self.val_loss, "accuracy": self.accuracy,
-            "val_accuracy": self.val_accuracy, "data_loss": self._data_loss, "lr": self._lr,
-            "time": self._time,
-        }  # fmt: skip
-        return {key: values[-1] for key, values in lists.items() if values}
+        self._flush()  # once: the properties read below then find nothing to flush
+        return {key: values[-1] for key in KEYS if (values := getattr(self, key))}
 
     def to_dict(self) -> dict[str, list[float]]:
         """Every figure that was recorded, by name (Keras's ``history.history``)."""
