@@ -55,6 +55,9 @@ _EXPORTS: dict[str, str] = {
     "graph": "views.graph",
     "nudge": "views.descent",
     "Lesson": "views.lesson",
+    "sweep": "parallel.sweep",
+    "SweepResult": "parallel.results",
+    "fit_distributed": "parallel.data_parallel",
     "lesson": "views.lesson",
     "GeneratedModule": "codegen.generate",
     "compile": "runtime.build",
@@ -104,6 +107,7 @@ __all__ = [
     "SpecFile",
     "Step",
     "StepLR",
+    "SweepResult",
     "SymgradError",
     "__version__",
     "compile",
@@ -111,12 +115,14 @@ __all__ = [
     "descend",
     "differentiate",
     "exercise",
+    "fit_distributed",
     "generate",
     "graph",
     "lesson",
     "load_data",
     "load_spec",
     "nudge",
+    "sweep",
 ]
 
 
@@ -151,6 +157,9 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .net.regularization import L1, L2
     from .net.schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
     from .net.stopping import EarlyStopping
+    from .parallel.data_parallel import fit_distributed
+    from .parallel.results import SweepResult
+    from .parallel.sweep import sweep
     from .runtime.build import compile
     from .runtime.model import History, Model
     from .views.descent import descend, nudge

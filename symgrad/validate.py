@@ -7,8 +7,10 @@ fix; these helpers turn them into :class:`~symgrad.errors.SpecError` lines that 
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -70,6 +72,14 @@ def array(value: Any, name: str) -> np.ndarray[Any, Any]:
         what = "complex numbers" if arr.dtype.kind == "c" else f"dtype {arr.dtype}"
         raise SpecError(f"{name} must hold real numbers, got {what}")
     return arr
+
+
+def did_you_mean(word: Any, choices: Iterable[str]) -> str:
+    """`` (did you mean 'lr'?)`` when ``word`` is close to one of ``choices``, else ``""``."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _reason(exc: Exception) -> str:

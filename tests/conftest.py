@@ -40,6 +40,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def iris() -> object:
+    """The bundled iris data (120 training rows, 30 test): symgrad.Dataset."""
+    import symgrad as sg
+
+    return sg.load_data("iris")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

@@ -2,7 +2,7 @@
 cycles, no module much over 400 lines, and the heavy libraries load only when used.
 
 The layers, in order: the base modules (errors, validate, limits, files, npz) -> net/ (the
-declaration) -> calculus/ -> verify/ -> views/ -> codegen/ -> export/ -> runtime/ -> io/ -> cli/. The
+declaration) -> calculus/ -> verify/ -> views/ -> codegen/ -> export/ -> runtime/ -> io/ -> parallel/ -> cli/. The
 package's ``__init__`` and ``__main__`` sit on top: they name what the layers define.
 """
 
@@ -20,7 +20,9 @@ import pytest
 import symgrad as sg
 
 PACKAGE = Path(sg.__file__).resolve().parent
-LAYERS = ("net", "calculus", "verify", "views", "codegen", "export", "runtime", "io", "cli")
+LAYERS = (
+    "net", "calculus", "verify", "views", "codegen", "export", "runtime", "io", "parallel", "cli",
+)  # fmt: skip
 TOP = {"", "__main__"}  # symgrad/__init__.py and symgrad/__main__.py
 
 # Lazy hooks that reach a later layer from inside a method, by design: display hooks, the

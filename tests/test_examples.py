@@ -28,6 +28,7 @@ EXPECTED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "exercise.py": (("sheet.html",), ()),
     "lesson.py": (("lesson.html",), ()),
     "practitioner.py": (("iris.h", "iris.onnx", "iris.py", "iris_ckpt.npz"), ("onnx",)),
+    "sweep.py": (("sweep.csv",), ("distributed",)),
 }
 
 

@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         "symgrad train examples/digits.toml --data digits --save digits.npz\n"
         "symgrad train net.toml --data points.csv --targets last:2\n"
         "symgrad train examples/digits.toml --validation-split 0.2 --early-stopping 5 \\\n"
-        "    --schedule cosine:t_max=50 --checkpoint ckpt.npz --checkpoint-every 5",
+        "    --schedule cosine:t_max=50 --checkpoint ckpt.npz --checkpoint-every 5\n"
+        "symgrad train examples/digits.toml --workers 2 --batch-size 512",
     )
     p.add_argument("spec", metavar="SPEC", help="TOML spec file")
     p.add_argument(
@@ -237,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_seed, help="seed for the initial weights and the shuffling")
     _optimizer_options(p)
     _control_options(p)
+    from .sweep import cluster_options  # --workers N | --scheduler ADDRESS: data-parallel
+
+    cluster_options(p)
     p.add_argument(
         "--plot",
         metavar="FILE",
@@ -310,44 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run="export")  # symgrad.cli.export.run
 
     from .lesson import add_command as lesson_command  # its options, beside its run()
+    from .sweep import add_command as sweep_command
 
     lesson_command(sub)
-    _exercise_commands(sub)
+    sweep_command(sub)
+    from .exercise import add_commands as exercise_commands
+
+    exercise_commands(sub)
     return parser
-
-
-def _exercise_commands(sub: Any) -> None:
-    """``symgrad exercise`` and ``symgrad grade``."""
-    p = _subparser(
-        sub,
-        "exercise",
-        "write an exercise sheet: one partial derivative worked at an example, with blanks",
-        "symgrad exercise examples/xor.toml --seed 3 --blanks 4 -o sheet.html\n"
-        "symgrad exercise examples/chain.toml --param W2 -o sheet.tex",
-    )
-    p.add_argument("spec", metavar="SPEC", help="TOML spec file")
-    p.add_argument("--seed", type=_seed, default=0, help="the numbers and the blanks (default 0)")
-    p.add_argument(
-        "--blanks", type=_positive_int, default=4, help="values to leave blank (default 4)"
-    )
-    p.add_argument("--param", metavar="NAME", help="the parameter, e.g. W2 (default: drawn)")
-    p.add_argument("--index", type=_index, metavar="I[,J]", help="its entry, e.g. 0,1")
-    p.add_argument(
-        "-o", "--output", metavar="FILE", required=True,
-        help="the sheet: .html (hints and answers folded), .tex (answer key on its own page), "
-        ".md or .txt",
-    )  # fmt: skip
-    p.set_defaults(run="exercise")  # symgrad.cli.exercise.run
-
-    p = _subparser(
-        sub,
-        "grade",
-        "grade a student's answers to an exercise sheet (exit 0: all right, 1: not all)",
-        "symgrad grade sheet.html answers.toml   # answers.toml holds lines such as b1 = 0.25",
-    )
-    p.add_argument("sheet", metavar="SHEET", help="a sheet written by 'symgrad exercise'")
-    p.add_argument("answers", metavar="ANSWERS", help="a TOML file: one line per blank, b1 = 0.25")
-    p.set_defaults(run="grade")  # symgrad.cli.grade.run
 
 
 def _fraction(text: str) -> float:

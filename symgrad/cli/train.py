@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from typing import Any
 
@@ -29,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
     """``symgrad train SPEC --data FILE|NAME``."""
     from ..codegen.cache import writable_cache_dir
     from ..io.data import load_data
+    from ..parallel.data_parallel import fit_distributed
     from ..runtime.build import compile as compile_model
+    from .sweep import dask_client
 
     inputs = [("the spec", args.spec), ("the data file", data_input(args.data))]
     plot = check_output(args.plot, "--plot", PLOT_SUFFIXES, inputs)
@@ -53,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
     writable_cache_dir()  # where the compiled code goes: checked before the data are read
     train = spec.train
     controls = train_controls(spec, args, inputs)
+    parallel = args.workers is not None or args.scheduler is not None
+    if parallel:
+        data_parallel_controls(args.spec, controls)
     seed = train.seed if args.seed is None else args.seed
     ds = load_data(source, network=net, targets=args.targets or train.targets, seed=seed)
     epochs = args.epochs or train.epochs
@@ -73,17 +79,28 @@ def run(args: argparse.Namespace) -> int:
     if held is not None:
         print(f"validation {len(held[0])} of the {len(ds)} training rows held out (seed {seed})")
     print(f"training   {epochs} epochs, batch {batch_size}, {optimizer.describe()}, {dtype}")
+    if parallel:
+        where = args.scheduler or f"a local Dask cluster of {args.workers} processes"
+        print(f"{'':11}data-parallel on {where}: each batch split across the workers")
     for what in ("schedule", "early_stopping"):
         if controls[what] is not None:
             print(f"{'':11}{controls[what].describe()}")
     start = time.perf_counter()
-    with about(args.spec):
-        model = compile_model(net, optimizer, dtype, aot=args.aot)
-        model.init(seed=seed)
-        history = model.fit(
-            X, Y, epochs=epochs, batch_size=batch_size, shuffle=train.shuffle, seed=seed,
-            progress=False if args.no_progress else None, validation=held, **controls,
-        )  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        client = dask_client(stack, args, "symgrad train --workers") if parallel else None
+        with about(args.spec):
+            model = compile_model(net, optimizer, dtype, aot=args.aot)
+            model.init(seed=seed)
+            if parallel:
+                history = fit_distributed(
+                    model, X, Y, epochs=epochs, batch_size=batch_size, client=client,
+                    shuffle=train.shuffle, seed=seed, progress=False if args.no_progress else None,
+                )  # fmt: skip
+            else:
+                history = model.fit(
+                    X, Y, epochs=epochs, batch_size=batch_size, shuffle=train.shuffle, seed=seed,
+                    progress=False if args.no_progress else None, validation=held, **controls,
+                )  # fmt: skip
     seconds = time.perf_counter() - start
     if history.stopped_early:
         print(f"stopped    after epoch {len(history)}: {history.stop_reason}")
@@ -153,6 +170,25 @@ def train_controls(spec: Any, args: argparse.Namespace, inputs: list[Any]) -> di
         "checkpoint": checkpoint,
         "checkpoint_every": args.checkpoint_every or train.checkpoint_every,
     }
+
+
+def data_parallel_controls(spec: str, controls: dict[str, Any]) -> None:
+    """Refuse what data-parallel training does not do (yet), before any work; Dask installed."""
+    from ..parallel.cluster import need_dask
+
+    for key, option in (
+        ("early_stopping", "--early-stopping"),
+        ("schedule", "--schedule"),
+        ("checkpoint", "--checkpoint"),
+    ):
+        if controls[key] is not None:
+            raise SpecError(
+                f"{spec}: data-parallel training (--workers, --scheduler) takes no {key} yet; "
+                f"leave out {option} and [train] {key}, or train in one process"
+            )
+    if controls["metrics"] and controls["validation_split"] is None:
+        controls["metrics"] = ()  # accuracy is reported at the end, as it always is
+    need_dask("symgrad train --workers")
 
 
 def schedule_option(text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ its extension built ahead of time, and of the files Numba caches its compiled fu
 module that does not match is generated again, an extension that does not match is deleted (a
 truncated one can crash the process when it is opened), and Numba's files that do not match are
 deleted before the first call, so that Numba compiles again. The hashes of Numba's files are
-recorded when a process that imported the module ends normally (:func:`_record_numba_caches`).
+recorded when a process that imported the module ends normally (:func:`record_numba_caches`).
 """
 
 from __future__ import annotations
@@ -180,14 +180,15 @@ def _heal_numba_cache(module: ModuleType, path: Path, manifest: dict[str, Any]) 
             with contextlib.suppress(OSError):
                 file.unlink()
     if not _NUMBA_CACHES:
-        atexit.register(_record_numba_caches)
+        atexit.register(record_numba_caches)
     _NUMBA_CACHES[path] = (folder, digest)
 
 
-def _record_numba_caches() -> None:
-    """At exit: record in each imported module's manifest the sha256 of its Numba cache files
-    (Numba writes them whole, through a temporary file). Best effort: a file left unrecorded
-    is only compiled again."""
+def record_numba_caches() -> None:
+    """Record in each imported module's manifest the sha256 of its Numba cache files (Numba
+    writes them whole, through a temporary file): at exit, and whenever a process wants its
+    compiled functions kept by the processes that import the module after it (a sweep's
+    workers). Best effort: a file left unrecorded is only compiled again."""
     for path, (folder, digest) in list(_NUMBA_CACHES.items()):
         try:
             files = {file.name: _sha256(file) for file in _numba_files(folder, path.stem)}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
+
+from ..validate import did_you_mean
 
 
 def show(value: Any) -> str:
@@ -42,10 +43,7 @@ def example_formula(cost: bool) -> str:
 
 
 def suggest(word: Any, choices: Any) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean(word, choices)
 
 
 __all__ = ["example_formula", "key_text", "kind_name", "show", "suggest"]

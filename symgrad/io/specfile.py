@@ -52,6 +52,7 @@ from ..net.optim import OPTIMIZERS, Optimizer, value_problem
 from ..net.schedules import Schedule, schedule_from_dict
 from ..net.stopping import EarlyStopping, check_metrics, early_stopping_from_dict
 from .spec_network import NetworkReader
+from .spec_sweep import SweepSettings, read_sweep
 from .spec_words import key_text, kind_name, show, suggest
 
 MAX_SPEC_BYTES = 1_000_000
@@ -90,6 +91,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "checkpoint",
         "checkpoint_every",
     ),
+    "sweep": (),  # the grid's keys: checked by symgrad.io.spec_sweep
 }
 DTYPES = ("float64", "float32")
 
@@ -138,6 +140,7 @@ class SpecFile:
         network: the declared :class:`~symgrad.net.network.Network`.
         optimizer: the ``[optimizer]`` settings; :meth:`OptimizerSettings.build` makes the object.
         train: the ``[train]`` settings.
+        sweep: the ``[sweep]`` grid and options (:mod:`symgrad.io.spec_sweep`).
         folder: the spec's folder, against which a relative ``[train] data`` path is resolved.
     """
 
@@ -146,6 +149,7 @@ class SpecFile:
     optimizer: OptimizerSettings
     train: TrainSettings
     folder: Path | None = None
+    sweep: SweepSettings = field(default_factory=SweepSettings)
 
     def data_source(self) -> str | None:
         """``[train] data`` as given: a built-in name, or a path made relative to the spec's folder."""
@@ -236,12 +240,10 @@ class _Reader(NetworkReader):
         acts = self.user_formulas(doc.get("activations", {}), "activations")
         costs = self.user_formulas(doc.get("costs", {}), "costs")
         network = self.network(doc["network"], acts, costs)
+        optimizer = self.optimizer(doc.get("optimizer", {}))
+        sweep = read_sweep(doc.get("sweep", {}), network, optimizer.build(), self.fail)
         return SpecFile(
-            self.source,
-            network,
-            self.optimizer(doc.get("optimizer", {})),
-            self.train(doc.get("train", {})),
-            folder,
+            self.source, network, optimizer, self.train(doc.get("train", {})), folder, sweep
         )
 
     # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ every node is checked against a short whitelist: numbers, the allowed variable n
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import warnings
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
+from ..validate import did_you_mean
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -216,7 +216,7 @@ class _Builder:
         if name in FUNCTIONS:
             raise self.fail(f"function {name!r} must be called, e.g. '{name}(...)'")
         raise self.fail(
-            f"unknown name {name!r}{_did_you_mean(name, [*self.symbols, *CONSTANTS])}; "
+            f"unknown name {name!r}{did_you_mean(name, [*self.symbols, *CONSTANTS])}; "
             f"the formula may use {self.allowed_names()}, pi and e"
         )
 
@@ -251,7 +251,7 @@ class _Builder:
         if fname not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
             raise self.fail(
-                f"function {fname!r} is not allowed{_did_you_mean(fname, FUNCTIONS)}; "
+                f"function {fname!r} is not allowed{did_you_mean(fname, FUNCTIONS)}; "
                 f"the allowed functions are {known}"
             )
         if node.keywords:
@@ -267,8 +267,3 @@ class _Builder:
 
             return NAMED[fname](*args)
         return _sympy_functions()[fname](*args)
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -33,13 +33,13 @@ def epochs_per_call(epoch_seconds: float, rows: int) -> int:
     return max(1, min(most, int(CHUNK_SECONDS / epoch_seconds)))
 
 
-def progress_bar(epochs: int, show: bool, name: str) -> Any:
+def progress_bar(epochs: int, show: bool, name: str, unit: str = "epoch") -> Any:
     """A tqdm bar of ``epochs`` on standard error, or None when not shown."""
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=epochs, desc=name, unit="epoch", file=sys.stderr, leave=True)
+    return tqdm(total=epochs, desc=name, unit=unit, file=sys.stderr, leave=True)
 
 
 __all__ = ["CHUNK_SECONDS", "IN_ORDER", "MAX_ORDER_ENTRIES", "epochs_per_call", "progress_bar"]

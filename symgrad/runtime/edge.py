@@ -215,6 +215,24 @@ class DataEdge:
         return out
 
 
+class DataChecks(DataEdge):
+    """The data checks of a model of ``net`` in ``dtype``, with none compiled (NumPy's finiteness
+    check): for data that are checked before the workers that train on them have compiled."""
+
+    def __init__(self, net: Network, dtype: str) -> None:
+        self.net, self.dtype = net, np.dtype(dtype)
+        self._n_in, self._n_out = net.sizes[0], net.sizes[-1]
+        self._unit_targets = net.unit_targets
+
+    def _all_finite(self, flat: Array) -> bool:
+        return bool(np.isfinite(flat).all())
+
+    def data(self, X: Any, Y: Any, what: str = "") -> tuple[Array, Array]:
+        """X and Y checked as ``Model.fit`` checks them (``what``: ``"_val"`` names X_val, Y_val)."""
+        x = self._inputs(X, f"X{what}")
+        return x, self._targets(Y, x.shape[0], f"Y{what}")
+
+
 def _check_numeric(arr: Array, what: str) -> None:
     kind = arr.dtype.kind  # b: bool, i/u: integers, f: floating, c: complex
     if kind not in "biufc":
@@ -256,4 +274,4 @@ def hyper_array(
     return values
 
 
-__all__ = ["DataEdge", "hyper_array"]
+__all__ = ["DataChecks", "DataEdge", "hyper_array"]
