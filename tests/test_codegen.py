@@ -849,6 +849,41 @@ def test_two_processes_compiling_at_once_share_one_cache_entry() -> None:
     assert entries[1].read_text() == code.cached_source
 
 
+_FIT_AND_WAIT = """
+import sys, numpy as np, symgrad as sg
+net = sg.Network.mlp([3, 4, 2], hidden="tanh", output="softmax", cost="cross_entropy", name="early")
+m = sg.compile(net, sg.SGD(0.1))
+m.fit(np.zeros((4, 3)), np.array([0, 1, 0, 1]), epochs=1, progress=False)
+print("fitted", flush=True)
+sys.stdin.read()  # alive until the test closes stdin
+"""
+
+
+@pytest.mark.slow
+def test_a_first_fit_records_its_numba_files_for_processes_that_import_it_meanwhile() -> None:
+    """Recorded after the first training call, not only at exit: a process that imports the
+    module while this one runs keeps the files (it deletes those no manifest vouches for)."""
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _FIT_AND_WAIT], env=env, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "fitted"
+        net = sg.Network.mlp(
+            [3, 4, 2], hidden="tanh", output="softmax", cost="cross_entropy", name="early"
+        )
+        manifest = json.loads(
+            sg.generate(net, sg.SGD(0.1)).cache_path().with_suffix(".json").read_text()
+        )
+        assert any(name.endswith(".nbc") for name in manifest["numba"])  # while it still runs
+    finally:
+        proc.communicate(input="", timeout=120)
+    assert proc.returncode == 0
+
+
 def test_a_cache_folder_that_is_not_writable_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,7 +6,9 @@ its extension built ahead of time, and of the files Numba caches its compiled fu
 module that does not match is generated again, an extension that does not match is deleted (a
 truncated one can crash the process when it is opened), and Numba's files that do not match are
 deleted before the first call, so that Numba compiles again. The hashes of Numba's files are
-recorded when a process that imported the module ends normally (:func:`record_numba_caches`).
+recorded after a process's first training call of the module (:func:`record_first_compile`: other
+processes that import it meanwhile load them) and when a process that imported it ends normally
+(:func:`record_numba_caches`).
 """
 
 from __future__ import annotations
@@ -180,16 +182,33 @@ def _heal_numba_cache(module: ModuleType, path: Path, manifest: dict[str, Any]) 
             with contextlib.suppress(OSError):
                 file.unlink()
     if not _NUMBA_CACHES:
-        atexit.register(record_numba_caches)
+        atexit.register(record_numba_caches)  # at exit: all of them
     _NUMBA_CACHES[path] = (folder, digest)
 
 
-def record_numba_caches() -> None:
-    """Record in each imported module's manifest the sha256 of its Numba cache files (Numba
-    writes them whole, through a temporary file): at exit, and whenever a process wants its
-    compiled functions kept by the processes that import the module after it (a sweep's
-    workers). Best effort: a file left unrecorded is only compiled again."""
+def record_first_compile(module_file: str | None) -> None:
+    """Once per module and process, after its first training call has compiled: record its
+    Numba cache files now rather than at exit, so that processes importing the module while
+    this one still runs (a test run's workers, a sweep's) load them instead of compiling."""
+    if module_file is None:
+        return
+    path = Path(module_file)
+    if path in _NUMBA_CACHES and path not in _RECORDED_EARLY:
+        _RECORDED_EARLY.add(path)
+        record_numba_caches(path)
+
+
+_RECORDED_EARLY: set[Path] = set()
+
+
+def record_numba_caches(only: Path | None = None) -> None:
+    """Record in each imported module's manifest (or ``only`` that module's) the sha256 of its
+    Numba cache files (Numba writes them whole, through a temporary file): at exit, and whenever
+    a process wants its compiled functions kept by the processes that import the module after
+    it. Best effort: a file left unrecorded is only compiled again."""
     for path, (folder, digest) in list(_NUMBA_CACHES.items()):
+        if only is not None and path != only:
+            continue
         try:
             files = {file.name: _sha256(file) for file in _numba_files(folder, path.stem)}
             files = {name: sha for name, sha in files.items() if sha is not None}
@@ -318,5 +337,7 @@ __all__ = [
     "import_cached",
     "import_path",
     "record_extension",
+    "record_first_compile",
+    "record_numba_caches",
     "writable_cache_dir",
 ]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import validate
+from ..codegen.cache import record_first_compile
 from ..errors import DivergenceError, SpecError
 from ..net.schedules import Schedule, ScheduleRun, schedule_from_dict
 from ..net.stopping import EarlyStopping, check_metrics, early_stopping_from_dict, improves, worst
@@ -279,6 +280,8 @@ def run(
             )  # fmt: skip
             now = time.perf_counter()
             completed, model.step = int(completed), int(step)
+            if done == 0 and not model.aot:  # the first call compiled: keep it for others
+                record_first_compile(getattr(model.module, "__file__", None))
             # the epochs of one call share its time evenly
             ends = (last - started) + (now - last) / k * np.arange(1, completed + 1)
             history._extend(losses[:completed], np.full(completed, lr), ends)
