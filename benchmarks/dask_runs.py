@@ -241,6 +241,8 @@ def render(res: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    from run import atomic_write  # a temporary file, then a rename
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
@@ -272,7 +274,7 @@ def main() -> int:
         res["data_parallel"] = data_parallel(
             client, batches, 1024 if args.quick else 8192, 1 if args.quick else 3
         )
-    Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+    atomic_write(Path(args.json), json.dumps(res, indent=1, default=str))
     if not args.quick:
         text = Path(args.out).read_text() if Path(args.out).exists() else ""
         block = render(res)
@@ -280,7 +282,7 @@ def main() -> int:
             text = text[: text.index(START)] + block + text[text.index(END) + len(END) + 1 :]
         else:
             text = text.rstrip("\n") + "\n\n" + block
-        Path(args.out).write_text(text)
+        atomic_write(Path(args.out), text)
         print(f"wrote {args.out}")
     else:
         print(render(res))

@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import random
+import re
 import shlex
 import statistics
 import subprocess
@@ -736,6 +737,21 @@ def findings_section() -> list[str]:
     return [path.read_text(encoding="utf-8").rstrip(), ""] if path.exists() else []
 
 
+def kept_sections(path: Path) -> str:
+    """The sections that other scripts write into the report between their markers
+    (``<!-- NAME:start -->`` ... ``<!-- NAME:end -->``: dask_runs.py, population.py), kept when
+    this one rewrites it."""
+    if not path.exists():
+        return ""
+    text = path.read_text()
+    found = re.findall(r"<!-- (\w+):start -->.*?<!-- \1:end -->", text, flags=re.S)
+    blocks = []
+    for name in dict.fromkeys(found):
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        blocks.append(text[text.index(start) : text.index(end) + len(end)])
+    return "\n\n".join(blocks)
+
+
 def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -819,6 +835,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (None if args.quick else str(HERE / "RESULTS.md"))
     if out:
         text = report(recs, machine, extra, command_line(argv), args.quick)
+        kept = kept_sections(Path(out))
+        if kept:
+            text = text.rstrip("\n") + "\n\n" + kept + "\n"
         atomic_write(Path(out), text)
         print(f"wrote {out}")
     if args.json:
