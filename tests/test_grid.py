@@ -194,6 +194,9 @@ def test_a_spec_gives_the_sweep_its_defaults(iris: sg.Dataset, tmp_path) -> None
         ({"Y": np.zeros((120, 2))}, r"Y must have shape \(n_samples, 3\)"),
         ({"X": np.full((120, 4), np.nan)}, "X contains NaN"),
         ({"client": 42}, "client must be a distributed.Client, a scheduler's address"),
+        ({"dtype": "float16"}, "dtype must be one of float64, float32"),
+        ({"optimizer": "adam"}, "optimizer must be one of sg.SGD"),
+        ({"validation_split": 1.5}, "validation_split must lie strictly between 0 and 1"),
     ],
 )
 def test_bad_sweeps_are_refused_before_any_run(

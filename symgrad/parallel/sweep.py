@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import validate
+from ..codegen.recipe import checked_recipe
 from ..errors import SpecError
 from ..files import output_problem
 from ..io.specfile import SpecFile, load_spec
@@ -27,7 +28,7 @@ from ..net.optim import SGD, Optimizer
 from ..net.stopping import check_monitor
 from ..runtime.chunks import progress_bar
 from ..runtime.edge import DataChecks
-from ..runtime.fitting import Controls, class_targets, needs
+from ..runtime.fitting import Controls, class_targets, needs, split_rows
 from .cluster import connect, need_dask
 from .results import SweepResult, summary
 from .worker import recipe, train_config
@@ -118,6 +119,7 @@ def sweep(
         raise SpecError("sweep needs data: X and Y (or a spec with [train] data)")
     if grid is None:
         raise SpecError("sweep needs a grid, e.g. {'lr': [0.01, 0.1]} (or a spec with [sweep])")
+    optimizer, _ = checked_recipe(net, optimizer, dtype, "auto")  # what every worker compiles
     points = configs(check_grid(grid, net, optimizer), net, optimizer, batch_size, seed)
     checks = DataChecks(net, dtype)
     x, y = checks.data(X, Y)
@@ -128,6 +130,10 @@ def sweep(
     )  # fmt: skip
     if "accuracy" in controls.metrics:
         class_targets(y, "Y")
+    if validation_split is not None:  # checked here; each run draws its own rows by its seed
+        if val is not None:
+            raise SpecError("give validation=(X_val, Y_val) or validation_split=, not both")
+        split_rows(x.shape[0], validation_split, seed)
     held = val is not None or validation_split is not None
     metric = check_monitor(metric or ("val_loss" if held else "loss"), "metric")
     needs(metric, "metric", held, controls.metrics)
