@@ -4,7 +4,6 @@ Dask (:func:`symgrad.parallel.sweep.sweep`), print the runs best first, write th
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import math
 import time
@@ -89,15 +88,6 @@ def cluster_options(p: argparse.ArgumentParser) -> None:
         "--scheduler", metavar="ADDRESS",
         help="the Dask scheduler to use, e.g. tcp://10.0.0.5:8786 (reached within 10 s)",
     )  # fmt: skip
-
-
-def dask_client(stack: contextlib.ExitStack[Any], args: argparse.Namespace, what: str) -> Any:
-    """The Dask client of ``--workers`` or ``--scheduler``, closed with ``stack``; an address
-    not reached is an error naming ``--scheduler``."""
-    from ..parallel.cluster import connect
-
-    with about("--scheduler"):
-        return stack.enter_context(connect(args.scheduler, workers=args.workers, what=what))
 
 
 def run(args: argparse.Namespace) -> int:

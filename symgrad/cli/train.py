@@ -32,7 +32,6 @@ def run(args: argparse.Namespace) -> int:
     from ..io.data import load_data
     from ..parallel.data_parallel import fit_distributed
     from ..runtime.build import compile as compile_model
-    from .sweep import dask_client
 
     inputs = [("the spec", args.spec), ("the data file", data_input(args.data))]
     plot = check_output(args.plot, "--plot", PLOT_SUFFIXES, inputs)
@@ -170,6 +169,15 @@ def train_controls(spec: Any, args: argparse.Namespace, inputs: list[Any]) -> di
         "checkpoint": checkpoint,
         "checkpoint_every": args.checkpoint_every or train.checkpoint_every,
     }
+
+
+def dask_client(stack: contextlib.ExitStack[Any], args: argparse.Namespace, what: str) -> Any:
+    """The Dask client of ``--workers`` or ``--scheduler``, closed with ``stack``; an address
+    not reached is an error naming ``--scheduler``."""
+    from ..parallel.cluster import connect
+
+    with about("--scheduler"):
+        return stack.enter_context(connect(args.scheduler, workers=args.workers, what=what))
 
 
 def data_parallel_controls(spec: str, controls: dict[str, Any]) -> None:

@@ -190,15 +190,15 @@ def record_first_compile(module_file: str | None) -> None:
     """Once per module and process, after its first training call has compiled: record its
     Numba cache files now rather than at exit, so that processes importing the module while
     this one still runs (a test run's workers, a sweep's) load them instead of compiling."""
-    if module_file is None:
+    if module_file is None or module_file in _RECORDED_EARLY:  # every fit asks: one lookup
         return
+    _RECORDED_EARLY.add(module_file)
     path = Path(module_file)
-    if path in _NUMBA_CACHES and path not in _RECORDED_EARLY:
-        _RECORDED_EARLY.add(path)
+    if path in _NUMBA_CACHES:
         record_numba_caches(path)
 
 
-_RECORDED_EARLY: set[Path] = set()
+_RECORDED_EARLY: set[str] = set()
 
 
 def record_numba_caches(only: Path | None = None) -> None:

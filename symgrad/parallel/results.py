@@ -99,14 +99,10 @@ class SweepResult:
     def best_model(self, metric: str | None = None) -> Any:
         """A compiled :class:`~symgrad.runtime.model.Model` of the best run's network and
         optimiser, holding its final weights."""
-        from ..net.network import Network
-        from ..net.optim import optimizer_from_dict
-        from ..runtime.build import compile as compile_model
+        from .worker import model_of
 
         i = self.best_index(metric)
-        plan = self.plans[i]
-        net = Network.from_dict(plan["network"])
-        model = compile_model(net, optimizer_from_dict(plan["optimizer"]), plan["dtype"])
+        model, _ = model_of(self.plans[i])
         model.set_params(self.params[i])
         return model
 

@@ -10,7 +10,6 @@ training time, so a sweep can say how much of it was compiling.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from typing import Any
@@ -27,7 +26,7 @@ from ..runtime.model import Model
 Array = np.ndarray[Any, Any]
 
 _WARM: set[str] = set()
-"""The recipes this process has compiled and run once (its Numba functions are ready)."""
+"""The modules (by file) this process has compiled and run once: their functions are ready."""
 
 
 def recipe(net: Network, optimizer: Any, dtype: str) -> dict[str, Any]:
@@ -39,8 +38,7 @@ def model_of(plan: dict[str, Any]) -> tuple[Model, bool]:
     """The model of ``plan`` (:func:`recipe`), and whether this process compiles it now."""
     net = Network.from_dict(plan["network"])
     model = compile_model(net, optimizer_from_dict(plan["optimizer"]), plan["dtype"])
-    kind = {**plan["network"], "regularization": None}  # lam is a run-time value
-    key = json.dumps([kind, plan["optimizer"]["name"], plan["dtype"]], sort_keys=True)
+    key = str(model._fns.__file__)  # named by the recipe's key, in which lam is no part
     fresh = key not in _WARM
     _WARM.add(key)
     return model, fresh
