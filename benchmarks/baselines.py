@@ -274,8 +274,9 @@ def matmul_rate(m: int, n: int, k: int, dtype: str = "float32", min_time: float 
 
 
 class MatmulRunner(Runner):
-    """The machine's reference rate, timed in the same rounds as the frameworks: float32
-    ``np.matmul`` of 1024 x 1024 matrices, as many products as the workload has GEMM FLOPs."""
+    """The machine's reference rate, timed in the same rounds as the frameworks: ``np.matmul``
+    of 1024 x 1024 matrices in the case's dtype, as many products as the workload has GEMM
+    FLOPs (at least one)."""
 
     trains = False
 
@@ -285,9 +286,9 @@ class MatmulRunner(Runner):
         self.count = max(1, round(self.w.gemm_flops() / (2 * 1024**3)))
         self.flops = 2 * 1024**3 * self.count
         rng = np.random.default_rng(0)
-        self.a = rng.random((1024, 1024), dtype=np.float32)
-        self.b = rng.random((1024, 1024), dtype=np.float32)
-        self.c = np.empty((1024, 1024), np.float32)
+        self.a = rng.random((1024, 1024)).astype(case.dtype)
+        self.b = rng.random((1024, 1024)).astype(case.dtype)
+        self.c = np.empty((1024, 1024), case.dtype)
 
     def run(self) -> None:
         for _ in range(self.count):

@@ -241,7 +241,7 @@ def render(res: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    from run import atomic_write  # a temporary file, then a rename
+    from run import atomic_write, write_section  # a temporary file, then a rename
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -276,13 +276,7 @@ def main() -> int:
         )
     atomic_write(Path(args.json), json.dumps(res, indent=1, default=str))
     if not args.quick:
-        text = Path(args.out).read_text() if Path(args.out).exists() else ""
-        block = render(res)
-        if START in text and END in text:
-            text = text[: text.index(START)] + block + text[text.index(END) + len(END) + 1 :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-        atomic_write(Path(args.out), text)
+        write_section(Path(args.out), "dask", render(res))
         print(f"wrote {args.out}")
     else:
         print(render(res))

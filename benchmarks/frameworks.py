@@ -4,7 +4,9 @@
 then per run ``model.set_params(initial)`` and ``model.fit(X, Y, epochs, batch_size,
 shuffle=False, progress=False)``; ``symgrad-<shape>`` forces one emitted shape;
 ``symgrad-aot`` trains with the extension built ahead of time (``sg.compile(..., aot=True)``).
-``symgrad-per-epoch`` is ``symgrad`` on fit's per-epoch path (a callback that does nothing: one
+``symgrad-fixed`` (nets trained in batches of one) is ``fit`` on the first row alone: fit's
+fixed cost per call and one step, timed in the same rounds. ``symgrad-per-epoch`` is ``symgrad``
+on fit's per-epoch path (a callback that does nothing: one
 compiled call per epoch, Python between them), and ``symgrad-validation`` that path as a
 practitioner uses it: validation cost and accuracy on 20% more rows after each epoch, and
 accuracy on the training rows.
@@ -44,7 +46,11 @@ class SymgradRunner(Runner):
         w = self.w
         self.name = "symgrad-aot" if aot else "symgrad" if shape == "auto" else f"symgrad-{shape}"
         self.controls: dict[str, Any] = {}
-        if path == "per-epoch":  # fit's slow path and nothing else: a callback that does nothing
+        self.rows = len(case.X)
+        if path == "fixed":  # one row: what a call costs besides its steps (not a training run)
+            self.name, self.rows = "symgrad-fixed", 1
+            self.trains, self.flops = False, 0
+        elif path == "per-epoch":  # fit's slow path and nothing else: a callback that does nothing
             self.name = "symgrad-per-epoch"
             self.controls = {"callbacks": [lambda epoch, logs: None]}
         elif path == "validation":  # as a practitioner runs it: held-out rows and accuracy
@@ -71,9 +77,10 @@ class SymgradRunner(Runner):
     def run(self) -> Any:
         w, case, model = self.w, self.case, self.model
         model.set_params(case.params)
+        n = self.rows
         model.fit(
-            case.X, case.Y, epochs=w.epochs, batch_size=w.batch, shuffle=False, progress=False,
-            **self.controls,
+            case.X[:n], case.Y[:n], epochs=w.epochs, batch_size=min(w.batch, n), shuffle=False,
+            progress=False, **self.controls,
         )  # fmt: skip
         return model  # its weights are copied out in final(), untimed, as torch's are
 
@@ -108,6 +115,8 @@ def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[
             out.append((name, lambda: SymgradRunner(case, path="per-epoch")))
         elif name == "symgrad-validation" and have["symgrad"] and w.name == "digits":
             out.append((name, lambda: SymgradRunner(case, path="validation")))
+        elif name == "symgrad-fixed" and have["symgrad"] and w.batch == 1:
+            out.append((name, lambda: SymgradRunner(case, path="fixed")))
         elif name == "symgrad-unrolled" and have["symgrad"] and tiny:
             out.append(("symgrad-unrolled", lambda: SymgradRunner(case, "unrolled")))
         elif name == "numpy":
@@ -116,7 +125,7 @@ def runner_factories(case: Case, which: list[str]) -> list[tuple[str, Callable[[
             out.append(("torch", lambda: TorchRunner(case)))
         elif name == "jax" and have["jax"]:
             out.append(("jax", lambda: JaxRunner(case)))
-        elif name == "matmul-1024" and w.name == "wide":
+        elif name == "matmul-1024" and (w.name == "wide" or w.name.startswith("shape-")):
             out.append((name, lambda: MatmulRunner(case)))
     return out
 
@@ -125,6 +134,7 @@ FRAMEWORKS = [
     "symgrad",
     "symgrad-unrolled",
     "symgrad-aot",
+    "symgrad-fixed",
     "symgrad-per-epoch",
     "symgrad-validation",
     "numpy",

@@ -6,7 +6,10 @@ on 256 points in batches of 8 taken in order (32 steps an epoch), 100 epochs eac
 * ``symgrad``: ``fit`` of each configuration in turn, through the public API (the optimiser's
   values set on one compiled model, ``set_params`` from ``init(seed)``);
 * ``jax-vmap``: one ``jit`` of ``vmap`` over the configurations of a ``lax.scan`` over the steps;
-* ``jax-loop``: the same ``jit`` + ``lax.scan`` of one configuration, called for each in turn.
+* ``jax-loop``: the same ``jit`` + ``lax.scan`` of one configuration, called for each in turn;
+* ``lanes``: a hand-written Numba prototype (``lanes.py``) that trains all 8 at once, each value
+  an array over the configurations, the loops over them innermost: what a generated K-lane
+  module could gain.
 
 Same data, batches and initial weights; the final losses must agree. Timed in alternating rounds
 in one process; the median and spread of the ratios over symgrad are reported (above 1: symgrad
@@ -108,7 +111,16 @@ def jax_runners(dtype: str, epochs: int, starts: list[dict[str, np.ndarray]]) ->
 def measure(dtype: str, epochs: int, rounds: int) -> dict[str, Any]:
     sym, starts = symgrad_runner(dtype, epochs)
     vmap, loop = jax_runners(dtype, epochs, starts)
-    runners = {"symgrad": sym, "jax-vmap": vmap, "jax-loop": loop}
+    import lanes
+
+    x, y = data()
+    lrs = [lr for _, lr in configs()]
+    runners = {
+        "symgrad": sym,
+        "jax-vmap": vmap,
+        "jax-loop": loop,
+        "lanes": lanes.runner(x, y, starts, lrs, epochs, BATCH, dtype),
+    }
     losses = {name: fn() for name, fn in runners.items()}  # compile, and the numbers to compare
     tol = 1e-9 if dtype == "float64" else 2e-3
     agree = all(
@@ -138,26 +150,32 @@ def render(results: list[dict[str, Any]], epochs: int, command: str) -> str:
         f"tanh/sigmoid net, quadratic cost, SGD, {ROWS} points in batches of {BATCH} in order, "
         f"{epochs} epochs ({steps:,} steps each). symgrad trains them one after another through "
         "`fit`; JAX `vmap`s one jitted `lax.scan` over the configurations, or calls it for each "
-        "in turn. Ratios over symgrad, in the same rounds (above 1: symgrad is faster).",
+        "in turn; `lanes` is a hand-written Numba prototype (`benchmarks/lanes.py`, not "
+        "generated code) that trains all of them at once, each value an array over the "
+        "configurations with that loop innermost, with symgrad's vectorisable exp and tanh. "
+        "Ratios over symgrad, in the same rounds (above 1: symgrad is faster).",
         "",
         "| dtype | symgrad, all 8 | JAX vmap, all 8 | JAX vmap / symgrad | JAX one by one / "
-        "symgrad | losses agree |",
-        "|---|---:|---:|---:|---:|---|",
+        "symgrad | lanes prototype / symgrad | lanes / JAX vmap | losses agree |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        vm, lp = r["ratios"]["jax-vmap"], r["ratios"]["jax-loop"]
+        vm, lp, ln = r["ratios"]["jax-vmap"], r["ratios"]["jax-loop"], r["ratios"]["lanes"]
+        lv = [a / b for a, b in zip(r["times"]["lanes"], r["times"]["jax-vmap"], strict=True)]
         lines.append(
             f"| {r['dtype']} | {statistics.median(r['times']['symgrad']) * 1e3:.1f} ms | "
             f"{statistics.median(r['times']['jax-vmap']) * 1e3:.1f} ms | "
             f"{statistics.median(vm):.2f}x ({min(vm):.2f}-{max(vm):.2f}) | "
-            f"{statistics.median(lp):.2f}x ({min(lp):.2f}-{max(lp):.2f}) | {r['agree']} |"
+            f"{statistics.median(lp):.2f}x ({min(lp):.2f}-{max(lp):.2f}) | "
+            f"{statistics.median(ln):.2f}x ({min(ln):.2f}-{max(ln):.2f}) | "
+            f"{statistics.median(lv):.2f}x ({min(lv):.2f}-{max(lv):.2f}) | {r['agree']} |"
         )
     lines += ["", END]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
-    from run import atomic_write  # a temporary file, then a rename
+    from run import write_section  # a temporary file, then a rename
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true")
@@ -172,14 +190,8 @@ def main() -> int:
         print("DISAGREEMENT: the final losses differ", file=sys.stderr)
         return 1
     if not args.quick:
-        out = Path(args.out)
-        text = out.read_text() if out.exists() else ""
-        if START in text and END in text:
-            text = text[: text.index(START)] + block + text[text.index(END) + len(END) + 1 :]
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-        atomic_write(out, text)
-        print(f"wrote {out}")
+        write_section(Path(args.out), "population", block)
+        print(f"wrote {args.out}")
     return 0
 
 

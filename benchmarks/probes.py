@@ -12,6 +12,12 @@ with the cache folders in the environment; prints one JSON object on its last li
 * ``generate``: ``sg.derive`` + ``sg.generate`` of the network (no Numba).
 * ``floor``: Numba's own start-up, ``import numba`` and the first call of a one-line cached
   function (``probes.py floor FOLDER``, run twice: compiled, then loaded from the cache).
+* ``hand-loops`` / ``hand-expressions``: a hand-written Numba trainer of the workload's net
+  (``probes.py hand-loops WORKLOAD DTYPE FOLDER``), without shuffling, checks or a divergence
+  guard: ``loops``, the least code (``np.dot(out=)`` and one loop per element-wise step, as in
+  FINDINGS.md), and ``expressions``, the fewest lines (``@`` and NumPy array expressions).
+  Written into FOLDER, imported, and its first step timed from before ``import numba``; run on
+  a fresh folder and cache it compiles, run again on the same ones it loads from the cache.
 * ``memory``: peak resident memory of the whole training run against the budget (data,
   parameters, optimiser state, one batch of activations, the runtime's own baseline, + 20 %),
   and Numba runtime allocations per batch (``NUMBA_NRT_STATS=1``): those of an epoch of all
@@ -25,6 +31,7 @@ import os
 import resource
 import sys
 import time
+from typing import Any
 
 T_START = time.perf_counter()
 
@@ -100,6 +107,194 @@ class CompileTimes:
         event.register("numba:compile", _Listener())
 
 
+def expressions_source(w: Any, dtype: str) -> str:
+    """A Numba trainer of one dense net in the fewest lines: one jitted SGD step on a batch,
+    in NumPy array expressions (constants of the dtype, ``T(...)``, so float32 stays float32)."""
+    sizes, acts, cost = w.sizes, w.acts, w.cost
+    L = len(sizes) - 1
+    ps = ", ".join(f"W{l}" + (f", b{l}" if w.bias else "") for l in range(1, L + 1))
+    body = ["    a0 = x", "    inv_b = T(1.0) / T(x.shape[0])"]
+    for l in range(1, L + 1):
+        body.append(f"    z{l} = a{l - 1} @ W{l}.T" + (f" + b{l}" if w.bias else ""))
+        act = acts[l - 1]
+        if act == "softmax":
+            body.append(f"    e = np.exp(z{l} - z{l}.max())")
+            body.append(f"    a{l} = e / e.sum(axis=1).reshape(-1, 1)")
+        else:
+            f = {
+                "sigmoid": f"T(1.0) / (T(1.0) + np.exp(-z{l}))",
+                "tanh": f"np.tanh(z{l})",
+                "relu": f"np.maximum(z{l}, T(0.0))",
+                "identity": f"z{l}",
+            }[act]
+            body.append(f"    a{l} = {f}")
+    if cost == "cross_entropy" or acts[-1] == "identity":  # softmax + cross-entropy, or linear
+        body.append(f"    d{L} = (a{L} - y) * inv_b")
+    else:  # the quadratic cost, sum over outputs
+        body.append(f"    d{L} = T(2.0) * (a{L} - y) * {_fprime(acts[-1], f'a{L}')} * inv_b")
+    for l in range(L, 0, -1):
+        if l > 1:
+            body.append(f"    d{l - 1} = (d{l} @ W{l}) * {_fprime(acts[l - 2], f'a{l - 1}')}")
+        body.append(f"    W{l} -= lr * (d{l}.T @ a{l - 1})")
+        if w.bias:
+            body.append(f"    b{l} -= lr * d{l}.sum(axis=0)")
+    return (
+        f"import numba\nimport numpy as np\n\nT = np.{dtype}\n\n\n@numba.njit(cache=True)\n"
+        f"def step(x, y, {ps}, lr):\n" + "\n".join(body) + "\n"
+    )
+
+
+_A = {  # a = f(z) in place of z, and f'(z) read off a
+    "sigmoid": ("{T}(1.0) / ({T}(1.0) + np.exp(-{z}))", "{a} * ({T}(1.0) - {a})"),
+    "tanh": ("np.tanh({z})", "({T}(1.0) - {a} * {a})"),
+    "relu": ("max({z}, {T}(0.0))", "({T}(1.0) if {a} > {T}(0.0) else {T}(0.0))"),
+    "identity": ("{z}", None),
+}
+
+
+def loops_source(w: Any, dtype: str) -> str:
+    """Source of the least code a hand-written Numba trainer of a dense net needs:
+    ``train(X, Y, W1, b1, ..., lr, batch, epochs)``, batch-major, the products by
+    ``np.dot(out=)``, one loop per element-wise step, the step taken in place.
+
+    No shuffling, no divergence guard, no checks of its arguments: the first call in a fresh
+    process is the floor under any Numba code that trains this net (benchmarks/FINDINGS.md).
+    """
+    sizes, L = w.sizes, len(w.sizes) - 1
+    T = "np.float32" if dtype == "float32" else "np.float64"
+    params = [f"W{l}" + (f", b{l}" if w.bias else "") for l in range(1, L + 1)]
+    out = [
+        "import numba",
+        "import numpy as np",
+        "",
+        "",
+        "@numba.njit(cache=True)",
+        f"def train(X, Y, {', '.join(params)}, lr, batch, epochs):",
+        "    n = X.shape[0]",
+    ]
+    for l in range(1, L + 1):
+        out += [
+            f"    a{l}_work = np.empty((batch, {sizes[l]}), {T})",
+            f"    d{l}_work = np.empty((batch, {sizes[l]}), {T})",
+            f"    gW{l} = np.empty(({sizes[l]}, {sizes[l - 1]}), {T})",
+        ]
+    out += [
+        "    for _ep in range(epochs):",
+        "        for s in range(0, n, batch):",
+        "            m = min(batch, n - s)",
+        "            a0, y = X[s : s + m], Y[s : s + m]",
+    ]
+    body = []
+    for l in range(1, L + 1):
+        body += [f"a{l}, d{l} = a{l}_work[:m], d{l}_work[:m]", f"np.dot(a{l - 1}, W{l}.T, a{l})"]
+        act = w.acts[l - 1]
+        z = f"a{l}[r, j]" + (f" + b{l}[j]" if w.bias else "")
+        body += ["for r in range(m):"]
+        if act == "softmax":
+            body += [
+                f"    for j in range({sizes[l]}):",
+                f"        a{l}[r, j] = {z}",
+                f"    top = a{l}[r, 0]",
+                f"    for j in range(1, {sizes[l]}):",
+                f"        top = max(top, a{l}[r, j])",
+                f"    total = {T}(0.0)",
+                f"    for j in range({sizes[l]}):",
+                f"        a{l}[r, j] = np.exp(a{l}[r, j] - top)",
+                f"        total += a{l}[r, j]",
+                f"    for j in range({sizes[l]}):",
+                f"        a{l}[r, j] /= total",
+            ]
+        else:
+            f = _A[act][0].format(T=T, z=f"({z})")
+            body += [f"    for j in range({sizes[l]}):", f"        a{l}[r, j] = {f}"]
+    # BP1: delta^L = dC/da f'(z) / m; softmax with cross-entropy: (a - y) / m
+    scale = {"quadratic": "2.0", "mse": f"{2.0 / sizes[L]!r}", "cross_entropy": "1.0"}[w.cost]
+    fp = "" if w.acts[L - 1] in ("softmax", "identity") else _A[w.acts[L - 1]][1]
+    factor = f" * {fp.format(T=T, a=f'a{L}[r, j]')}" if fp else ""
+    body += [
+        f"scale = {T}({scale}) / {T}(m)",
+        "for r in range(m):",
+        f"    for j in range({sizes[L]}):",
+        f"        d{L}[r, j] = (a{L}[r, j] - y[r, j]) * scale{factor}",
+    ]
+    for l in range(L, 0, -1):
+        if l > 1:  # BP2 from the old W^(l), before its step
+            body.append(f"np.dot(d{l}, W{l}, d{l - 1})")
+            fp = _A[w.acts[l - 2]][1]
+            if fp:
+                fpa = fp.format(T=T, a=f"a{l - 1}[r, k]")
+                body += [
+                    "for r in range(m):",
+                    f"    for k in range({sizes[l - 1]}):",
+                    f"        d{l - 1}[r, k] *= {fpa}",
+                ]
+        body += [  # BP4 and the step
+            f"np.dot(d{l}.T, a{l - 1}, gW{l})",
+            f"for j in range({sizes[l]}):",
+            f"    for k in range({sizes[l - 1]}):",
+            f"        W{l}[j, k] -= lr * gW{l}[j, k]",
+        ]
+        if w.bias:  # BP3 and the step
+            body += [
+                f"for j in range({sizes[l]}):",
+                f"    g = {T}(0.0)",
+                "    for r in range(m):",
+                f"        g += d{l}[r, j]",
+                f"    b{l}[j] -= lr * g",
+            ]
+    out += [f"            {line}" for line in body]
+    return "\n".join(out) + "\n"
+
+
+def _fprime(act: str, a: str) -> str:
+    return {
+        "sigmoid": f"{a} * (T(1.0) - {a})",
+        "tanh": f"(T(1.0) - {a} * {a})",
+        "relu": f"({a} > T(0.0))",
+        "identity": "T(1.0)",
+    }[act]
+
+
+def hand(kind: str, wname: str, dtype: str, folder: str) -> dict[str, object]:
+    """A hand-written trainer's first step in this process (see the module's docstring):
+    ``loops`` is ``loops_source``'s whole run over one batch, ``expressions`` one step of
+    ``expressions_source``."""
+    import importlib
+
+    from workloads import WORKLOADS
+
+    w = WORKLOADS[wname]
+    os.makedirs(folder, exist_ok=True)
+    name = f"hand_{kind}_{wname.replace('-', '_')}_{dtype}"
+    path = os.path.join(folder, name + ".py")
+    if not os.path.exists(path):
+        make = loops_source if kind == "loops" else expressions_source
+        with open(path, "w") as f:
+            f.write(make(w, dtype))
+    sys.path.insert(0, folder)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.random((w.batch, w.sizes[0])).astype(dtype)
+    y = rng.random((w.batch, w.sizes[-1])).astype(dtype)
+    params = []
+    for l in range(1, len(w.sizes)):
+        params.append(0.1 * rng.standard_normal((w.sizes[l], w.sizes[l - 1])).astype(dtype))
+        if w.bias:
+            params.append(np.zeros(w.sizes[l], dtype))
+    lr = np.dtype(dtype).type(w.lr)
+    t0 = time.perf_counter()
+    import numba  # noqa: F401 - timed: symgrad's sg.compile imports it too
+
+    trainer = importlib.import_module(name)
+    if kind == "loops":
+        trainer.train(x, y, *params, lr, w.batch, 1)
+    else:
+        trainer.step(x, y, *params, lr)
+    t1 = time.perf_counter()
+    return {"mode": f"hand-{kind}", "workload": wname, "to_first_step_s": t1 - t0}
+
+
 def main() -> None:
     mode, wname, dtype = sys.argv[1:4]
     here = os.path.dirname(os.path.abspath(__file__))
@@ -109,6 +304,9 @@ def main() -> None:
 
     if mode == "floor":
         print(json.dumps(numba_floor(wname)))
+        return
+    if mode in ("hand-loops", "hand-expressions"):
+        print(json.dumps(hand(mode[5:], wname, dtype, sys.argv[4])))
         return
     w = WORKLOADS[wname]
     t0 = time.perf_counter()

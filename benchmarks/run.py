@@ -7,7 +7,11 @@ machine's load falls on all of them alike; the median is reported. Every final l
 recomputed in float64 from the final weights and must agree across frameworks.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run.py --all  # + SECTIONS
     python benchmarks/run.py --quick          # tiny sizes, checks agreement, times nothing
+
+``--all`` then runs the scripts that write their own sections of the report (``SECTIONS``),
+one after another, so that one run gives every figure.
 """
 
 from __future__ import annotations
@@ -36,11 +40,17 @@ sys.path.insert(1, str(HERE.parent))  # symgrad from this checkout when it is no
 RTOL = {"float32": 2e-3, "float64": 1e-6}
 
 #: Issue targets: symgrad must be this many times faster than the framework.
-TARGETS = {
+TARGETS: dict[str, dict[str, float]] = {
     "chain": {"torch": 1000.0, "jax": 1.5},
     "xor": {"torch": 1000.0, "jax": 1.5},
+    "tiny-121": {"jax": 1.5},
+    "tiny-241": {"jax": 1.5},
     "digits": {"torch": 20.0, "jax": 1.1},
 }
+
+
+#: Scripts that write their own sections of RESULTS.md, run after this one by ``--all``.
+SECTIONS = ("shapes.py", "first_step.py", "population.py")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="threads for every framework (BLAS pools, torch, XLA); default: all cores",
     )
     p.add_argument("--no-probes", action="store_true", help="skip compile/memory probes")
+    p.add_argument(
+        "--all", action="store_true", help=f"then run {', '.join(SECTIONS)} (their sections)"
+    )
     p.add_argument(
         "--out",
         default=None,
@@ -429,6 +442,7 @@ def report(
             ]
         L += [""]
     L += targets_section(recs, extra)
+    L += fixed_cost_section(recs)
     L += slow_path_section(recs)
     L += wide_section(recs, extra)
     L += probes_section(extra)
@@ -482,10 +496,49 @@ def targets_section(recs: list[dict[str, Any]], extra: dict[str, Any]) -> list[s
                 return f"{_ratio(r)}{mark}" + (f" ({_ratio(target)})" if target else "")
 
             L += [
-                f"| {wname} | {dtype} | {cell(torch_t, sym, tg['torch'])} | "
+                f"| {wname} | {dtype} | {cell(torch_t, sym, tg.get('torch'))} | "
                 f"{cell(jax_t, sym, tg['jax'])} | {cell(torch_t, unr)} | {cell(jax_t, unr)} |"
             ]
     return [*L, ""]
+
+
+def fixed_cost_section(recs: list[dict[str, Any]]) -> list[str]:
+    """fit's fixed cost per call on the nets trained in batches of one, beside JAX."""
+    rows = sorted({(r["workload"], r["dtype"]) for r in recs if r["framework"] == "symgrad-fixed"})
+    L = []
+    for wname, dtype in rows:
+        sym = _times(recs, wname, dtype, "symgrad")
+        fixed = _times(recs, wname, dtype, "symgrad-fixed")
+        jax_t = _times(recs, wname, dtype, "jax")
+        if sym is None or fixed is None:
+            continue
+        n = min(len(sym), len(fixed), len(jax_t or sym))
+        share = statistics.median(fixed[i] / sym[i] for i in range(n))
+        if jax_t is not None:
+            now = paired_ratio(jax_t, sym)
+            bound = statistics.median(jax_t[i] / (sym[i] - fixed[i]) for i in range(n))
+            cells = f"{_ratio(now)} | {_ratio(bound)}"
+        else:
+            cells = "- | -"
+        L.append(
+            f"| {wname} | {dtype} | {_ms(statistics.median(sym))} | "
+            f"{_ms(statistics.median(fixed))} | {share:.1%} | {cells} |"
+        )
+    if not L:
+        return []
+    head = [
+        "## fit's fixed cost on the tiniest nets",
+        "",
+        "`symgrad-fixed` is `fit` on the first row alone, in the same rounds: what a call costs "
+        "besides its steps (the checks of the data and the optimiser's values, the choice of "
+        "path, the compiled call itself) and one step. `without it`: JAX's time over symgrad's "
+        "less that cost, per round, the lead symgrad would have if a call cost nothing but "
+        "its steps.",
+        "",
+        "| workload | dtype | symgrad | fixed cost | share | x jax | x jax without it |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    return [*head, *L, ""]
 
 
 def slow_path_section(recs: list[dict[str, Any]]) -> list[str]:
@@ -767,6 +820,18 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def write_section(path: Path, name: str, block: str) -> None:
+    """Put ``block`` (which starts and ends with the ``name`` markers) into the report at
+    ``path`` in place of the old one, or at its end; atomically."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else ""
+    if start in text and end in text:
+        text = text[: text.index(start)] + block.rstrip("\n") + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    atomic_write(path, text.rstrip("\n") + "\n")
+
+
 def command_line(argv: list[str] | None) -> str:
     """The command as typed from the repository root, with the OpenBLAS variables unset."""
     args = sys.argv[1:] if argv is None else argv
@@ -848,13 +913,22 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
     bad = [r for r in recs if r.get("agrees") is False]
+    failed = []
+    if args.all and not args.quick:
+        for script in SECTIONS:  # each in a process of its own, as its docstring runs it
+            print(f"--- {script}", flush=True)
+            done = subprocess.run([sys.executable, str(HERE / script)], env=probe_env, check=False)
+            if done.returncode:
+                failed.append(script)
+    for script in failed:
+        print(f"FAILED: {script}", file=sys.stderr)
     for r in bad:
         print(
             f"DISAGREEMENT: {r['workload']} {r['dtype']} {r['framework']}: loss {r['loss']!r}, "
             f"relative difference {r['rel_diff']:.3g}",
             file=sys.stderr,
         )
-    return 1 if bad else 0
+    return 1 if bad or failed else 0
 
 
 if __name__ == "__main__":

@@ -123,6 +123,28 @@ WORKLOADS: dict[str, Workload] = {
             note="the 4 XOR points, full batch, 5,000 steps",
         ),
         Workload(
+            "tiny-121",
+            (1, 2, 1),
+            ("tanh", "sigmoid"),
+            "quadratic",
+            20_000,
+            1,
+            1,
+            0.5,
+            note="20,000 random points, y = 0.5 + 0.4 tanh(x), batches of one, one epoch",
+        ),
+        Workload(
+            "tiny-241",
+            (2, 4, 1),
+            ("tanh", "sigmoid"),
+            "quadratic",
+            20_000,
+            1,
+            1,
+            0.5,
+            note="20,000 random points, y = 0.5 + 0.4 tanh(x1 x2), batches of one, one epoch",
+        ),
+        Workload(
             "digits",
             (64, 32, 10),
             ("sigmoid", "softmax"),
@@ -183,6 +205,8 @@ for _name, _lam in (("digits", 1e-3), ("wide", 1e-4)):
 QUICK: dict[str, dict[str, int]] = {
     "chain": {"n_samples": 50},
     "xor": {"epochs": 20},
+    "tiny-121": {"n_samples": 50},
+    "tiny-241": {"n_samples": 50},
     "digits": {"n_samples": 100, "epochs": 2},
     "wide": {"n_samples": 64, "batch_size": 16, "epochs": 1},
     "digits-l2": {"n_samples": 100, "epochs": 2},
@@ -210,6 +234,9 @@ def make_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     if w.name == "chain":
         x = rng.uniform(-2.0, 2.0, (n, 1))
         return x, (x > 0).astype(np.float64)  # learn a step with one sigmoid chain
+    if w.name.startswith("tiny"):
+        x = rng.uniform(-2.0, 2.0, (n, w.sizes[0]))
+        return x, 0.5 + 0.4 * np.tanh(np.prod(x, axis=1, keepdims=True))  # smooth: no chaos
     if w.name == "xor":
         x = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         return x, np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -218,7 +245,7 @@ def make_data(w: Workload, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
         pixels, labels = bundled("digits")  # UCI's, as published (and as scikit-learn ships it)
         return pixels[:n] / 16.0, _one_hot(labels[:n], 10)  # pixels 0..16 -> [0, 1]
-    if w.name.startswith("wide"):
+    if w.name.startswith(("wide", "shape-")):
         x = rng.random((n, w.sizes[0]))
         teacher = rng.standard_normal((w.sizes[0], w.sizes[-1]))
         labels = np.argmax((x - 0.5) @ teacher, axis=1)  # learnable, balanced-ish labels

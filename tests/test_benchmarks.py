@@ -103,3 +103,52 @@ def test_report_carries_the_findings() -> None:
     lines = run.findings_section()
     assert lines and lines[0].startswith("## Findings behind the generated code")
     assert "choose_shape" in lines[0] and "5b07367" in lines[0]
+
+
+def test_write_section_replaces_only_its_own_block(tmp_path: Path) -> None:
+    import run
+
+    out = tmp_path / "RESULTS.md"
+    out.write_text("# Report\n\n<!-- a:start -->\nold a\n<!-- a:end -->\n\ntail\n")
+    run.write_section(out, "b", "<!-- b:start -->\nnew b\n<!-- b:end -->\n")
+    run.write_section(out, "a", "<!-- a:start -->\nnew a\n<!-- a:end -->\n")
+    text = out.read_text()
+    assert "old a" not in text and text.count("new a") == 1 and text.count("new b") == 1
+    assert text.index("new a") < text.index("tail") < text.index("new b")
+    assert run.kept_sections(out).count(":start -->") == 2
+
+
+def test_hand_written_trainers_are_python() -> None:
+    """The compile probe's hand-written Numba trainers (benchmarks/first_step.py's references)
+    are valid Python for every workload, without running Numba."""
+    import ast
+
+    import probes
+
+    for name in ("chain", "xor", "tiny-241", "digits", "wide", "linreg"):
+        w = workloads.WORKLOADS[name]
+        for make in (probes.loops_source, probes.expressions_source):
+            tree = ast.parse(make(w, "float32"))
+            assert any(isinstance(n, ast.FunctionDef) for n in tree.body), name
+
+
+def test_shapes_report_marks_missed_targets() -> None:
+    import shapes
+
+    def rec(median: float, vs: float | None = None) -> dict:
+        return {"median_s": median, "times": [median] * 3, "vs_symgrad": vs, "flops": 2 * 1024**3}
+
+    row = {
+        "width": 128, "batch": 32, "act": "relu", "dtype": "float32", "agrees": True,
+        "gemm_flops": 1024**3, "gemm_s": 0.009, "gemm_1t_s": 0.012, "gemm_jax_s": 0.008,
+        "recs": {"symgrad": rec(0.01), "jax": rec(0.0105, 1.05), "torch": rec(0.03, 3.0),
+                 "matmul-1024": rec(0.01)},
+    }  # fmt: skip
+    s = shapes.summary(row)
+    assert s["rate"] == pytest.approx(0.5) and s["gemm_share"] == pytest.approx(0.9)
+    text = shapes.render([row], "python benchmarks/shapes.py", 1.0)
+    line = next(l for l in text.splitlines() if l.startswith("| 128 |"))
+    assert "1.05x **" in line and "3.00x |" in line and "0.50 **" in line  # jax and rate missed
+    assert text.startswith("<!-- shapes:start -->") and text.rstrip().endswith(
+        "<!-- shapes:end -->"
+    )
