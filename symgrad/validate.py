@@ -22,6 +22,8 @@ MAX_SEED = 2**63 - 1
 
 def whole(value: Any, name: str, low: int = 0, high: int | None = None) -> int:
     """``value`` as an int in ``low..high``: a Python or NumPy integer, never a bool or a float."""
+    if type(value) is int and low <= value and (high is None or value <= high):
+        return value  # the common case, without the abstract-class checks below
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise SpecError(f"{name} must be a whole number, got {_show(value)}")
     number = int(value)
@@ -54,6 +56,8 @@ def real(value: Any, name: str, *, positive: bool = False, finite: bool = True) 
 
 def flag(value: Any, name: str) -> bool:
     """``value`` as a bool: True or False (NumPy's too), nothing else."""
+    if value is True or value is False:
+        return value
     if not isinstance(value, bool | np.bool_):
         raise SpecError(f"{name} must be True or False, got {_show(value)}")
     return bool(value)

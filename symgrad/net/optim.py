@@ -85,6 +85,8 @@ class Optimizer:
     name: ClassVar[str]
     state: ClassVar[tuple[str, ...]] = ()
     """Names of the per-parameter state arrays (zeros at the start)."""
+    lr: float
+    """The learning rate: every optimiser has one (a field of each subclass)."""
 
     def __post_init__(self) -> None:
         owner = type(self).__name__

@@ -136,6 +136,10 @@ class Controls:
         callbacks: Any,
         has_validation: bool,
     ) -> Controls:
+        if metrics is early_stopping is schedule is checkpoint is callbacks is None and (
+            type(checkpoint_every) is int and checkpoint_every == 1
+        ):
+            return cls()  # fit without controls: nothing to check
         out = cls(metrics=check_metrics(metrics))
         if early_stopping is not None:
             if not isinstance(early_stopping, EarlyStopping | dict):
@@ -244,15 +248,16 @@ def run(
         train = getattr(fns, "train_epochs_one", train)
     per_epoch = controls.per_epoch or val is not None
     hyper = model._hyper
-    lr_at = list(model.optimizer.settings()).index("lr")
-    lr = float(model.optimizer.settings()["lr"])
+    lr = float(model.optimizer.lr)  # every optimiser has one
+    lr_at = 0
     scheduled: ScheduleRun | None = None
     if controls.schedule is not None:
         hyper = hyper.copy()  # the model's own values stay as they were
+        lr_at = list(model.optimizer.settings()).index("lr")
         scheduled = controls.schedule.start(lr)
     best = _Best(controls.early_stopping) if controls.early_stopping is not None else None
     every, ckpt = controls.checkpoint_every, controls.checkpoint
-    per_row = model._seconds_per_row.get(batch)
+    per_row = model._seconds_per_row.get(batch) if epochs > 1 else None
     chunk = 1 if per_row is None else epochs_per_call(per_row * rows, rows)
     started = last = time.perf_counter()
     done = 0
@@ -298,7 +303,8 @@ def run(
                 raise exc
             done += k
             model._seconds_per_row[batch] = (now - call_started) / (k * rows)
-            chunk = epochs_per_call((now - call_started) / k, rows)
+            if done < epochs:  # another call follows: size it
+                chunk = epochs_per_call((now - call_started) / k, rows)
             stop = ""
             if per_epoch:
                 stop = _between_epochs(model, history, done - 1, x, y, val, controls, best)
